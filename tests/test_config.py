@@ -1,0 +1,200 @@
+"""Config: defaults, validation, presets, replace and the flat-dict round trip."""
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zclab import Config, ConfigError
+from zclab.config import PARAMETERS
+from zclab.presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
+
+
+def test_defaults_are_the_model_contract():
+    """The defaults of docs/model.md section 5 and 6."""
+    c = Config()
+    expected = dict(
+        n_packets=1_000_000, warmup_packets=10_000, seed=1, trace_packets=0, arrival="saturate", rate_pps=500_000.0,
+        qdisc_len=1000, size_dist="imix", size_bytes=1500, size_min=64, size_max=1500, small_bytes=64,
+        large_bytes=65536, small_fraction=0.5, size_table=None, ring_size=256, signal_every_publish=False,
+        mode="zerocopy", policy="seed-2011", goodcopy_len=256, max_pend=128, max_pend_rule="fixed",
+        pend_placement="seed", reap_threshold=0, completion="in_order", wake_on_completion=False, uio_maxiov=1024,
+        weight_bytes=0x80000, cpu_ghz=2.5, line_rate_gbps=10.0, wire_overhead_bytes=24,
+        dma_latency_dist="exponential", dma_sigma=0.5, straggler_p=0.0, straggler_ns=1_000_000.0, duplicate_head_p=0.0,
+    )
+    for name, value in expected.items():
+        assert getattr(c, name) == value, name
+
+
+def test_config_is_frozen():
+    with pytest.raises(AttributeError):
+        Config().ring_size = 512
+
+
+@pytest.mark.parametrize(
+    "params, field, fragment",
+    [
+        (dict(ring_size=300), "ring_size", "power of two"),
+        (dict(ring_size=65536), "ring_size", "power of two"),
+        (dict(max_pend=2048), "max_pend", "uio_maxiov"),
+        (dict(policy="seed-2099"), "policy", "one of"),
+        (dict(size_dist="zipf"), "size_dist", "one of"),
+        (dict(dma_latency_dist="pareto"), "dma_latency_dist", "one of"),
+        (dict(per_packet_ns=-1.0), "per_packet_ns", "at least 0"),
+        (dict(copy_ns_per_byte=-0.1), "copy_ns_per_byte", "at least 0"),
+        (dict(straggler_p=1.5), "straggler_p", "from 0 to 1"),
+        (dict(duplicate_head_p=-0.1), "duplicate_head_p", "from 0 to 1"),
+        (dict(small_fraction=2.0), "small_fraction", "from 0 to 1"),
+        (dict(size_dist="empirical"), "size_table", "needs a size table"),
+        (dict(size_dist="empirical", size_table=""), "size_table", "empty"),
+        (dict(size_dist="empirical", size_table="64:7,foo"), "size_table", "not 'size:weight'"),
+        (dict(size_dist="empirical", size_table="64:-1"), "size_table", ">= 0"),
+        (dict(size_dist="empirical", size_table="0:1"), "size_table", "integer from 1"),
+        (dict(size_dist="empirical", size_table="64:0,128:0"), "size_table", "not all be zero"),
+        (dict(size_dist="empirical", size_table=[]), "size_table", "empty"),
+        (dict(n_packets=0), "n_packets", "from 1"),
+        (dict(n_packets=1.5), "n_packets", "integer"),
+        (dict(n_packets=True), "n_packets", "integer"),
+        (dict(rate_pps=0.0), "rate_pps", "greater than 0"),
+        (dict(line_rate_gbps=float("nan")), "line_rate_gbps", "finite"),
+        (dict(mode=1), "mode", "one of"),
+        (dict(debug="yes"), "debug", "true or false"),
+        (dict(size_dist="uniform", size_min=2000, size_max=1500), "size_min", "size_max"),
+        (dict(size_bytes=70_000), "size_bytes", "65536"),
+        (dict(trace_packets=10, n_packets=5), "trace_packets", "n_packets"),
+    ],
+)
+def test_bad_values_name_field_value_and_rule(params, field, fragment):
+    with pytest.raises(ConfigError) as err:
+        Config(**params)
+    assert err.value.field == field
+    assert fragment in str(err.value)
+    assert str(err.value).startswith(f"{field}=")
+
+
+def test_unknown_parameter_suggests_the_right_name():
+    with pytest.raises(ConfigError, match="did you mean 'ring_size'"):
+        Config(rign_size=512)
+
+
+def test_integral_floats_are_accepted_for_ints():
+    """1e6 from a papermill cell or a YAML file is a valid packet count."""
+    c = Config(n_packets=1e6)
+    assert c.n_packets == 1_000_000 and isinstance(c.n_packets, int)
+
+
+def test_policy_presets_set_their_knobs():
+    for name, knobs in POLICY_PRESETS.items():
+        c = Config(policy=name)
+        for k, v in knobs.items():
+            assert getattr(c, k) == v, (name, k)
+    assert Config(policy="mainline-stall").pend_limit == 64  # min(128, 256 // 4)
+    assert Config(policy="seed-2011").pend_limit == 128
+
+
+def test_workload_and_host_presets_set_their_knobs():
+    for table, kind in ((WORKLOAD_PRESETS, "workload"), (HOST_PRESETS, "host")):
+        for name, knobs in table.items():
+            c = Config(**{kind: name})
+            for k, v in knobs.items():
+                assert getattr(c, k) == v, (name, k)
+
+
+def test_explicit_knobs_override_presets():
+    c = Config(policy="mainline-stall", pend_placement="seed", workload="tcp_stream_64k", size_bytes=9000)
+    assert c.pend_placement == "seed" and c.max_pend_rule == "ring_quarter"
+    assert c.size_bytes == 9000 and c.size_dist == "fixed"
+
+
+def test_replace_keeps_overrides_unless_the_preset_changes():
+    c = Config(policy="seed-2011", wake_on_completion=True)
+    assert c.replace(max_pend=64).wake_on_completion is True
+    switched = c.replace(policy="mainline-fallback")
+    assert switched.pend_placement == "copy_fallback" and switched.wake_on_completion is True
+    assert c.replace(policy="mainline-stall", pend_placement="seed").pend_placement == "seed"
+    assert Config(completion="out_of_order").replace(policy="mainline-stall").completion == "out_of_order"
+
+
+def test_size_table_forms_and_csv(tmp_path):
+    text = "64:7,576:4,1500:1"
+    a = Config(size_dist="empirical", size_table=text)
+    b = Config(size_dist="empirical", size_table=[(64, 7), (576, 4), (1500, 1)])
+    c = Config(size_dist="empirical", size_table={64: 7, 576: 4, 1500: 1})
+    f = tmp_path / "sizes.csv"
+    f.write_text("size,weight\n64,7\n576,4\n1500,1\n")
+    d = Config(size_dist="empirical", size_table=str(f))
+    assert a == b == c == d
+    assert a.to_dict()["size_table"] == text
+    assert a.size_distribution() == ((64, 576, 1500), (7 / 12, 4 / 12, 1 / 12))
+
+
+def test_size_table_csv_errors_name_the_file(tmp_path):
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(ConfigError, match="cannot read"):
+        Config(size_dist="empirical", size_table=str(missing))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("size,weight\n64,7,9\n")
+    with pytest.raises(ConfigError, match="size,weight"):
+        Config(size_dist="empirical", size_table=str(bad))
+
+
+def test_mean_size_of_each_distribution():
+    assert Config().mean_size() == pytest.approx((7 * 64 + 4 * 576 + 1500) / 12)
+    assert Config(size_dist="uniform", size_min=100, size_max=200).mean_size() == 150
+    assert Config(size_dist="bimodal", small_fraction=0.25).mean_size() == pytest.approx(0.25 * 64 + 0.75 * 65536)
+
+
+# --- round trip over random valid configurations ------------------------------------------
+
+def _value_strategy(name, meta):
+    kind = meta["kind"]
+    if kind in ("choice", "preset"):
+        return st.sampled_from(meta["choices"])
+    if kind == "bool":
+        return st.booleans()
+    if kind == "size_table":
+        return st.one_of(st.none(), st.lists(st.tuples(st.integers(1, 65536), st.floats(0.01, 100)), min_size=1, max_size=5, unique_by=lambda p: p[0]))
+    lo = meta.get("min", meta.get("min_exclusive", 0))
+    hi = meta.get("max")
+    if kind == "int":
+        hi = min(hi if hi is not None else 10**6, 10**6)
+        if meta.get("pow2"):
+            return st.integers(max(1, int(math.log2(lo))), int(math.log2(hi))).map(lambda e: 2**e)
+        return st.integers(int(lo), hi)
+    hi = min(hi if hi is not None else 1e7, 1e7)
+    return st.floats(float(lo), float(hi), allow_nan=False).filter(lambda x: x > meta.get("min_exclusive", -1))
+
+
+@st.composite
+def configs(draw):
+    params = {}
+    for name in draw(st.sets(st.sampled_from(sorted(PARAMETERS)), max_size=12)):
+        params[name] = draw(_value_strategy(name, PARAMETERS[name]))
+    try:
+        return Config(**params)
+    except ConfigError:
+        return Config()
+
+
+@settings(max_examples=200, deadline=None)
+@given(configs())
+def test_flat_dict_round_trip(cfg):
+    d = cfg.to_dict()
+    assert all(v is None or isinstance(v, (str, int, float, bool)) for v in d.values())
+    assert Config.from_dict(d) == cfg
+    assert Config.from_dict(json.loads(json.dumps(d))) == cfg
+    assert cfg.replace() == cfg
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(PARAMETERS)), st.one_of(st.integers(-10**9, 10**9), st.floats(allow_nan=True), st.text(max_size=8), st.booleans(), st.none()))
+def test_any_value_is_accepted_or_rejected_with_config_error(name, value):
+    """Never a TypeError, a numba error or a silent acceptance of garbage."""
+    try:
+        c = Config(**{name: value})
+    except ConfigError as e:
+        assert e.field in PARAMETERS and str(e)
+        return
+    assert getattr(c, name) is not None or value is None

@@ -1,0 +1,101 @@
+"""Differential tests: the numba engine and the plain-Python reference model
+(zclab.reference) must give identical summaries, bit for bit."""
+
+import itertools
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from zclab import Config, simulate
+from zclab.presets import POLICY_PRESETS
+from zclab.reference import Xoshiro256, histogram_bucket, simulate_reference
+
+from .strategies import run_configs
+
+
+def assert_same(a: dict, b: dict):
+    diff = {k: (a[k], b[k]) for k in a if not (a[k] == b[k] or (isinstance(a[k], float) and math.isnan(a[k]) and math.isnan(b[k])))}
+    assert not diff, diff
+
+
+MATRIX = list(
+    itertools.product(
+        sorted(POLICY_PRESETS),
+        ["in_order", "out_of_order"],
+        ["saturate", "poisson"],
+        ["fixed", "uniform", "imix", "bimodal", "empirical"],
+        [0.0, 0.02],
+    )
+)
+
+
+@pytest.mark.parametrize("policy, completion, arrival, size_dist, straggler_p", MATRIX)
+def test_engine_matches_reference_on_the_matrix(policy, completion, arrival, size_dist, straggler_p):
+    """Every policy preset x completion order x arrival process x size
+    distribution, stragglers on and off; small rings so the limits bite."""
+    cfg = Config(
+        policy=policy, completion=completion, arrival=arrival, size_dist=size_dist, straggler_p=straggler_p,
+        straggler_ns=300_000.0, size_table="64:5,700:3,9000:2", size_bytes=3000, rate_pps=400_000.0,
+        ring_size=64, guest_xmit_ns=400.0, kick_ns=500.0, n_packets=1_500, warmup_packets=150,
+        seed=MATRIX.index((policy, completion, arrival, size_dist, straggler_p)),
+    )
+    a, b = simulate(cfg).summary, simulate_reference(cfg).summary
+    assert_same(a, b)
+    assert a["invariant_violations"] == 0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(mode="copy"),
+        dict(mode="copy", signal_every_publish=True, weight_bytes=3000),
+        dict(ring_size=128, max_pend=128),  # seed deadlock
+        dict(ring_size=4096, uio_maxiov=256, max_pend=64, guest_xmit_ns=10.0),  # span stalls
+        dict(policy="mainline-fallback", completion="out_of_order", straggler_p=0.1, straggler_ns=1e5),
+        dict(nic_queue_len=2, line_rate_gbps=0.5, workload="tcp_stream_64k"),
+        dict(duplicate_head_p=0.3, completion="out_of_order", policy="mainline-stall"),
+        dict(dma_latency_dist="lognormal", dma_sigma=1.5, workload="bimodal_64k"),
+        dict(reap_threshold=16, workload="small_64", goodcopy_len=0),
+        dict(workload="poisson_imix", rate_pps=5e6, qdisc_len=5),
+    ],
+)
+def test_engine_matches_reference_on_stress_cases(params):
+    cfg = Config(**{"n_packets": 2_000, "warmup_packets": 100, **params})
+    assert_same(simulate(cfg).summary, simulate_reference(cfg).summary)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_configs(n_max=600))
+def test_engine_matches_reference_on_random_configs(cfg):
+    assert_same(simulate(cfg).summary, simulate_reference(cfg).summary)
+
+
+def test_traces_agree():
+    cfg = Config(n_packets=400, warmup_packets=50, trace_packets=300, straggler_p=0.05, straggler_ns=1e5)
+    a, b = simulate(cfg).trace, simulate_reference(cfg).trace
+    assert len(a) == len(b) == 300
+    for col in ["seq", "head", "len", "t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_used"]:
+        assert list(a[col]) == list(b[col]), col
+    zc = a["path"] == "zerocopy"
+    assert list(a.loc[zc, "t_dma_done"]) == list(b.loc[zc, "t_dma_done"])
+    assert list(a["path"].astype(str)) == list(b["path"])
+
+
+def test_rng_streams_agree():
+    from zclab.engine import rng
+
+    s = rng.new_state(12345)
+    r = Xoshiro256(12345)
+    for _ in range(1000):
+        assert int(rng.next_u64(s)) == r.next_u64()
+
+
+def test_histogram_buckets_agree():
+    import numpy as np
+
+    from zclab.engine.histogram import bucket_of_bits
+
+    for x in [1.0, 1.5, 2.0, 3.999, 1e3, 123456.789, 1e9, 2.0**62]:
+        bits = np.array([x]).view(np.int64)[0]
+        assert bucket_of_bits(bits) == histogram_bucket(x)

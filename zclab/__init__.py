@@ -1,0 +1,39 @@
+"""zclab: the Linux vhost-net transmit zero-copy design, studied by simulation.
+
+    >>> import zclab
+    >>> r = zclab.simulate(zclab.Config(policy="mainline-stall", n_packets=50_000))
+    >>> r.summary["invariant_violations"]
+    0
+
+The public API:
+
+==================  ==========================================================
+``Config``          every model parameter, validated, with presets
+``simulate``        run one configuration, get a ``Result``
+``Result``          the summary record, the optional trace, the config
+``ConfigError``     a bad parameter: names the field, the value, what is allowed
+``warmup``          compile (or load) the engine before timing anything
+==================  ==========================================================
+"""
+
+from .config import Config, ConfigError
+from .presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
+from .result import SUMMARY_FIELDS, Result
+from .simulation import InvariantViolation, SimulationError, simulate, warmup
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Result",
+    "simulate",
+    "warmup",
+    "SimulationError",
+    "InvariantViolation",
+    "SUMMARY_FIELDS",
+    "POLICY_PRESETS",
+    "WORKLOAD_PRESETS",
+    "HOST_PRESETS",
+    "__version__",
+]

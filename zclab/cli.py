@@ -1,0 +1,192 @@
+"""The ``zclab`` command line.
+
+    zclab simulate [--preset NAME ...] [--set key=value ...] [--json]
+
+Bad input exits with code 2 and one line on stderr naming the problem; a
+failure inside a run exits with code 1. Nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any, Sequence
+
+from .config import PARAMETERS, Config, ConfigError
+from .presets import PRESET_KINDS, preset_kind
+
+__all__ = ["main", "parse_assignment", "parse_value"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
+        raise UsageError(message)
+
+
+# --- parsing --set key=value --------------------------------------------------------------
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def parse_value(name: str, text: str) -> Any:
+    """Convert the text of a ``--set`` value to the parameter's type."""
+    if name not in PARAMETERS:
+        Config(**{name: text})  # raises the unknown-parameter error with a suggestion
+    kind = PARAMETERS[name]["kind"]
+    text = text.strip()
+    if kind == "bool":
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ConfigError(name, text, "must be true or false")
+    if kind in ("int", "float"):
+        try:
+            number = float(text.replace("_", ""))
+        except ValueError:
+            raise ConfigError(name, text, "must be a number") from None
+        if kind == "int":
+            try:
+                return int(text.replace("_", ""))
+            except ValueError:
+                return number  # "1e6": Config accepts integral floats, rejects others
+        return number
+    if kind == "size_table":
+        if text.lower() in ("", "none"):
+            return None
+        return text[1:] if text.startswith("@") else text  # @file.csv or "64:7,1500:1"
+    return text
+
+
+def parse_assignment(item: str) -> tuple[str, Any]:
+    """``"ring_size=512"`` -> ``("ring_size", 512)``."""
+    if "=" not in item:
+        raise UsageError(f"--set {item!r}: expected key=value")
+    key, _, text = item.partition("=")
+    key = key.strip()
+    return key, parse_value(key, text)
+
+
+def build_config(presets: Sequence[str], assignments: Sequence[str]) -> Config:
+    params: dict[str, Any] = {}
+    for name in presets:
+        kind = preset_kind(name)
+        if kind is None:
+            known = "; ".join(f"{k}: {', '.join(t)}" for k, t in PRESET_KINDS.items())
+            raise ConfigError("preset", name, f"unknown preset ({known})")
+        if kind in params and params[kind] != name:
+            raise ConfigError("preset", name, f"a {kind} preset ({params[kind]!r}) was already given")
+        params[kind] = name
+    for item in assignments:
+        key, value = parse_assignment(item)
+        params[key] = value
+    return Config(**params)
+
+
+# --- output ------------------------------------------------------------------------------------
+
+_SECTIONS = [
+    ("throughput", ["packets", "bytes", "sim_time_ns", "throughput_gbps", "mpps"]),
+    ("CPU", ["vhost_cpu_util", "host_cpu_util", "host_cpu_ns_per_packet", "host_cycles_per_byte", "guest_cpu_util"]),
+    ("zero-copy", ["zerocopy_fraction", "copy_fallbacks", "outstanding_mean", "outstanding_max", "hol_blocked_mean", "heads_hold_mean_ns", "release_batch_mean"]),
+    ("stops", ["stall_time_fraction", "stalls", "span_stalls", "nic_wait_time_fraction", "ring_full_time_fraction", "requeues"]),
+    ("latency", ["latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "inflight_mean"]),
+    ("notifications", ["signals_per_packet", "kicks_per_packet"]),
+    ("open loop", ["arrivals", "drops", "drop_fraction", "qdisc_len_mean", "qdisc_delay_mean_ns"]),
+    ("checks", ["deadlocked", "invariant_violations", "duplicates", "guest_bad_ring", "guest_early_free", "guest_avail_overruns", "events"]),
+]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        if v != 0 and (abs(v) >= 1e7 or abs(v) < 1e-3):
+            return f"{v:.4g}"
+        return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.1f}"
+    return str(v)
+
+
+def _json_safe(d: dict) -> dict:
+    """NaN (a metric with nothing to measure) becomes null: strict JSON."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+
+def format_table(config: Config, summary: dict, wall_s: float) -> str:
+    c = config
+    lines = [
+        f"zclab simulate: mode={c.mode} policy={c.policy} ({c.pend_placement}, limit {c.pend_limit}, {c.completion})",
+        f"  workload={c.workload} ({c.arrival}, {c.size_dist}) host={c.host} ring_size={c.ring_size} "
+        f"goodcopy_len={c.goodcopy_len} n_packets={c.n_packets:,} seed={c.seed}",
+    ]
+    for title, names in _SECTIONS:
+        lines.append(f"\n{title}")
+        for name in names:
+            lines.append(f"  {name:<26} {_fmt(summary[name]):>16}")
+    lines.append(f"\n({summary['events']:,} events in {wall_s:.2f} s of wall time)")
+    return "\n".join(lines)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def _cmd_simulate(args) -> int:
+    from .simulation import simulate
+
+    cfg = build_config(args.preset, args.set)
+    result = simulate(cfg)
+    if args.json:
+        record = {"config": cfg.to_dict(), "summary": _json_safe(result.summary)}
+        print(json.dumps(record, indent=2, allow_nan=False))
+    else:
+        print(format_table(cfg, result.summary, result.wall_s))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="zclab", description="Simulate the Linux vhost-net TX zero-copy design.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    s = sub.add_parser("simulate", help="run one configuration and print its record")
+    s.add_argument("--preset", action="append", default=[], metavar="NAME",
+                   help="a policy, workload or host preset (repeatable): " + ", ".join(n for t in PRESET_KINDS.values() for n in t))
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a parameter (repeatable), e.g. --set ring_size=512 --set completion=out_of_order")
+    s.add_argument("--json", action="store_true", help="print the config and summary as JSON")
+    s.set_defaults(func=_cmd_simulate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return args.func(args)
+    except (UsageError, ConfigError) as exc:
+        print(f"zclab: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("zclab: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a run that failed: say what, no traceback
+        print(f"zclab: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""The configuration of one simulation: every model parameter, validated.
+
+:class:`Config` is frozen and flat. Its field names are the public contract of
+docs/model.md section 5: the same names are ``--set`` keys on the command
+line, papermill parameters and the columns of sweep frames.
+
+    >>> from zclab import Config
+    >>> cfg = Config(policy="mainline-stall", workload="tcp_stream_64k", n_packets=100_000)
+    >>> cfg.max_pend_rule, cfg.size_bytes
+    ('ring_quarter', 65536)
+    >>> cfg.replace(max_pend=64).max_pend
+    64
+    >>> Config.from_dict(cfg.to_dict()) == cfg
+    True
+
+A bad value raises :class:`ConfigError` naming the field, the value and what is
+allowed::
+
+    >>> Config(ring_size=300)
+    Traceback (most recent call last):
+    ...
+    zclab.config.ConfigError: ring_size=300: must be a power of two from 2 to 32768
+
+Presets (:mod:`zclab.presets`) set groups of knobs: ``policy`` (the kernel
+era's zero-copy bookkeeping), ``workload`` (what the guest sends) and ``host``
+(CPU costs). Explicit arguments override a preset. ``replace(policy=...)``
+switches the whole bundle: the new preset's knobs replace the old ones, then the
+other changes apply.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import difflib
+import inspect
+import math
+import numbers
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .presets import HOST_PRESETS, POLICY_PRESETS, PRESET_KINDS, WORKLOAD_PRESETS
+
+__all__ = ["Config", "ConfigError", "PARAMETERS", "MAX_PACKET_BYTES"]
+
+#: Largest packet (one descriptor chain) the model accepts: a 64 KB GSO frame.
+MAX_PACKET_BYTES = 65536
+#: Largest vring.num a virtio ring may have.
+MAX_RING_SIZE = 32768
+#: The caps on run length keep counters far from int64 overflow.
+MAX_PACKETS = 10**12
+IMIX_TABLE = ((64, 7.0), (576, 4.0), (1500, 1.0))
+# Field defaults are the default presets' values, so the two cannot drift apart.
+_POLICY0 = POLICY_PRESETS["seed-2011"]
+_WORKLOAD0 = WORKLOAD_PRESETS["imix"]
+_HOST0 = HOST_PRESETS["assumed-2011"]
+
+
+class ConfigError(ValueError):
+    """A parameter value is not allowed.
+
+    Attributes ``field``, ``value`` and ``allowed`` say which, what was given,
+    and what would have been accepted.
+    """
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field}={value!r}: {allowed}")
+
+
+def _p(default, kind, group, doc, unit="", **rule):
+    """Declare a parameter: its default, type, group and documentation."""
+    meta = {"kind": kind, "group": group, "doc": doc, "unit": unit, **rule}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, init=False)
+class Config:
+    """All parameters of one run. See docs/model.md for each one's meaning and source."""
+
+    # run ---------------------------------------------------------------------
+    n_packets: int = _p(1_000_000, "int", "run", "measured packets (returned to the guest)", min=1, max=MAX_PACKETS)
+    warmup_packets: int = _p(10_000, "int", "run", "packets simulated first and not measured", min=0, max=MAX_PACKETS)
+    seed: int = _p(1, "int", "run", "random seed", min=0, max=2**63 - 1)
+    trace_packets: int = _p(0, "int", "run", "per-packet trace of the first N packets posted after warmup", min=0, max=50_000_000)
+    max_events: int = _p(0, "int", "run", "hard cap on simulated events, 0: 100 per packet + 10 million", min=0)
+    debug: bool = _p(False, "bool", "run", "stop with an error at the first invariant violation")
+    # workload ----------------------------------------------------------------
+    workload: str = _p("imix", "preset", "workload", "workload preset name", choices=tuple(WORKLOAD_PRESETS))
+    arrival: str = _p(_WORKLOAD0["arrival"], "choice", "workload", "closed-loop bulk sender or open-loop Poisson", choices=("saturate", "poisson"))
+    rate_pps: float = _p(500_000.0, "float", "workload", "Poisson arrival rate", unit="packets/s", min_exclusive=0.0, max=1e10)
+    qdisc_len: int = _p(1000, "int", "workload", "guest qdisc capacity (Poisson); arrivals beyond it are dropped", unit="packets", min=0, max=10_000_000)
+    size_dist: str = _p(_WORKLOAD0["size_dist"], "choice", "workload", "packet size distribution", choices=("fixed", "uniform", "imix", "bimodal", "empirical"))
+    size_bytes: int = _p(1500, "int", "workload", "size for size_dist='fixed'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
+    size_min: int = _p(64, "int", "workload", "smallest size for 'uniform'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
+    size_max: int = _p(1500, "int", "workload", "largest size for 'uniform'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
+    small_bytes: int = _p(64, "int", "workload", "small size for 'bimodal'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
+    large_bytes: int = _p(65536, "int", "workload", "large size for 'bimodal'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
+    small_fraction: float = _p(0.5, "float", "workload", "fraction of small packets for 'bimodal'", min=0.0, max=1.0)
+    size_table: tuple | None = _p(None, "size_table", "workload", "sizes and weights for 'empirical': '64:7,576:4,1500:1', pairs, or a CSV file (size,weight)")
+    # virtqueue ---------------------------------------------------------------
+    ring_size: int = _p(256, "int", "virtqueue", "vring.num: descriptors in the TX ring", pow2=True, min=2, max=MAX_RING_SIZE)
+    signal_every_publish: bool = _p(False, "bool", "virtqueue", "interrupt the guest at every used-ring publish (no event-index suppression)")
+    # vhost -------------------------------------------------------------------
+    mode: str = _p("zerocopy", "choice", "vhost", "TX path: copy every packet, or zero-copy large ones", choices=("copy", "zerocopy"))
+    policy: str = _p("seed-2011", "preset", "vhost", "policy preset name", choices=tuple(POLICY_PRESETS))
+    goodcopy_len: int = _p(256, "int", "vhost", "VHOST_GOODCOPY_LEN: packets of this size or less are copied", unit="bytes", min=0, max=MAX_PACKET_BYTES)
+    max_pend: int = _p(128, "int", "vhost", "VHOST_MAX_PEND: the pending zero-copy limit", unit="heads", min=0)
+    max_pend_rule: str = _p(_POLICY0["max_pend_rule"], "choice", "vhost", "limit = max_pend, or min(max_pend, ring_size // 4)", choices=("fixed", "ring_quarter"))
+    pend_placement: str = _p(_POLICY0["pend_placement"], "choice", "vhost", "where the limit acts", choices=("seed", "stall", "copy_fallback"))
+    reap_threshold: int = _p(_POLICY0["reap_threshold"], "int", "vhost", "seed placement: release at the top of an iteration only above this many outstanding", unit="heads", min=0)
+    completion: str = _p("in_order", "choice", "vhost", "release the done prefix of heads[], or every done head", choices=("in_order", "out_of_order"))
+    wake_on_completion: bool = _p(_POLICY0["wake_on_completion"], "bool", "vhost", "the completion callback queues an idle worker")
+    copy_via_heads: bool = _p(_POLICY0["copy_via_heads"], "bool", "vhost", "zero-copy mode records copied packets in heads[] already done (seed) instead of using them at once (mainline)")
+    uio_maxiov: int = _p(1024, "int", "vhost", "UIO_MAXIOV: entries of heads[]", pow2=True, min=2, max=65536)
+    weight_bytes: int = _p(524288, "int", "vhost", "VHOST_NET_WEIGHT: bytes per handle_tx pass before requeueing", unit="bytes", min=1, max=2**40)
+    # costs -------------------------------------------------------------------
+    host: str = _p("assumed-2011", "preset", "costs", "host preset name", choices=tuple(HOST_PRESETS))
+    per_packet_ns: float = _p(_HOST0["per_packet_ns"], "float", "costs", "worker CPU per packet: descriptor fetch, sendmsg, skb", unit="ns", min=0.0)
+    copy_ns_per_byte: float = _p(_HOST0["copy_ns_per_byte"], "float", "costs", "worker CPU per byte copied", unit="ns/byte", min=0.0)
+    zc_setup_ns: float = _p(_HOST0["zc_setup_ns"], "float", "costs", "worker CPU per zero-copy packet: ubuf_info, frags", unit="ns", min=0.0)
+    pin_ns_per_page: float = _p(_HOST0["pin_ns_per_page"], "float", "costs", "worker CPU per 4 KB page pinned (get_user_pages_fast)", unit="ns", min=0.0)
+    callback_ns: float = _p(_HOST0["callback_ns"], "float", "costs", "interrupt-context CPU per zero-copy completion (vhost_zerocopy_callback)", unit="ns", min=0.0)
+    signal_ns: float = _p(_HOST0["signal_ns"], "float", "costs", "worker CPU per interrupt sent to the guest (vhost_signal)", unit="ns", min=0.0)
+    kick_ns: float = _p(_HOST0["kick_ns"], "float", "costs", "guest CPU per kick (a VM exit)", unit="ns", min=0.0)
+    requeue_ns: float = _p(_HOST0["requeue_ns"], "float", "costs", "worker CPU to requeue itself after weight_bytes", unit="ns", min=0.0)
+    guest_xmit_ns: float = _p(_HOST0["guest_xmit_ns"], "float", "costs", "guest CPU per packet sent", unit="ns", min=0.0)
+    irq_latency_ns: float = _p(_HOST0["irq_latency_ns"], "float", "costs", "from signal to the guest running its interrupt handler", unit="ns", min=0.0)
+    wake_latency_ns: float = _p(_HOST0["wake_latency_ns"], "float", "costs", "from kick or callback to the worker running", unit="ns", min=0.0)
+    cpu_ghz: float = _p(_HOST0["cpu_ghz"], "float", "costs", "host clock, for cycles per byte", unit="GHz", min_exclusive=0.0, max=100.0)
+    # NIC ---------------------------------------------------------------------
+    line_rate_gbps: float = _p(_HOST0["line_rate_gbps"], "float", "nic", "wire speed", unit="Gbit/s", min_exclusive=0.0, max=100_000.0)
+    wire_overhead_bytes: int = _p(24, "int", "nic", "preamble, FCS, inter-frame gap per packet", unit="bytes", min=0, max=MAX_PACKET_BYTES)
+    nic_queue_len: int = _p(1000, "int", "nic", "skbs the device holds before the worker waits for room (qdisc + TX ring)", unit="packets", min=1, max=10_000_000)
+    dma_latency_dist: str = _p("exponential", "choice", "nic", "distribution of the completion delay after the wire", choices=("fixed", "exponential", "lognormal"))
+    dma_base_ns: float = _p(_HOST0["dma_base_ns"], "float", "nic", "mean completion delay after the last bit left", unit="ns", min=0.0)
+    dma_sigma: float = _p(0.5, "float", "nic", "lognormal shape (sigma of the log)", min_exclusive=0.0, max=10.0)
+    straggler_p: float = _p(0.0, "float", "nic", "probability that a completion is held longer", min=0.0, max=1.0)
+    straggler_ns: float = _p(1_000_000.0, "float", "nic", "extra delay of a held completion", unit="ns", min=0.0)
+    # guest -------------------------------------------------------------------
+    duplicate_head_p: float = _p(0.0, "float", "guest", "adversarial guest: probability that a post writes its head twice", min=0.0, max=1.0)
+
+    def __init__(self, **params: Any):
+        values = _resolve(_DEFAULTS, params)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    # -- construction helpers -------------------------------------------------
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with ``changes`` applied.
+
+        Naming a preset (``policy``, ``workload``, ``host``) resets that
+        preset's knobs to the new preset's values before the other changes.
+        """
+        return Config(**_resolve(self.to_dict(), changes, from_resolved=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every parameter as a plain Python value (str, int, float, bool or None).
+
+        ``size_table`` becomes its canonical text form ``"64:7,576:4,1500:1"``.
+        """
+        out = {}
+        for f in _FIELDS:
+            v = getattr(self, f.name)
+            out[f.name] = _size_table_text(v) if f.name == "size_table" else v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Config":
+        """Rebuild a configuration from :meth:`to_dict` output (or any subset)."""
+        return cls(**dict(d))
+
+    # -- derived quantities ---------------------------------------------------
+    @property
+    def pend_limit(self) -> int:
+        """The pending limit in force: max_pend, or min(max_pend, ring_size // 4)."""
+        if self.max_pend_rule == "ring_quarter":
+            return min(self.max_pend, self.ring_size // 4)
+        return self.max_pend
+
+    def size_distribution(self) -> tuple[tuple[int, ...], tuple[float, ...]] | tuple[int, int]:
+        """The packet sizes and their probabilities, or (min, max) for 'uniform'."""
+        d = self.size_dist
+        if d == "uniform":
+            return (self.size_min, self.size_max)
+        if d == "fixed":
+            table = ((self.size_bytes, 1.0),)
+        elif d == "imix":
+            table = IMIX_TABLE
+        elif d == "bimodal":
+            table = ((self.small_bytes, self.small_fraction), (self.large_bytes, 1.0 - self.small_fraction))
+        else:
+            table = self.size_table
+        total = sum(w for _, w in table)
+        return tuple(s for s, _ in table), tuple(w / total for _, w in table)
+
+    def mean_size(self) -> float:
+        """Mean packet size of the workload in bytes."""
+        dist = self.size_distribution()
+        if self.size_dist == "uniform":
+            return (dist[0] + dist[1]) / 2.0
+        sizes, probs = dist
+        return float(sum(s * p for s, p in zip(sizes, probs)))
+
+
+# --- parameter table and resolution ---------------------------------------------------
+
+_FIELDS = dataclasses.fields(Config)
+#: name -> metadata of every parameter (kind, group, doc, unit and rule).
+PARAMETERS = {f.name: dict(f.metadata, default=f.default) for f in _FIELDS}
+_DEFAULTS = {f.name: f.default for f in _FIELDS}
+_PRESET_FIELDS = tuple(PRESET_KINDS)  # ("policy", "workload", "host")
+
+Config.__signature__ = inspect.Signature(  # keyword help in Jupyter and IDEs
+    [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, d in _DEFAULTS.items()]
+)
+
+
+def _resolve(base: Mapping[str, Any], given: Mapping[str, Any], from_resolved: bool = False) -> dict:
+    """Defaults, then presets, then explicit values; validate the whole."""
+    for name in given:
+        if name not in _DEFAULTS:
+            close = difflib.get_close_matches(name, _DEFAULTS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(name, given[name], f"unknown parameter{hint}")
+    values = dict(base)
+    for kind in _PRESET_FIELDS:
+        # A fresh Config applies every preset it names; replace() only the ones changed.
+        if from_resolved and kind not in given:
+            continue
+        name = given.get(kind, values[kind])
+        name = _check_value(kind, name)
+        values.update(PRESET_KINDS[kind][name])
+    for name, value in given.items():
+        values[name] = value
+    for name in values:
+        values[name] = _check_value(name, values[name])
+    _check_combinations(values)
+    return values
+
+
+def _check_value(name: str, value: Any) -> Any:
+    """Type and range check of one parameter; returns the normalised value."""
+    meta = PARAMETERS[name]
+    kind = meta["kind"]
+    if kind in ("choice", "preset"):
+        if not isinstance(value, str) or value not in meta["choices"]:
+            raise ConfigError(name, value, "must be one of " + ", ".join(repr(c) for c in meta["choices"]))
+        return value
+    if kind == "bool":
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            return bool(value)
+        raise ConfigError(name, value, "must be true or false")
+    if kind == "size_table":
+        return None if value is None else _parse_size_table(value)
+    if kind == "int":
+        value = _as_int(name, value)
+    else:  # float
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ConfigError(name, value, "must be a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(name, value, "must be a finite number")
+    lo, hi = meta.get("min"), meta.get("max")
+    if meta.get("pow2") and (value < lo or value > hi or value & (value - 1)):
+        raise ConfigError(name, value, f"must be a power of two from {lo} to {hi}")
+    if "min_exclusive" in meta and value <= meta["min_exclusive"]:
+        raise ConfigError(name, value, f"must be greater than {meta['min_exclusive']:g}" + (f" and at most {hi:g}" if hi is not None else ""))
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        if hi is None:
+            rule = f"must be at least {lo:g}"
+        elif lo is None:
+            rule = f"must be at most {hi:g}"
+        else:
+            rule = f"must be from {lo:g} to {hi:g}"
+        raise ConfigError(name, value, rule)
+    return value
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(name, value, "must be an integer")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        return int(value)  # 1e6 from a papermill cell or a YAML file
+    raise ConfigError(name, value, "must be an integer")
+
+
+def _check_combinations(v: dict) -> None:
+    if v["max_pend"] > v["uio_maxiov"]:
+        raise ConfigError("max_pend", v["max_pend"], f"must not exceed uio_maxiov={v['uio_maxiov']} (the size of heads[])")
+    if v["reap_threshold"] >= v["uio_maxiov"]:
+        raise ConfigError("reap_threshold", v["reap_threshold"], f"must be below uio_maxiov={v['uio_maxiov']}")
+    if v["size_dist"] == "uniform" and v["size_min"] > v["size_max"]:
+        raise ConfigError("size_min", v["size_min"], f"must not exceed size_max={v['size_max']}")
+    if v["size_dist"] == "empirical" and v["size_table"] is None:
+        raise ConfigError("size_table", None, "size_dist='empirical' needs a size table, e.g. '64:7,576:4,1500:1' or a CSV file")
+    total = v["warmup_packets"] + v["n_packets"]
+    if total > MAX_PACKETS:
+        raise ConfigError("n_packets", v["n_packets"], f"warmup_packets + n_packets must be at most {MAX_PACKETS:g}")
+    if v["trace_packets"] > v["n_packets"]:
+        raise ConfigError("trace_packets", v["trace_packets"], f"must not exceed n_packets={v['n_packets']}")
+
+
+# --- empirical size tables --------------------------------------------------------------
+
+def _parse_size_table(value: Any) -> tuple[tuple[int, float], ...]:
+    """Normalise a size table to ((size, weight), ...).
+
+    Accepts "64:7,576:4", a path to a CSV file with columns size,weight (a header
+    row is optional), a mapping {size: weight} or a sequence of pairs.
+    """
+    name = "size_table"
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value).strip()
+        if text.lower().endswith(".csv") or (os.sep in text and ":" not in text):
+            pairs = _read_size_csv(text)
+        else:
+            if not text:
+                raise ConfigError(name, value, "is empty; give 'size:weight' pairs separated by commas")
+            pairs = []
+            for item in text.split(","):
+                parts = item.split(":")
+                if len(parts) != 2:
+                    raise ConfigError(name, value, f"entry {item.strip()!r} is not 'size:weight'")
+                pairs.append((parts[0].strip(), parts[1].strip()))
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, Iterable):
+        pairs = list(value)
+    else:
+        raise ConfigError(name, value, "must be 'size:weight,...', a CSV path, a mapping or a list of pairs")
+    if not pairs:
+        raise ConfigError(name, value, "is empty; give at least one size with a positive weight")
+    table = []
+    for pair in pairs:
+        try:
+            size, weight = pair
+            size_f, weight = float(size), float(weight)
+        except (TypeError, ValueError):
+            raise ConfigError(name, value, f"entry {pair!r} is not a (size, weight) pair of numbers") from None
+        if not size_f.is_integer() or not 1 <= size_f <= MAX_PACKET_BYTES:
+            raise ConfigError(name, value, f"size {size!r} must be an integer from 1 to {MAX_PACKET_BYTES}")
+        if not math.isfinite(weight) or weight < 0:
+            raise ConfigError(name, value, f"weight {weight!r} of size {int(size_f)} must be a finite number >= 0")
+        table.append((int(size_f), weight))
+    sizes = [s for s, _ in table]
+    if len(set(sizes)) != len(sizes):
+        raise ConfigError(name, value, "lists a size twice")
+    if sum(w for _, w in table) <= 0:
+        raise ConfigError(name, value, "weights must not all be zero")
+    return tuple(table)
+
+
+def _read_size_csv(path: str) -> list[tuple[str, str]]:
+    try:
+        with open(path, newline="") as fh:
+            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
+    except OSError as exc:
+        raise ConfigError("size_table", path, f"cannot read the CSV file ({exc.strerror})") from None
+    if rows and not _is_number(rows[0][0]):
+        rows = rows[1:]  # header
+    bad = [r for r in rows if len(r) != 2]
+    if bad:
+        raise ConfigError("size_table", path, f"CSV rows must be 'size,weight'; found {bad[0]!r}")
+    return [(r[0], r[1]) for r in rows]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _size_table_text(table) -> str | None:
+    if table is None:
+        return None
+    return ",".join(f"{s}:{w:g}" if w == int(w) and abs(w) < 1e15 else f"{s}:{w!r}" for s, w in table)

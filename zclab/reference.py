@@ -1,0 +1,678 @@
+"""A plain-Python reference implementation of the zclab model, for reading and
+for differential tests against the numba engine.
+
+It simulates the same model (docs/model.md) with objects instead of arrays: a
+:class:`Guest` with its descriptor free list and qdisc, a :class:`Worker`
+running ``handle_tx``, the :class:`Heads` ring with ``upend_idx`` and
+``done_idx``, a :class:`Device` serialising skbs, and completions in a
+``heapq``. It draws the same random numbers in the same order and applies the
+same tie-breaking rules, so it must produce *identical* summaries:
+
+    >>> from zclab import Config, simulate
+    >>> from zclab.reference import simulate_reference
+    >>> cfg = Config(n_packets=2_000, warmup_packets=100)
+    >>> simulate_reference(cfg).summary == simulate(cfg).summary
+    True
+
+It is about a hundred times slower than the engine; use it for small runs.
+
+Rules shared with the engine (any change must be made in both):
+
+* Events at the same time run in the order: DMA completion, worker, guest,
+  open-loop arrival; completions at the same time in submission order.
+* Within an event an actor's bookkeeping happens at the event's time; the CPU
+  it spends (signals, kicks, requeues) delays its next step.
+* Time-weighted statistics integrate the state between consecutive events.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from .config import Config
+from .engine import layout as L
+from .engine.histogram import N_BUCKETS
+from .result import Result, summarize
+from .simulation import as_config, default_max_events
+
+__all__ = ["simulate_reference", "Xoshiro256", "histogram_bucket"]
+
+INF = math.inf
+MASK64 = (1 << 64) - 1
+
+
+# --- random numbers: xoshiro256** seeded by splitmix64 ------------------------------------
+
+class Xoshiro256:
+    """xoshiro256** (Blackman and Vigna), the engine's generator, in Python ints."""
+
+    def __init__(self, seed: int):
+        self.s = []
+        x = seed & MASK64
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & MASK64
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+            self.s.append(z ^ (z >> 31))
+
+    @staticmethod
+    def _rotl(x: int, k: int) -> int:
+        return ((x << k) | (x >> (64 - k))) & MASK64
+
+    def next_u64(self) -> int:
+        s = self.s
+        result = (self._rotl((s[1] * 5) & MASK64, 7) * 9) & MASK64
+        t = (s[1] << 17) & MASK64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self._rotl(s[3], 45)
+        return result
+
+    def uniform(self) -> float:
+        return float(self.next_u64() >> 11) * (1.0 / 9007199254740992.0)
+
+    def exponential(self, mean: float) -> float:
+        return -mean * math.log(1.0 - self.uniform())
+
+    def lognormal(self, mean: float, sigma: float) -> float:
+        u1 = 1.0 - self.uniform()
+        u2 = self.uniform()
+        z = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+        return mean * math.exp(sigma * z - 0.5 * sigma * sigma)
+
+
+def histogram_bucket(x: float) -> int:
+    """Latency bucket of x: binary exponent and 7 mantissa bits (frexp, not bit tricks)."""
+    m, e = math.frexp(max(x, 1.0))  # x = m * 2**e, 0.5 <= m < 1
+    return min((e - 1) * 128 + int((2.0 * m - 1.0) * 128), N_BUCKETS - 1)
+
+
+# --- the actors ----------------------------------------------------------------------------
+
+@dataclass
+class Packet:
+    """One avail-ring entry: a descriptor head posted by the guest."""
+
+    seq: int  # order of posting
+    head: int  # descriptor id
+    length: int
+    t_post: float
+
+
+@dataclass
+class HeadEntry:
+    """One entry of vq->heads[]: a packet vhost has sent and not yet returned."""
+
+    packet: Packet
+    zerocopy: bool
+    t_record: float
+    done: bool
+
+
+class Heads:
+    """vq->heads[] with upend_idx and done_idx (indices kept absolute)."""
+
+    def __init__(self, size: int, in_order: bool):
+        self.size = size
+        self.in_order = in_order
+        self.slots: dict[int, HeadEntry] = {}  # absolute index -> entry (held only)
+        self.upend_idx = 0
+        self.done_idx = 0
+        self.done_order: list[int] = []  # out of order: done, in completion order
+
+    @property
+    def outstanding(self) -> int:
+        return len(self.slots)
+
+    def span_full(self) -> bool:
+        """Would a new head take a slot that is still held?"""
+        return self.upend_idx - self.done_idx + 1 >= self.size
+
+    def record(self, entry: HeadEntry) -> int:
+        idx = self.upend_idx
+        self.slots[idx] = entry
+        self.upend_idx += 1
+        if entry.done and not self.in_order:
+            self.done_order.append(idx)
+        return idx
+
+    def mark_done(self, idx: int) -> bool:
+        """vhost_zerocopy_callback: returns False if the slot was not pending."""
+        entry = self.slots.get(idx)
+        ok = entry is not None and not entry.done
+        if entry is not None:
+            entry.done = True
+            if not self.in_order:
+                self.done_order.append(idx)
+        return ok
+
+    def done_prefix(self) -> int:
+        """Length of the run of done entries starting at done_idx."""
+        n = 0
+        while self.done_idx + n < self.upend_idx and self.slots[self.done_idx + n].done:
+            n += 1
+        return n
+
+    def hol_blocked(self) -> int:
+        """Done entries held behind a pending one (in order)."""
+        if not self.in_order:
+            return 0
+        n_done = sum(1 for e in self.slots.values() if e.done)
+        return n_done - self.done_prefix()
+
+    def releasable(self) -> list[int]:
+        """vhost_zerocopy_signal_used: the indices it returns, in order."""
+        if self.in_order:
+            return list(range(self.done_idx, self.done_idx + self.done_prefix()))
+        return list(self.done_order)
+
+
+class Stats:
+    """Running sums over the measured window (the engine's ``out`` array)."""
+
+    def __init__(self):
+        self.o = dict.fromkeys(L.OUT_NAMES, 0.0)
+        self.hist = [0] * N_BUCKETS
+
+
+@dataclass
+class Device:
+    """The NIC: skbs in order at line rate; the queue the worker must not overfill."""
+
+    queue: deque = field(default_factory=deque)  # (wire_start, wire_done, length)
+    free_at: float = 0.0
+
+
+# --- the model -------------------------------------------------------------------------------
+
+class ReferenceModel:
+    """One run of the model. See the module docstring for the shared rules."""
+
+    def __init__(self, cfg: Config):
+        self.c = cfg
+        self.rng = Xoshiro256(cfg.seed)
+        self.zerocopy = cfg.mode == "zerocopy"
+        self.poisson = cfg.arrival == "poisson"
+        self.limit = cfg.pend_limit
+        self.n_total = cfg.warmup_packets + cfg.n_packets
+        self.max_events = cfg.max_events or default_max_events(cfg)
+        self.wire_ns_per_byte = 8.0 / cfg.line_rate_gbps
+        self.mean_gap = 1e9 / cfg.rate_pps
+        self.sizes = cfg.size_distribution()
+        if cfg.size_dist != "uniform":
+            cum, acc = [], 0.0
+            for p in self.sizes[1]:
+                acc += p
+                cum.append(acc)
+            self.cum = cum
+        self.st = Stats()
+        self.trace: dict[int, dict] = {}
+
+        # guest (virtio_net)
+        self.free_ids = list(range(cfg.ring_size - 1, -1, -1))  # pop() gives 0, 1, ...
+        self.posted_ids = set()  # vq->data[id] != NULL
+        self.qdisc: deque = deque()  # (length, arrival time)
+        self.g_state = "ready"  # tx, ready, blocked, idle
+        self.g_stopped = False
+        self.g_next = 0.0
+        self.g_busy_until = 0.0
+        self.g_packet: tuple[int, int] | None = None  # (head, length) being sent
+        self.a_next = INF
+        if self.poisson:
+            self.g_state, self.g_next = "idle", INF
+            self.a_next = self.rng.exponential(self.mean_gap)
+        # rings
+        self.avail: deque[Packet] = deque()
+        self.used: deque[int] = deque()
+        self.host_inflight = [0] * cfg.ring_size
+        # vhost
+        self.heads = Heads(cfg.uio_maxiov, cfg.completion == "in_order")
+        self.completions: list[tuple[float, int]] = []  # heap of (time, heads index)
+        self.w_next = INF
+        self.w_phase = "new_pass"  # service_end or new_pass
+        self.w_wait = "idle"  # run, idle (wants a kick), poll (seed), stall
+        self.w_stop = None  # None, "limit", "nic"
+        self.w_busy_until = 0.0
+        self.pass_bytes = 0
+        self.in_service: tuple[Packet, str, int] | None = None  # (packet, path, heads index or -1)
+        self.device = Device()
+        # run
+        self.now = 0.0
+        self.posted = 0
+        self.returned = 0
+        self.measuring = cfg.warmup_packets == 0
+        self.t_start = 0.0
+        self.finished = False
+        self.violation = 0
+        self.bytes_posted = self.bytes_fetched = self.bytes_submitted = 0
+
+    # -- helpers ------------------------------------------------------------------------------
+    def count(self, name: str, value: float = 1.0) -> None:
+        if self.measuring:
+            self.st.o[name] += value
+
+    def draw_size(self) -> int:
+        if self.c.size_dist == "uniform":
+            lo, hi = self.sizes
+            return lo + int(self.rng.uniform() * (hi - lo + 1))
+        sizes = self.sizes[0]
+        if len(sizes) == 1:
+            return sizes[0]
+        u = self.rng.uniform()
+        for size, c in zip(sizes[:-1], self.cum[:-1]):
+            if u < c:
+                return size
+        return sizes[-1]
+
+    def draw_dma_delay(self) -> float:
+        c = self.c
+        if c.dma_latency_dist == "fixed":
+            d = c.dma_base_ns
+        elif c.dma_latency_dist == "exponential":
+            d = self.rng.exponential(c.dma_base_ns)
+        else:
+            d = self.rng.lognormal(c.dma_base_ns, c.dma_sigma)
+        if c.straggler_p > 0.0 and self.rng.uniform() < c.straggler_p:
+            d += c.straggler_ns
+        return d
+
+    def traced(self, seq: int) -> dict | None:
+        k = seq - self.c.warmup_packets
+        if 0 <= k < self.c.trace_packets:
+            return self.trace.setdefault(k, {})
+        return None
+
+    def wake_worker(self) -> None:
+        self.w_next = max(self.now + self.c.wake_latency_ns, self.w_busy_until)
+        self.w_phase = "new_pass"
+        self.w_wait = "run"
+
+    # -- the event loop ----------------------------------------------------------------------
+    def run(self) -> str:
+        while True:
+            t_c = self.completions[0][0] if self.completions else INF
+            candidates = [(t_c, 0), (self.w_next, 1), (self.g_next, 2)]
+            t_host, actor = min(candidates)
+            if t_host == INF and (not self.poisson or self.g_state != "idle"):
+                return "deadlock"
+            if self.a_next < t_host:
+                t, actor = self.a_next, 3
+            else:
+                t = t_host
+            self.st.o["events"] += 1
+            if self.st.o["events"] > self.max_events:
+                return "max_events"
+            if t < self.now:
+                self.violation = 1
+            if self.measuring:
+                self.integrate(t - self.now)
+            self.now = t
+            self.device_progress()
+            self.guest_try = False
+            self.guest_ready = self.now
+            if actor == 0:
+                self.completion()
+            elif actor == 1:
+                self.worker_step()
+                if self.finished:
+                    return "done"
+            elif actor == 2:
+                self.guest_event()
+            else:
+                self.arrival()
+            if self.guest_try:
+                self.guest_start_xmit()
+            if self.violation:
+                o = self.st.o
+                if o["violations"] == 0:
+                    o["first_violation"], o["first_violation_t"] = self.violation, self.now
+                o["violations"] += 1
+                self.violation = 0
+                if self.c.debug:
+                    return "violation"
+            if not self.measuring and self.returned >= self.c.warmup_packets:
+                self.measuring = True
+
+    def integrate(self, dt: float) -> None:
+        """Time-weighted state over the interval since the last event."""
+        o, h = self.st.o, self.heads
+        o["outstanding_area"] += h.outstanding * dt
+        if h.in_order:
+            o["hol_area"] += h.hol_blocked() * dt
+        o["inflight_area"] += (self.posted - self.returned) * dt
+        for name, until in (("worker_busy_ns", self.w_busy_until), ("guest_busy_ns", self.g_busy_until)):
+            b = until - self.now
+            if b > 0.0:
+                o[name] += b if b < dt else dt
+        if self.g_stopped:
+            o["ring_full_ns"] += dt
+        if self.w_stop == "limit":
+            o["stall_ns"] += dt
+        elif self.w_stop == "nic":
+            o["nic_wait_ns"] += dt
+        if self.poisson:
+            o["qdisc_area"] += len(self.qdisc) * dt
+
+    def device_progress(self) -> None:
+        """skbs whose last bit has left; goodput counts those sent wholly in the window."""
+        q = self.device.queue
+        while q and q[0][1] <= self.now:
+            start, _, length = q.popleft()
+            if self.measuring and start >= self.t_start:
+                self.st.o["wire_packets"] += 1
+                self.st.o["wire_bytes"] += length
+
+    # -- completion callback -----------------------------------------------------------------
+    def completion(self) -> None:
+        """vhost_zerocopy_callback: mark the head done; mainline also queues the worker."""
+        _, idx = heapq.heappop(self.completions)
+        if not self.heads.mark_done(idx):
+            self.violation = 4
+        tr = self.traced(self.heads.slots[idx].packet.seq)
+        if tr is not None:
+            tr["t_dma_done"] = self.now
+        self.count("callback_ns", self.c.callback_ns)
+        w = self.w_wait
+        if self.w_next == INF and (w in ("poll", "stall") or (w == "idle" and self.c.wake_on_completion)):
+            self.wake_worker()
+
+    # -- the vhost worker ------------------------------------------------------------------------
+    def worker_step(self) -> None:
+        c = self.c
+        self.w_next = INF
+        self.w_stop = None
+        self.t_w = self.now
+        direct = None
+        requeue = False
+        if self.w_phase == "service_end":
+            packet, path, idx = self.in_service
+            self.device_xmit(packet, path, idx)
+            if path != "zerocopy" and idx < 0:
+                direct = packet  # vhost_add_used_and_signal
+            self.pass_bytes += packet.length
+            requeue = self.pass_bytes >= c.weight_bytes
+        else:
+            self.pass_bytes = 0
+        if direct is not None:
+            self.add_used([(direct, False, -1.0)])
+            if self.finished:
+                return
+        release = self.zerocopy and not requeue and (c.pend_placement != "seed" or self.heads.outstanding > c.reap_threshold)
+        if release:
+            self.signal_used()
+            if self.finished:
+                return
+        self.w_busy_until = self.t_w
+        if requeue:
+            self.w_next = self.t_w + c.requeue_ns
+            self.w_busy_until = self.w_next
+            self.w_phase = "new_pass"
+            self.count("requeues")
+            return
+        self.fetch()
+
+    def signal_used(self) -> None:
+        """vhost_zerocopy_signal_used: return the done heads allowed by the completion order."""
+        h = self.heads
+        batch = []
+        for idx in h.releasable():
+            entry = h.slots.pop(idx)
+            if not entry.done:
+                self.violation = 3
+            batch.append((entry.packet, entry.zerocopy, entry.t_record))
+        if not batch:
+            return
+        n = self.add_used(batch, heads=True)
+        if self.finished:
+            return
+        if h.in_order:
+            h.done_idx += n
+        else:
+            h.done_order.clear()
+            while h.done_idx < h.upend_idx and h.done_idx not in h.slots:
+                h.done_idx += 1
+
+    def add_used(self, batch, heads: bool = False) -> int:
+        """vhost_add_used_n + vhost_signal; returns how many entries went out."""
+        n = 0
+        for packet, zerocopy, t_record in batch:
+            n += 1
+            if self.host_inflight[packet.head] <= 0:
+                self.violation = 5
+            self.host_inflight[packet.head] -= 1
+            if len(self.used) == 4 * self.c.ring_size:
+                self.violation = 7
+            else:
+                self.used.append(packet.head)
+            self.returned += 1
+            tr = self.traced(packet.seq)
+            if tr is not None:
+                tr["t_used"] = self.now
+            if self.returned > self.c.warmup_packets:
+                o = self.st.o
+                lat = self.now - packet.t_post
+                o["returned"] += 1
+                o["returned_bytes"] += packet.length
+                o["returned_zc"] += int(zerocopy)
+                o["lat_sum"] += lat
+                o["lat_max"] = max(o["lat_max"], lat)
+                self.st.hist[histogram_bucket(lat)] += 1
+                if t_record >= 0.0:
+                    o["heads_hold_sum"] += self.now - t_record
+                    o["heads_released"] += 1
+                if self.returned == self.n_total:
+                    self.finished = True
+                    return n
+            elif self.returned == self.c.warmup_packets:
+                self.t_start = self.now
+        if heads:
+            self.count("release_batches")
+        if self.c.signal_every_publish or self.g_state == "blocked":
+            self.t_w += self.c.signal_ns
+            self.count("signals")
+            if self.g_state == "blocked":
+                self.g_state = "ready"
+                self.g_next = self.t_w + self.c.irq_latency_ns
+        return n
+
+    def fetch(self) -> None:
+        """The pending limit, the device queue, then vhost_get_vq_desc."""
+        c, h = self.c, self.heads
+        if self.zerocopy and c.pend_placement == "stall" and h.outstanding > self.limit:
+            self.stop("stall")  # vhost_exceeds_maxpend
+            return
+        if len(self.device.queue) >= c.nic_queue_len:
+            self.w_next = max(self.device.queue[0][1], self.t_w)
+            self.w_phase = "new_pass"
+            self.w_stop = "nic"
+            return
+        if not self.avail:
+            if self.zerocopy and c.pend_placement == "seed" and h.outstanding > self.limit:
+                self.stop("poll")  # tx_poll_start
+            else:
+                self.w_wait = "idle"  # vhost_enable_notify
+            return
+        packet = self.avail[0]
+        path, need_slot = "copy", False
+        if self.zerocopy:
+            if packet.length > c.goodcopy_len:
+                path = "zerocopy"
+                if c.pend_placement == "copy_fallback" and h.outstanding > self.limit:
+                    path = "copy_fallback"
+            need_slot = path == "zerocopy" or c.copy_via_heads
+            if need_slot and (h.span_full() or h.outstanding >= c.ring_size):
+                if path == "zerocopy" and c.pend_placement == "copy_fallback" and not c.copy_via_heads:
+                    path, need_slot = "copy_fallback", False
+                else:
+                    self.stop("stall")
+                    self.count("span_stalls")
+                    return
+        self.avail.popleft()
+        self.host_inflight[packet.head] += 1
+        self.bytes_fetched += packet.length
+        if path == "zerocopy":
+            service = c.per_packet_ns + c.zc_setup_ns + c.pin_ns_per_page * ((packet.length + 4095) >> 12)
+        else:
+            service = c.per_packet_ns + c.copy_ns_per_byte * packet.length
+            if path == "copy_fallback":
+                self.count("fallbacks")
+        idx = -1
+        if need_slot:
+            if h.upend_idx in h.slots:
+                self.violation = 2
+            idx = h.record(HeadEntry(packet, path == "zerocopy", self.t_w, done=path != "zerocopy"))
+            if h.outstanding > c.ring_size or h.upend_idx - h.done_idx >= h.size:
+                self.violation = 6
+            if self.measuring:
+                self.st.o["outstanding_max"] = max(self.st.o["outstanding_max"], h.outstanding)
+        tr = self.traced(packet.seq)
+        if tr is not None:
+            tr["t_fetch"], tr["path"] = self.t_w, path
+        self.in_service = (packet, path, idx)
+        self.w_phase = "service_end"
+        self.w_next = self.t_w + service
+        self.w_busy_until = self.w_next
+
+    def stop(self, wait: str) -> None:
+        self.w_wait = wait
+        self.w_stop = "limit"
+        self.count("stalls")
+
+    def device_xmit(self, packet: Packet, path: str, idx: int) -> None:
+        """sendmsg has returned: queue the skb on the device; zero-copy completes later."""
+        dev = self.device
+        start = max(dev.free_at, self.now) if dev.free_at > self.now else self.now
+        wire_done = start + (packet.length + self.c.wire_overhead_bytes) * self.wire_ns_per_byte
+        dev.free_at = wire_done
+        dev.queue.append((start, wire_done, packet.length))
+        self.bytes_submitted += packet.length
+        tr = self.traced(packet.seq)
+        if tr is not None:
+            tr.update(t_submit=self.now, t_wire_start=start, t_wire_done=wire_done)
+        if path == "zerocopy":
+            heapq.heappush(self.completions, (wire_done + self.draw_dma_delay(), idx))
+
+    # -- the guest -------------------------------------------------------------------------------
+    def guest_event(self) -> None:
+        if self.g_state == "tx":
+            head, length = self.g_packet
+            for copy in range(2):
+                if len(self.avail) >= self.c.ring_size:
+                    self.count("guest_avail_overruns")  # refused by vhost's avail-index check
+                    break
+                p = Packet(self.posted, head, length, self.now)
+                self.avail.append(p)
+                tr = self.traced(p.seq)
+                if tr is not None:
+                    tr.update(t_post=self.now, seq=p.seq, head=head, len=length)
+                self.posted += 1
+                self.bytes_posted += length
+                # an adversarial guest writes the same head again
+                p_dup = self.c.duplicate_head_p
+                if copy == 1 or p_dup == 0.0 or self.rng.uniform() >= p_dup:
+                    break
+                self.count("duplicates")
+            if self.w_next == INF and self.w_wait == "idle":  # virtqueue_kick
+                self.wake_worker()
+                self.guest_ready = self.now + self.c.kick_ns
+                self.count("kicks")
+        self.guest_try = True
+
+    def arrival(self) -> None:
+        self.a_next = self.now + self.rng.exponential(self.mean_gap)
+        length = self.draw_size()
+        self.count("arrivals")
+        if self.g_state == "idle" or len(self.qdisc) < self.c.qdisc_len:
+            self.qdisc.append((length, self.now))
+            self.guest_try = self.g_state == "idle"
+        else:
+            self.count("drops")
+
+    def guest_start_xmit(self) -> None:
+        """free_old_xmit_skbs, then take a descriptor for the next packet (or stop the queue)."""
+        while self.used:
+            head = self.used.popleft()
+            if head in self.posted_ids:
+                self.posted_ids.discard(head)
+                self.free_ids.append(head)
+                if self.host_inflight[head] > 0:
+                    self.count("guest_early_free")
+            else:
+                self.count("guest_bad_ring")  # BAD_RING: "id %u is not a head!"
+        self.g_stopped = False
+        ready = self.guest_ready
+        if self.poisson and not self.qdisc:
+            self.g_state, self.g_next, self.g_busy_until = "idle", INF, ready
+            return
+        if not self.free_ids:
+            self.g_state, self.g_next, self.g_busy_until = "blocked", INF, ready
+            self.g_stopped = True
+            return
+        head = self.free_ids.pop()
+        self.posted_ids.add(head)
+        if self.poisson:
+            length, t_arrival = self.qdisc.popleft()
+            self.count("qdisc_delay_sum", self.now - t_arrival)
+            self.count("qdisc_dequeued")
+        else:
+            length = self.draw_size()
+        self.g_packet = (head, length)
+        self.g_state = "tx"
+        self.g_next = ready + self.c.guest_xmit_ns
+        self.g_busy_until = self.g_next
+
+    # -- the record ------------------------------------------------------------------------------
+    def finish(self, status: str) -> None:
+        o = self.st.o
+        if status == "done":
+            q = self.device.queue
+            while q and q[0][1] <= self.now:
+                start, _, length = q.popleft()
+                if start >= self.t_start:
+                    o["wire_packets"] += 1
+                    o["wire_bytes"] += length
+        in_avail = sum(p.length for p in self.avail)
+        in_service = self.in_service[0].length if (self.w_next < INF and self.w_phase == "service_end") else 0
+        if self.bytes_posted != self.bytes_fetched + in_avail or self.bytes_fetched != self.bytes_submitted + in_service:
+            if o["violations"] == 0:
+                o["first_violation"], o["first_violation_t"] = 8, self.now
+            o["violations"] += 1
+        o["status"] = {"done": L.STATUS_DONE, "deadlock": L.STATUS_DEADLOCK, "max_events": L.STATUS_MAX_EVENTS, "violation": L.STATUS_VIOLATION}[status]
+        o["t_start"] = self.t_start
+        o["t_end"] = self.now
+        o["deadlocked"] = 1.0 if status == "deadlock" else 0.0
+
+
+def simulate_reference(config=None, **overrides) -> Result:
+    """Run the reference model; same inputs and output as :func:`zclab.simulate`."""
+    import numpy as np
+
+    cfg = as_config(config, **overrides)
+    model = ReferenceModel(cfg)
+    status = model.run()
+    model.finish(status)
+    out = np.array([model.st.o[name] for name in L.OUT_NAMES], np.float64)
+    hist = np.array(model.st.hist, np.int64)
+    if status == "max_events":
+        from .simulation import SimulationError
+
+        raise SimulationError(f"the run stopped after max_events={model.max_events} events")
+    if status == "violation":
+        from .simulation import InvariantViolation
+
+        raise InvariantViolation(L.VIOLATIONS[int(out[L.O_FIRST_VIOLATION])])
+    summary = summarize(out, hist, cfg)
+    trace = None
+    if cfg.trace_packets:
+        import pandas as pd
+
+        rows = [dict(model.trace[k]) for k in sorted(model.trace)]
+        trace = pd.DataFrame(rows)
+    return Result(config=cfg, summary=summary, trace=trace)

@@ -1,0 +1,158 @@
+"""What a run reports: the flat summary record (docs/model.md section 4) and
+the optional per-packet trace."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .engine import layout as L
+from .engine.histogram import quantile
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .config import Config
+
+__all__ = ["Result", "SUMMARY_FIELDS", "summarize"]
+
+#: The summary's fields, in order, with a one-line meaning (units in the name).
+SUMMARY_FIELDS = {
+    "packets": "heads returned to the guest in the measured window",
+    "bytes": "bytes of those packets",
+    "sim_time_ns": "length of the measured window",
+    "throughput_gbps": "goodput on the wire: payload bits of skbs sent wholly within the window",
+    "mpps": "skbs sent wholly within the window, millions per second",
+    "vhost_cpu_util": "busy fraction of the vhost worker thread",
+    "host_cpu_util": "host CPU (worker + completion callbacks) in cores",
+    "host_cpu_ns_per_packet": "host CPU per packet: worker (including signals) + callbacks",
+    "host_cycles_per_byte": "the same per byte, in cycles at cpu_ghz",
+    "guest_cpu_util": "busy fraction of the guest vCPU (transmit + kicks)",
+    "zerocopy_fraction": "packets that took the zero-copy path",
+    "copy_fallbacks": "zero-copy candidates copied because of the pending limit (copy_fallback)",
+    "outstanding_mean": "heads held in heads[] (upend_idx - done_idx), time-weighted",
+    "outstanding_max": "largest number of heads held",
+    "hol_blocked_mean": "done heads held behind a pending one (in order), time-weighted",
+    "heads_hold_mean_ns": "mean time a head spends in heads[], recorded to released",
+    "stall_time_fraction": "time the worker was stopped on the pending limit or the heads span",
+    "stalls": "times the worker stopped on the pending limit or the heads span",
+    "span_stalls": "of those, stops because no slot of heads[] (or of the ring) was free",
+    "nic_wait_time_fraction": "time the worker waited for room in the device queue",
+    "ring_full_time_fraction": "time the guest queue was stopped for lack of descriptors",
+    "inflight_mean": "descriptors posted and not yet returned, time-weighted",
+    "latency_mean_ns": "post on the avail ring to return on the used ring",
+    "latency_p50_ns": "median of that latency (log-bucketed histogram, <0.4% error)",
+    "latency_p99_ns": "99th percentile of that latency",
+    "latency_p999_ns": "99.9th percentile of that latency",
+    "latency_max_ns": "largest latency",
+    "signals_per_packet": "interrupts sent to the guest per packet",
+    "kicks_per_packet": "guest kicks (VM exits) per packet",
+    "requeues": "handle_tx passes ended by VHOST_NET_WEIGHT",
+    "release_batch_mean": "heads returned per vhost_zerocopy_signal_used batch",
+    "arrivals": "open-loop packets arriving at the guest qdisc",
+    "drops": "open-loop packets dropped at the full guest qdisc",
+    "drop_fraction": "drops / arrivals",
+    "qdisc_len_mean": "packets waiting in the guest qdisc, time-weighted",
+    "qdisc_delay_mean_ns": "arrival to the start of the guest's transmit",
+    "duplicates": "extra avail entries of an adversarial guest (duplicate_head_p)",
+    "guest_bad_ring": "used entries the guest found not to be a head (BAD_RING)",
+    "guest_early_free": "heads the guest freed while the host still held a post of them",
+    "guest_avail_overruns": "avail entries written over unconsumed ones, refused by the host",
+    "deadlocked": "the run stopped with work left and nothing that could ever wake it",
+    "invariant_violations": "host-side invariant violations (model.md section 3); must be 0",
+    "events": "events simulated, warm-up included",
+}
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b > 0 else math.nan
+
+
+def summarize(out: np.ndarray, hist: np.ndarray, config: "Config") -> dict[str, Any]:
+    """Turn the engine's raw sums into the summary record."""
+    o = dict(zip(L.OUT_NAMES, out.tolist()))
+    window = o["t_end"] - o["t_start"]
+    packets = int(o["returned"])
+    host_cpu = o["worker_busy_ns"] + o["callback_ns"]
+    return {
+        "packets": packets,
+        "bytes": int(o["returned_bytes"]),
+        "sim_time_ns": window,
+        "throughput_gbps": _div(o["wire_bytes"] * 8.0, window),
+        "mpps": _div(o["wire_packets"] * 1e3, window),
+        "vhost_cpu_util": _div(o["worker_busy_ns"], window),
+        "host_cpu_util": _div(host_cpu, window),
+        "host_cpu_ns_per_packet": _div(host_cpu, packets),
+        "host_cycles_per_byte": _div(host_cpu * config.cpu_ghz, o["returned_bytes"]),
+        "guest_cpu_util": _div(o["guest_busy_ns"], window),
+        "zerocopy_fraction": _div(o["returned_zc"], packets),
+        "copy_fallbacks": int(o["fallbacks"]),
+        "outstanding_mean": _div(o["outstanding_area"], window),
+        "outstanding_max": int(o["outstanding_max"]),
+        "hol_blocked_mean": _div(o["hol_area"], window),
+        "heads_hold_mean_ns": _div(o["heads_hold_sum"], o["heads_released"]),
+        "stall_time_fraction": _div(o["stall_ns"], window),
+        "stalls": int(o["stalls"]),
+        "span_stalls": int(o["span_stalls"]),
+        "nic_wait_time_fraction": _div(o["nic_wait_ns"], window),
+        "ring_full_time_fraction": _div(o["ring_full_ns"], window),
+        "inflight_mean": _div(o["inflight_area"], window),
+        "latency_mean_ns": _div(o["lat_sum"], packets),
+        "latency_p50_ns": quantile(hist, packets, 0.5),
+        "latency_p99_ns": quantile(hist, packets, 0.99),
+        "latency_p999_ns": quantile(hist, packets, 0.999),
+        "latency_max_ns": o["lat_max"] if packets else math.nan,
+        "signals_per_packet": _div(o["signals"], packets),
+        "kicks_per_packet": _div(o["kicks"], packets),
+        "requeues": int(o["requeues"]),
+        "release_batch_mean": _div(o["heads_released"], o["release_batches"]),
+        "arrivals": int(o["arrivals"]),
+        "drops": int(o["drops"]),
+        "drop_fraction": _div(o["drops"], o["arrivals"]),
+        "qdisc_len_mean": _div(o["qdisc_area"], window),
+        "qdisc_delay_mean_ns": _div(o["qdisc_delay_sum"], o["qdisc_dequeued"]),
+        "duplicates": int(o["duplicates"]),
+        "guest_bad_ring": int(o["guest_bad_ring"]),
+        "guest_early_free": int(o["guest_early_free"]),
+        "guest_avail_overruns": int(o["guest_avail_overruns"]),
+        "deadlocked": bool(o["deadlocked"]),
+        "invariant_violations": int(o["violations"]),
+        "events": int(o["events"]),
+    }
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run: its configuration, its summary record and (optionally) a trace.
+
+    >>> from zclab import simulate
+    >>> r = simulate(n_packets=20_000, warmup_packets=1_000)
+    >>> r.summary["packets"], r.summary["invariant_violations"]
+    (20000, 0)
+    """
+
+    config: "Config"
+    summary: dict[str, Any]
+    trace: "pd.DataFrame | None" = None
+    wall_s: float = field(default=math.nan, compare=False)
+
+    def __getitem__(self, name: str) -> Any:
+        """``result["mpps"]`` is ``result.summary["mpps"]``."""
+        return self.summary[name]
+
+    def to_series(self) -> "pd.Series":
+        """The summary as a pandas Series (for a quick look in a notebook)."""
+        import pandas as pd
+
+        return pd.Series(self.summary, name="value")
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"Result(mode={self.config.mode!r}, policy={self.config.policy!r}, "
+            f"packets={s['packets']}, mpps={s['mpps']:.4g}, throughput_gbps={s['throughput_gbps']:.4g}, "
+            f"latency_p99_ns={s['latency_p99_ns']:.4g}, deadlocked={s['deadlocked']})"
+        )
