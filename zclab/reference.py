@@ -36,7 +36,7 @@ from .config import Config
 from .engine import layout as L
 from .engine.histogram import N_BUCKETS
 from .result import Result, summarize
-from .simulation import as_config, default_max_events
+from .simulation import alias_table, as_config, default_max_events
 
 __all__ = ["simulate_reference", "Xoshiro256", "histogram_bucket"]
 
@@ -92,6 +92,16 @@ def histogram_bucket(x: float) -> int:
     """Latency bucket of x: binary exponent and 7 mantissa bits (frexp, not bit tricks)."""
     m, e = math.frexp(max(x, 1.0))  # x = m * 2**e, 0.5 <= m < 1
     return min((e - 1) * 128 + int((2.0 * m - 1.0) * 128), N_BUCKETS - 1)
+
+
+#: Running sums that restart when the measured window opens (per-packet sums
+#: only count packets returned after it opened).
+WINDOW_SUMS = (
+    "wire_packets", "wire_bytes", "worker_busy_ns", "callback_ns", "guest_busy_ns", "outstanding_area",
+    "hol_area", "inflight_area", "stall_ns", "nic_wait_ns", "ring_full_ns", "qdisc_area", "qdisc_delay_sum",
+    "stalls", "span_stalls", "signals", "kicks", "requeues", "fallbacks", "arrivals", "drops", "qdisc_dequeued",
+    "release_batches", "duplicates", "guest_bad_ring", "guest_early_free", "guest_avail_overruns",
+)
 
 
 # --- the actors ----------------------------------------------------------------------------
@@ -175,10 +185,10 @@ class Heads:
 
 
 class Stats:
-    """Running sums over the measured window (the engine's ``out`` array)."""
+    """Running sums over the measured window (the fields of the engine's RUN record)."""
 
     def __init__(self):
-        self.o = dict.fromkeys(L.OUT_NAMES, 0.0)
+        self.o = dict.fromkeys(L.RUN.names, 0)
         self.hist = [0] * N_BUCKETS
 
 
@@ -207,11 +217,7 @@ class ReferenceModel:
         self.mean_gap = 1e9 / cfg.rate_pps
         self.sizes = cfg.size_distribution()
         if cfg.size_dist != "uniform":
-            cum, acc = [], 0.0
-            for p in self.sizes[1]:
-                acc += p
-                cum.append(acc)
-            self.cum = cum
+            self.alias_thresh, self.alias = alias_table(self.sizes[1])
         self.st = Stats()
         self.trace: dict[int, dict] = {}
 
@@ -247,7 +253,6 @@ class ReferenceModel:
         self.now = 0.0
         self.posted = 0
         self.returned = 0
-        self.measuring = cfg.warmup_packets == 0
         self.t_start = 0.0
         self.finished = False
         self.violation = 0
@@ -255,8 +260,15 @@ class ReferenceModel:
 
     # -- helpers ------------------------------------------------------------------------------
     def count(self, name: str, value: float = 1.0) -> None:
-        if self.measuring:
-            self.st.o[name] += value
+        self.st.o[name] += value
+
+    def open_window(self) -> None:
+        """The last warm-up packet is returned: every running sum restarts now."""
+        self.t_start = self.now
+        o = self.st.o
+        for name in WINDOW_SUMS:
+            o[name] = 0
+        o["outstanding_max"] = self.heads.outstanding
 
     def draw_size(self) -> int:
         if self.c.size_dist == "uniform":
@@ -265,11 +277,9 @@ class ReferenceModel:
         sizes = self.sizes[0]
         if len(sizes) == 1:
             return sizes[0]
-        u = self.rng.uniform()
-        for size, c in zip(sizes[:-1], self.cum[:-1]):
-            if u < c:
-                return size
-        return sizes[-1]
+        r = self.rng.next_u64()  # Walker's alias method on one 64-bit draw
+        i = ((r >> 32) * len(sizes)) >> 32
+        return sizes[i] if (r & 0xFFFFFFFF) < self.alias_thresh[i] else sizes[self.alias[i]]
 
     def draw_dma_delay(self) -> float:
         c = self.c
@@ -311,8 +321,7 @@ class ReferenceModel:
                 return "max_events"
             if t < self.now:
                 self.violation = 1
-            if self.measuring:
-                self.integrate(t - self.now)
+            self.integrate(t - self.now)
             self.now = t
             self.device_progress()
             self.guest_try = False
@@ -337,8 +346,6 @@ class ReferenceModel:
                 self.violation = 0
                 if self.c.debug:
                     return "violation"
-            if not self.measuring and self.returned >= self.c.warmup_packets:
-                self.measuring = True
 
     def integrate(self, dt: float) -> None:
         """Time-weighted state over the interval since the last event."""
@@ -348,24 +355,18 @@ class ReferenceModel:
             o["hol_area"] += h.hol_blocked() * dt
         o["inflight_area"] += (self.posted - self.returned) * dt
         for name, until in (("worker_busy_ns", self.w_busy_until), ("guest_busy_ns", self.g_busy_until)):
-            b = until - self.now
-            if b > 0.0:
-                o[name] += b if b < dt else dt
-        if self.g_stopped:
-            o["ring_full_ns"] += dt
-        if self.w_stop == "limit":
-            o["stall_ns"] += dt
-        elif self.w_stop == "nic":
-            o["nic_wait_ns"] += dt
-        if self.poisson:
-            o["qdisc_area"] += len(self.qdisc) * dt
+            o[name] += min(max(until - self.now, 0.0), dt)
+        o["ring_full_ns"] += dt * self.g_stopped
+        o["stall_ns"] += dt * (self.w_stop == "limit")
+        o["nic_wait_ns"] += dt * (self.w_stop == "nic")
+        o["qdisc_area"] += len(self.qdisc) * dt
 
     def device_progress(self) -> None:
         """skbs whose last bit has left; goodput counts those sent wholly in the window."""
         q = self.device.queue
         while q and q[0][1] <= self.now:
             start, _, length = q.popleft()
-            if self.measuring and start >= self.t_start:
+            if start >= self.t_start:
                 self.st.o["wire_packets"] += 1
                 self.st.o["wire_bytes"] += length
 
@@ -458,9 +459,9 @@ class ReferenceModel:
             if self.returned > self.c.warmup_packets:
                 o = self.st.o
                 lat = self.now - packet.t_post
-                o["returned"] += 1
-                o["returned_bytes"] += packet.length
-                o["returned_zc"] += int(zerocopy)
+                o["m_returned"] += 1
+                o["m_bytes"] += packet.length
+                o["m_zc"] += int(zerocopy)
                 o["lat_sum"] += lat
                 o["lat_max"] = max(o["lat_max"], lat)
                 self.st.hist[histogram_bucket(lat)] += 1
@@ -471,7 +472,7 @@ class ReferenceModel:
                     self.finished = True
                     return n
             elif self.returned == self.c.warmup_packets:
-                self.t_start = self.now
+                self.open_window()
         if heads:
             self.count("release_batches")
         if self.c.signal_every_publish or self.g_state == "blocked":
@@ -530,8 +531,7 @@ class ReferenceModel:
             idx = h.record(HeadEntry(packet, path == "zerocopy", self.t_w, done=path != "zerocopy"))
             if h.outstanding > c.ring_size or h.upend_idx - h.done_idx >= h.size:
                 self.violation = 6
-            if self.measuring:
-                self.st.o["outstanding_max"] = max(self.st.o["outstanding_max"], h.outstanding)
+            self.st.o["outstanding_max"] = max(self.st.o["outstanding_max"], h.outstanding)
         tr = self.traced(packet.seq)
         if tr is not None:
             tr["t_fetch"], tr["path"] = self.t_w, path
@@ -647,7 +647,7 @@ class ReferenceModel:
         o["status"] = {"done": L.STATUS_DONE, "deadlock": L.STATUS_DEADLOCK, "max_events": L.STATUS_MAX_EVENTS, "violation": L.STATUS_VIOLATION}[status]
         o["t_start"] = self.t_start
         o["t_end"] = self.now
-        o["deadlocked"] = 1.0 if status == "deadlock" else 0.0
+        o["deadlocked"] = status == "deadlock"
 
 
 def simulate_reference(config=None, **overrides) -> Result:
@@ -658,7 +658,7 @@ def simulate_reference(config=None, **overrides) -> Result:
     model = ReferenceModel(cfg)
     status = model.run()
     model.finish(status)
-    out = np.array([model.st.o[name] for name in L.OUT_NAMES], np.float64)
+    out = model.st.o
     hist = np.array(model.st.hist, np.int64)
     if status == "max_events":
         from .simulation import SimulationError
@@ -667,7 +667,7 @@ def simulate_reference(config=None, **overrides) -> Result:
     if status == "violation":
         from .simulation import InvariantViolation
 
-        raise InvariantViolation(L.VIOLATIONS[int(out[L.O_FIRST_VIOLATION])])
+        raise InvariantViolation(L.VIOLATIONS[int(out["first_violation"])])
     summary = summarize(out, hist, cfg)
     trace = None
     if cfg.trace_packets:

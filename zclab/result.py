@@ -71,24 +71,23 @@ def _div(a: float, b: float) -> float:
     return a / b if b > 0 else math.nan
 
 
-def summarize(out: np.ndarray, hist: np.ndarray, config: "Config") -> dict[str, Any]:
-    """Turn the engine's raw sums into the summary record."""
-    o = dict(zip(L.OUT_NAMES, out.tolist()))
+def summarize(o: dict[str, float], hist: np.ndarray, config: "Config") -> dict[str, Any]:
+    """Turn the engine's raw sums (the fields of layout.RUN) into the summary record."""
     window = o["t_end"] - o["t_start"]
-    packets = int(o["returned"])
+    packets = int(o["m_returned"])
     host_cpu = o["worker_busy_ns"] + o["callback_ns"]
     return {
         "packets": packets,
-        "bytes": int(o["returned_bytes"]),
+        "bytes": int(o["m_bytes"]),
         "sim_time_ns": window,
         "throughput_gbps": _div(o["wire_bytes"] * 8.0, window),
         "mpps": _div(o["wire_packets"] * 1e3, window),
         "vhost_cpu_util": _div(o["worker_busy_ns"], window),
         "host_cpu_util": _div(host_cpu, window),
         "host_cpu_ns_per_packet": _div(host_cpu, packets),
-        "host_cycles_per_byte": _div(host_cpu * config.cpu_ghz, o["returned_bytes"]),
+        "host_cycles_per_byte": _div(host_cpu * config.cpu_ghz, o["m_bytes"]),
         "guest_cpu_util": _div(o["guest_busy_ns"], window),
-        "zerocopy_fraction": _div(o["returned_zc"], packets),
+        "zerocopy_fraction": _div(o["m_zc"], packets),
         "copy_fallbacks": int(o["fallbacks"]),
         "outstanding_mean": _div(o["outstanding_area"], window),
         "outstanding_max": int(o["outstanding_max"]),

@@ -60,63 +60,82 @@ def as_config(config: Config | str | Mapping[str, Any] | None = None, **override
 
 
 def kernel_args(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The engine's inputs: integer and float parameters, size values and their CDF."""
-    ip = np.zeros(L.N_IP, np.int64)
-    fp = np.zeros(L.N_FP, np.float64)
-    n_total = cfg.warmup_packets + cfg.n_packets
-    ip[L.I_N_TOTAL] = n_total
-    ip[L.I_WARMUP] = cfg.warmup_packets
-    ip[L.I_TRACE] = cfg.trace_packets
-    ip[L.I_MAX_EVENTS] = cfg.max_events or default_max_events(cfg)
-    ip[L.I_DEBUG] = cfg.debug
-    ip[L.I_SEED] = cfg.seed
-    ip[L.I_ARRIVAL] = L.ARRIVAL_POISSON if cfg.arrival == "poisson" else L.ARRIVAL_SATURATE
-    ip[L.I_QDISC_LEN] = cfg.qdisc_len
-    ip[L.I_RING] = cfg.ring_size
-    ip[L.I_SIGNAL_EVERY] = cfg.signal_every_publish
-    ip[L.I_ZEROCOPY] = cfg.mode == "zerocopy"
-    ip[L.I_GOODCOPY] = cfg.goodcopy_len
-    ip[L.I_LIMIT] = cfg.pend_limit
-    ip[L.I_PLACEMENT] = {"seed": L.PLACE_SEED, "stall": L.PLACE_STALL, "copy_fallback": L.PLACE_FALLBACK}[cfg.pend_placement]
-    ip[L.I_REAP] = cfg.reap_threshold
-    ip[L.I_OOO] = cfg.completion == "out_of_order"
-    ip[L.I_WAKE_ON_COMPLETION] = cfg.wake_on_completion
-    ip[L.I_COPY_VIA_HEADS] = cfg.copy_via_heads
-    ip[L.I_UIO] = cfg.uio_maxiov
-    ip[L.I_WEIGHT] = cfg.weight_bytes
-    ip[L.I_OVERHEAD] = cfg.wire_overhead_bytes
-    ip[L.I_NIC_QLEN] = cfg.nic_queue_len
-    ip[L.I_DMA_DIST] = {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL, "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]
-
-    fp[L.F_RATE_PPS] = cfg.rate_pps
-    fp[L.F_PER_PACKET] = cfg.per_packet_ns
-    fp[L.F_COPY_PER_BYTE] = cfg.copy_ns_per_byte
-    fp[L.F_ZC_SETUP] = cfg.zc_setup_ns
-    fp[L.F_PIN_PER_PAGE] = cfg.pin_ns_per_page
-    fp[L.F_CALLBACK] = cfg.callback_ns
-    fp[L.F_SIGNAL] = cfg.signal_ns
-    fp[L.F_KICK] = cfg.kick_ns
-    fp[L.F_REQUEUE] = cfg.requeue_ns
-    fp[L.F_GUEST_XMIT] = cfg.guest_xmit_ns
-    fp[L.F_IRQ_LATENCY] = cfg.irq_latency_ns
-    fp[L.F_WAKE_LATENCY] = cfg.wake_latency_ns
-    fp[L.F_WIRE_NS_PER_BYTE] = 8.0 / cfg.line_rate_gbps
-    fp[L.F_DMA_BASE] = cfg.dma_base_ns
-    fp[L.F_DMA_SIGMA] = cfg.dma_sigma
-    fp[L.F_STRAGGLER_P] = cfg.straggler_p
-    fp[L.F_STRAGGLER_NS] = cfg.straggler_ns
-    fp[L.F_DUPLICATE_P] = cfg.duplicate_head_p
+    """The engine's inputs: the parameter record and the size table (values,
+    alias thresholds, alias indices)."""
+    params = np.zeros(1, L.P)
+    p = params[0]
+    p["n_total"] = cfg.warmup_packets + cfg.n_packets
+    p["warmup"] = cfg.warmup_packets
+    p["trace_n"] = cfg.trace_packets
+    p["max_events"] = cfg.max_events or default_max_events(cfg)
+    p["debug"] = cfg.debug
+    p["seed"] = cfg.seed
+    p["poisson"] = cfg.arrival == "poisson"
+    p["qdisc_len"] = cfg.qdisc_len
+    p["ring"] = cfg.ring_size
+    p["signal_every"] = cfg.signal_every_publish
+    p["zerocopy"] = cfg.mode == "zerocopy"
+    p["goodcopy"] = cfg.goodcopy_len
+    p["limit"] = cfg.pend_limit
+    p["placement"] = {"seed": L.PLACE_SEED, "stall": L.PLACE_STALL, "copy_fallback": L.PLACE_FALLBACK}[cfg.pend_placement]
+    p["reap"] = cfg.reap_threshold
+    p["ooo"] = cfg.completion == "out_of_order"
+    p["wake_on_completion"] = cfg.wake_on_completion
+    p["copy_via_heads"] = cfg.copy_via_heads
+    p["uio"] = cfg.uio_maxiov
+    p["weight"] = cfg.weight_bytes
+    p["overhead"] = cfg.wire_overhead_bytes
+    p["nic_qlen"] = cfg.nic_queue_len
+    p["dma_dist"] = {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL, "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]
+    p["mean_gap"] = 1e9 / cfg.rate_pps
+    p["per_packet"] = cfg.per_packet_ns
+    p["copy_per_byte"] = cfg.copy_ns_per_byte
+    p["zc_setup"] = cfg.zc_setup_ns
+    p["pin_per_page"] = cfg.pin_ns_per_page
+    p["callback"] = cfg.callback_ns
+    p["signal"] = cfg.signal_ns
+    p["kick"] = cfg.kick_ns
+    p["requeue"] = cfg.requeue_ns
+    p["guest_xmit"] = cfg.guest_xmit_ns
+    p["irq_latency"] = cfg.irq_latency_ns
+    p["wake_latency"] = cfg.wake_latency_ns
+    p["wire_ns_per_byte"] = 8.0 / cfg.line_rate_gbps
+    p["dma_base"] = cfg.dma_base_ns
+    p["dma_sigma"] = cfg.dma_sigma
+    p["straggler_p"] = cfg.straggler_p
+    p["straggler_ns"] = cfg.straggler_ns
+    p["duplicate_p"] = cfg.duplicate_head_p
 
     dist = cfg.size_distribution()
     if cfg.size_dist == "uniform":
-        ip[L.I_SIZE_KIND] = L.SIZE_UNIFORM
-        ip[L.I_SIZE_MIN], ip[L.I_SIZE_MAX] = dist
-        sizes, cum = np.array([0], np.int64), np.array([1.0])
+        p["size_kind"] = L.SIZE_UNIFORM
+        p["size_min"], p["size_max"] = dist
+        sizes, thresh, alias = [0], [2**32], [0]
     else:
-        ip[L.I_SIZE_KIND] = L.SIZE_TABLE
-        sizes = np.array(dist[0], np.int64)
-        cum = np.cumsum(np.array(dist[1], np.float64))
-    return ip, fp, sizes, cum
+        p["size_kind"] = L.SIZE_TABLE
+        sizes = list(dist[0])
+        thresh, alias = alias_table(dist[1])
+    return params, np.array(sizes, np.int64), np.array(thresh, np.int64), np.array(alias, np.int64)
+
+
+def alias_table(probs) -> tuple[list[int], list[int]]:
+    """Walker's alias table (Vose's construction, deterministic order).
+
+    Returns integer thresholds in [0, 2**32] and alias indices. A draw of 64
+    random bits r picks column ``i = ((r >> 32) * n) >> 32`` and keeps it if
+    ``r & 0xFFFFFFFF < thresh[i]``, else takes ``alias[i]``.
+    """
+    n = len(probs)
+    scaled = [q * n for q in probs]
+    prob, alias = [1.0] * n, list(range(n))
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        lo, hi = small.pop(), large.pop()
+        prob[lo], alias[lo] = scaled[lo], hi
+        scaled[hi] = (scaled[hi] + scaled[lo]) - 1.0
+        (small if scaled[hi] < 1.0 else large).append(hi)
+    return [min(round(q * 2**32), 2**32) for q in prob], alias
 
 
 def default_max_events(cfg: Config) -> int:
@@ -140,29 +159,36 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     is not an error: it is a finding, reported as ``summary["deadlocked"]``.
     """
     cfg = as_config(config, **overrides)
-    ip, fp, sizes, cum = kernel_args(cfg)
-    out = np.zeros(L.N_OUT, np.float64)
+    params, sizes, thresh, alias = kernel_args(cfg)
+    out_run = np.zeros(1, L.RUN)
     hist = new_histogram()
     n_trace = cfg.trace_packets
     trace_f = np.full((n_trace, len(L.TRACE_F)), np.nan)
     trace_i = np.full((n_trace, len(L.TRACE_I)), -1, np.int64)
     t0 = time.perf_counter()
-    status = run(ip, fp, sizes, cum, out, hist, trace_f, trace_i)
+    status = run(params, sizes, thresh, alias, out_run, hist, trace_f, trace_i)
     wall = time.perf_counter() - t0
+    rec = out_run[0]
     if status == L.STATUS_MAX_EVENTS:
         raise SimulationError(
-            f"the run stopped after max_events={int(ip[L.I_MAX_EVENTS])} events having returned "
-            f"{int(out[L.O_RETURNED])} of n_packets={cfg.n_packets} measured packets; "
+            f"the run stopped after max_events={int(params[0]['max_events'])} events having returned "
+            f"{int(rec['m_returned'])} of n_packets={cfg.n_packets} measured packets; "
             "raise max_events if the configuration is meant to be this slow (for example heavy open-loop overload)"
         )
     if status == L.STATUS_VIOLATION:
-        code = int(out[L.O_FIRST_VIOLATION])
+        code = int(rec["first_violation"])
         raise InvariantViolation(
-            f"invariant violated at t={out[L.O_FIRST_VIOLATION_T]:.1f} ns: {L.VIOLATIONS.get(code, code)} (debug=True)"
+            f"invariant violated at t={rec['first_violation_t']:.1f} ns: {L.VIOLATIONS.get(code, code)} (debug=True)"
         )
+    out = record_dict(rec)
     summary = summarize(out, hist, cfg)
     trace = _trace_frame(trace_f, trace_i) if n_trace else None
     return Result(config=cfg, summary=summary, trace=trace, wall_s=wall)
+
+
+def record_dict(rec) -> dict[str, float]:
+    """A numpy record as a dict of Python numbers."""
+    return {name: rec[name].item() for name in rec.dtype.names}
 
 
 def _trace_frame(trace_f: np.ndarray, trace_i: np.ndarray):

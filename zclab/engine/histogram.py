@@ -29,7 +29,7 @@ def bucket_of_bits(bits):
     k = (bits >> (52 - MANTISSA_BITS)) - _OFFSET
     if k >= N_BUCKETS:
         k = N_BUCKETS - 1
-    return k
+    return k & (N_BUCKETS - 1)  # provably in range: no negative-index check
 
 
 @njit(cache=True)

@@ -1,13 +1,25 @@
-"""Index constants of the arrays that carry parameters into the engine and
-results out of it.
+"""The engine's data layout: record types (C structs) and array-of-struct dtypes.
 
-The jitted engine takes plain arrays (fast to dispatch, always cacheable);
-these names keep both sides readable. Numba freezes module-level integers as
-compile-time constants, so ``ip[I_RING]`` costs the same as a literal index.
+The jitted engine keeps its state in numpy records passed by reference, one
+per actor, the way the kernel keeps ``struct vhost_virtqueue`` and friends:
+
+========  ==================================================================
+``P``     parameters, read-only (built from a Config by zclab.simulation)
+``G``     the guest driver (virtio_net start_xmit, free_old_xmit_skbs)
+``W``     the vhost worker (handle_tx) and the packet in service
+``VQ``    ring indices: avail, used, qdisc, heads[] (upend_idx, done_idx)
+``DEV``   the NIC's transmit queue
+``RUN``   the clock, the event count and every running sum of the window
+========  ==================================================================
+
+Keeping state in memory rather than in a hundred loop-carried locals is what
+makes the event loop fast: the compiler no longer spills and reloads them on
+every branch.
 """
 
+import numpy as np
+
 # --- enumerations --------------------------------------------------------------------
-ARRIVAL_SATURATE, ARRIVAL_POISSON = 0, 1
 SIZE_TABLE, SIZE_UNIFORM = 0, 1
 PLACE_SEED, PLACE_STALL, PLACE_FALLBACK = 0, 1, 2
 DMA_FIXED, DMA_EXPONENTIAL, DMA_LOGNORMAL = 0, 1, 2
@@ -16,158 +28,9 @@ DMA_FIXED, DMA_EXPONENTIAL, DMA_LOGNORMAL = 0, 1, 2
 PATH_COPY, PATH_ZEROCOPY, PATH_FALLBACK = 0, 1, 2
 PATH_NAMES = ("copy", "zerocopy", "copy_fallback")
 
-# --- integer parameters (ip) -----------------------------------------------------------
-(
-    I_N_TOTAL,  # warmup_packets + n_packets
-    I_WARMUP,
-    I_TRACE,
-    I_MAX_EVENTS,
-    I_DEBUG,
-    I_SEED,
-    I_ARRIVAL,
-    I_QDISC_LEN,
-    I_SIZE_KIND,
-    I_SIZE_MIN,
-    I_SIZE_MAX,
-    I_RING,
-    I_SIGNAL_EVERY,
-    I_ZEROCOPY,
-    I_GOODCOPY,
-    I_LIMIT,  # the pending limit in force (max_pend or ring quarter)
-    I_PLACEMENT,
-    I_REAP,
-    I_OOO,
-    I_WAKE_ON_COMPLETION,
-    I_COPY_VIA_HEADS,
-    I_UIO,
-    I_WEIGHT,
-    I_OVERHEAD,
-    I_NIC_QLEN,
-    I_DMA_DIST,
-    N_IP,
-) = range(27)
-
-# --- float parameters (fp) -------------------------------------------------------------
-(
-    F_RATE_PPS,
-    F_PER_PACKET,
-    F_COPY_PER_BYTE,
-    F_ZC_SETUP,
-    F_PIN_PER_PAGE,
-    F_CALLBACK,
-    F_SIGNAL,
-    F_KICK,
-    F_REQUEUE,
-    F_GUEST_XMIT,
-    F_IRQ_LATENCY,
-    F_WAKE_LATENCY,
-    F_WIRE_NS_PER_BYTE,  # 8 / line_rate_gbps
-    F_DMA_BASE,
-    F_DMA_SIGMA,
-    F_STRAGGLER_P,
-    F_STRAGGLER_NS,
-    F_DUPLICATE_P,
-    N_FP,
-) = range(19)
-
-# --- results (out) ---------------------------------------------------------------------
-# Raw sums over the measured window; zclab.result turns them into the summary.
-OUT_NAMES = (
-    "status",  # STATUS_* below
-    "t_start",
-    "t_end",
-    "returned",  # heads returned in the window
-    "returned_bytes",
-    "returned_zc",
-    "wire_packets",  # skbs whose whole transmission lies in the window
-    "wire_bytes",
-    "worker_busy_ns",
-    "callback_ns",
-    "guest_busy_ns",
-    "outstanding_area",
-    "outstanding_max",
-    "hol_area",
-    "inflight_area",
-    "heads_hold_sum",  # time heads spent in heads[] (record -> release)
-    "heads_released",
-    "stall_ns",
-    "stalls",
-    "span_stalls",
-    "nic_wait_ns",
-    "ring_full_ns",
-    "lat_sum",
-    "lat_max",
-    "signals",
-    "kicks",
-    "requeues",
-    "fallbacks",
-    "arrivals",
-    "drops",
-    "qdisc_area",
-    "qdisc_delay_sum",
-    "qdisc_dequeued",
-    "release_batches",
-    "duplicates",
-    "guest_bad_ring",
-    "guest_early_free",
-    "guest_avail_overruns",
-    "violations",
-    "first_violation",
-    "first_violation_t",
-    "events",
-    "deadlocked",
-)
-OUT = {name: i for i, name in enumerate(OUT_NAMES)}
-(
-    O_STATUS,
-    O_T_START,
-    O_T_END,
-    O_RETURNED,
-    O_RETURNED_BYTES,
-    O_RETURNED_ZC,
-    O_WIRE_PACKETS,
-    O_WIRE_BYTES,
-    O_WORKER_BUSY_NS,
-    O_CALLBACK_NS,
-    O_GUEST_BUSY_NS,
-    O_OUTSTANDING_AREA,
-    O_OUTSTANDING_MAX,
-    O_HOL_AREA,
-    O_INFLIGHT_AREA,
-    O_HEADS_HOLD_SUM,
-    O_HEADS_RELEASED,
-    O_STALL_NS,
-    O_STALLS,
-    O_SPAN_STALLS,
-    O_NIC_WAIT_NS,
-    O_RING_FULL_NS,
-    O_LAT_SUM,
-    O_LAT_MAX,
-    O_SIGNALS,
-    O_KICKS,
-    O_REQUEUES,
-    O_FALLBACKS,
-    O_ARRIVALS,
-    O_DROPS,
-    O_QDISC_AREA,
-    O_QDISC_DELAY_SUM,
-    O_QDISC_DEQUEUED,
-    O_RELEASE_BATCHES,
-    O_DUPLICATES,
-    O_GUEST_BAD_RING,
-    O_GUEST_EARLY_FREE,
-    O_GUEST_AVAIL_OVERRUNS,
-    O_VIOLATIONS,
-    O_FIRST_VIOLATION,
-    O_FIRST_VIOLATION_T,
-    O_EVENTS,
-    O_DEADLOCKED,
-    N_OUT,
-) = range(44)
-
 STATUS_DONE, STATUS_DEADLOCK, STATUS_MAX_EVENTS, STATUS_VIOLATION = 0, 1, 2, 3
 
-#: Invariant violation codes (first_violation); see docs/model.md section 3.
+#: Invariant violation codes (RUN.first_violation); see docs/model.md section 3.
 VIOLATIONS = {
     1: "time went backwards",
     2: "a slot of heads[] was overwritten while held",
@@ -178,6 +41,78 @@ VIOLATIONS = {
     7: "a ring overflowed",
     8: "bytes posted differ from bytes sent plus bytes in flight",
 }
+
+
+def _struct(*fields):
+    return np.dtype(list(fields), align=True)
+
+
+i8, f8, b1 = np.int64, np.float64, np.int8
+
+# --- records ---------------------------------------------------------------------------
+P = _struct(
+    ("n_total", i8), ("warmup", i8), ("trace_n", i8), ("max_events", i8), ("debug", b1), ("seed", i8),
+    ("poisson", b1), ("qdisc_len", i8), ("size_kind", i8), ("size_min", i8), ("size_max", i8),
+    ("ring", i8), ("signal_every", b1), ("zerocopy", b1), ("goodcopy", i8), ("limit", i8),
+    ("placement", i8), ("reap", i8), ("ooo", b1), ("wake_on_completion", b1), ("copy_via_heads", b1),
+    ("uio", i8), ("weight", i8), ("overhead", i8), ("nic_qlen", i8), ("dma_dist", i8),
+    ("mean_gap", f8), ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
+    ("callback", f8), ("signal", f8), ("kick", f8), ("requeue", f8), ("guest_xmit", f8),
+    ("irq_latency", f8), ("wake_latency", f8), ("wire_ns_per_byte", f8), ("dma_base", f8),
+    ("dma_sigma", f8), ("straggler_p", f8), ("straggler_ns", f8), ("duplicate_p", f8),
+)
+
+G = _struct(
+    ("state", i8), ("stopped", b1), ("next", f8), ("busy_until", f8), ("ready", f8),
+    ("id", i8), ("len", i8), ("nfree", i8), ("a_next", f8),
+)
+
+W = _struct(
+    ("next", f8), ("phase", i8), ("wait", i8), ("stop", i8), ("busy_until", f8), ("t", f8),
+    ("pass_bytes", i8),
+    # the packet in service
+    ("s_id", i8), ("s_len", i8), ("s_post", f8), ("s_seq", i8), ("s_path", i8), ("s_slot", i8),
+)
+
+VQ = _struct(
+    ("av_head", i8), ("av_n", i8), ("used_head", i8), ("used_n", i8), ("q_head", i8), ("q_n", i8),
+    ("upend_idx", i8), ("done_idx", i8), ("n_held", i8), ("n_done", i8), ("prefix_end", i8),
+    ("n_done_list", i8), ("hp_n", i8),
+)
+
+DEV = _struct(("head", i8), ("n", i8), ("free", f8))
+
+#: The run: clock and counters (whole run), then the sums of the measured window.
+RUN = _struct(
+    ("now", f8), ("events", i8), ("status", i8), ("measuring", b1), ("finished", b1), ("violation", i8),
+    ("posted", i8), ("returned", i8), ("t_start", f8), ("t_end", f8),
+    ("bytes_posted", i8), ("bytes_fetched", i8), ("bytes_submitted", i8),
+    ("violations", i8), ("first_violation", i8), ("first_violation_t", f8), ("deadlocked", b1),
+    # window sums
+    ("m_returned", i8), ("m_bytes", i8), ("m_zc", i8), ("wire_packets", i8), ("wire_bytes", i8),
+    ("worker_busy_ns", f8), ("callback_ns", f8), ("guest_busy_ns", f8),
+    ("outstanding_area", f8), ("outstanding_max", i8), ("hol_area", f8), ("inflight_area", f8),
+    ("heads_hold_sum", f8), ("heads_released", i8), ("stall_ns", f8), ("stalls", i8), ("span_stalls", i8),
+    ("nic_wait_ns", f8), ("ring_full_ns", f8), ("lat_sum", f8), ("lat_max", f8),
+    ("signals", i8), ("kicks", i8), ("requeues", i8), ("fallbacks", i8), ("arrivals", i8), ("drops", i8),
+    ("qdisc_area", f8), ("qdisc_delay_sum", f8), ("qdisc_dequeued", i8), ("release_batches", i8),
+    ("duplicates", i8), ("guest_bad_ring", i8), ("guest_early_free", i8), ("guest_avail_overruns", i8),
+)
+
+# --- arrays of structs -----------------------------------------------------------------------
+#: A descriptor id, as seen by the guest (posted: vq->data[id] set) and the host
+#: (fetched and not yet returned, once per post).
+DESC = _struct(("posted", i8), ("host", i8))
+#: An avail-ring entry.
+AVAIL = _struct(("id", i8), ("len", i8), ("seq", i8), ("t_post", f8))
+#: A guest qdisc entry (open loop).
+QDISC = _struct(("len", i8), ("t_arrival", f8))
+#: vq->heads[i]: state (H_FREE, H_PENDING, H_DONE) and the packet it holds.
+HEAD = _struct(("state", i8), ("zc", i8), ("id", i8), ("len", i8), ("seq", i8), ("t_post", f8), ("t_record", f8))
+#: An skb queued on the NIC.
+SKB = _struct(("start", f8), ("done", f8), ("len", i8))
+
+H_FREE, H_PENDING, H_DONE = 0, 1, 2
 
 # --- trace columns -----------------------------------------------------------------------
 TRACE_F = ("t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_dma_done", "t_used")

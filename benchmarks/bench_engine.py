@@ -1,0 +1,162 @@
+"""Engine speed, measured side by side with the C floor.
+
+    python benchmarks/bench_engine.py            # full: about 2 minutes
+    python benchmarks/bench_engine.py --quick    # smaller runs, fewer repeats
+
+Prints, for each configuration of the C anchor (../shared/anchors/c_model.c,
+built here with gcc -O2), the median simulated packets per second of the C
+model and of zclab's engine over several runs in this one process, their
+ratio, and both models' results side by side; then the engine's speed per
+workload preset, the time of the first simulate() in a fresh process with a
+warm numba cache, and the peak memory of a long run.
+
+This machine is shared and noisy: compare ratios measured in one run, not
+absolute speeds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ANCHOR = ROOT.parent / "shared" / "anchors" / "c_model.c"
+BUILD = ROOT / "benchmarks" / "_build"
+
+# The anchor's fixed parameters (set_config in c_model.c), as zclab parameters.
+# Its worker releases every pass and stops above max_pend, completions wake it,
+# copied packets are recorded in heads[] done, kicks and wake-ups are instant
+# and free, and nothing is requeued or measured before the first packet.
+ANCHOR_BASE = dict(
+    mode="zerocopy", pend_placement="stall", max_pend_rule="fixed", max_pend=128, wake_on_completion=True,
+    copy_via_heads=True, reap_threshold=0, ring_size=256, goodcopy_len=256, line_rate_gbps=10.0,
+    per_packet_ns=1000.0, copy_ns_per_byte=0.2, zc_setup_ns=200.0, pin_ns_per_page=150.0, guest_xmit_ns=800.0,
+    irq_latency_ns=2000.0, dma_latency_dist="exponential", dma_base_ns=3000.0, straggler_p=0.001,
+    straggler_ns=1e6, wire_overhead_bytes=24, kick_ns=0.0, wake_latency_ns=0.0, signal_ns=0.0,
+    callback_ns=0.0, requeue_ns=0.0, weight_bytes=2**40, warmup_packets=0, size_dist="imix",
+)
+ANCHOR_CONFIGS = {
+    "imix_inorder": {},
+    "imix_ooo": {"completion": "out_of_order"},
+    "tso_inorder": {"size_dist": "fixed", "size_bytes": 65536},
+}
+COMPARED = ["mpps", "zerocopy_fraction", "latency_mean_ns", "latency_p99_ns", "outstanding_mean", "vhost_cpu_util"]
+
+
+def build_anchor(source: Path) -> Path | None:
+    if not source.exists():
+        print(f"C anchor not found at {source}: skipping the ratio (pass --anchor PATH)")
+        return None
+    BUILD.mkdir(parents=True, exist_ok=True)
+    exe = BUILD / "c_model"
+    if not exe.exists() or exe.stat().st_mtime < source.stat().st_mtime:
+        cc = shutil.which("gcc") or shutil.which("cc")
+        subprocess.run([cc, "-O2", "-o", str(exe), str(source), "-lm"], check=True)
+    return exe
+
+
+def run_anchor(exe: Path, name: str, packets: int) -> dict:
+    out = subprocess.run([str(exe), "--packets", str(packets), "--config", name], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def median_speed(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def bench_anchor(exe, packets: int, repeats: int) -> None:
+    import zclab
+
+    print(f"\n== engine against the C floor ({packets:,} packets, median of {repeats} runs each, interleaved)")
+    print(f"{'config':<14} {'C Mpkt/s':>9} {'zclab Mpkt/s':>13} {'ratio':>6}")
+    rows = []
+    for name, extra in ANCHOR_CONFIGS.items():
+        cfg = zclab.Config(**{**ANCHOR_BASE, **extra, "n_packets": packets})
+        c_speed, z_speed, c_res, z_res = [], [], None, None
+        for _ in range(repeats):  # interleave so that machine noise hits both alike
+            c_res = run_anchor(exe, name, packets)
+            c_speed.append(c_res["packets_per_s"])
+            r = zclab.simulate(cfg)
+            z_speed.append(packets / r.wall_s)
+            z_res = r.summary
+        cs, zs = median_speed(c_speed), median_speed(z_speed)
+        print(f"{name:<14} {cs / 1e6:9.2f} {zs / 1e6:13.2f} {zs / cs:6.2f}")
+        rows.append((name, c_res, z_res))
+    print("\n== results side by side (C | zclab | relative difference)")
+    for name, c_res, z_res in rows:
+        print(f"{name}:")
+        for k in COMPARED:
+            c, z = c_res[k], z_res[k]
+            rel = (z - c) / c if c else float("nan")
+            print(f"  {k:<18} {c:>14.6g} {z:>14.6g} {rel:+8.2%}")
+
+
+def bench_presets(packets: int, repeats: int) -> None:
+    import zclab
+    from zclab.presets import WORKLOAD_PRESETS
+
+    print(f"\n== engine speed per workload preset ({packets:,} packets, median of {repeats})")
+    for policy in ("seed-2011", "mainline-stall"):
+        for workload in WORKLOAD_PRESETS:
+            cfg = zclab.Config(workload=workload, policy=policy, n_packets=packets, warmup_packets=0)
+            speeds = [packets / zclab.simulate(cfg).wall_s for _ in range(repeats)]
+            print(f"  {policy:<16} {workload:<16} {median_speed(speeds) / 1e6:6.2f} M simulated packets/s")
+
+
+def bench_first_call() -> None:
+    code = (
+        "import time; t0 = time.perf_counter(); import zclab; t1 = time.perf_counter();"
+        "zclab.simulate(n_packets=10_000); t2 = time.perf_counter();"
+        "print(f'{t1 - t0:.3f} {t2 - t1:.3f}')"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # make sure the cache is warm
+    imp, first = map(float, subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split())
+    print(f"\n== fresh process, warm numba cache: import zclab {imp:.2f} s, first simulate(n_packets=10_000) {first:.2f} s")
+
+
+def bench_memory(packets_list: list[int]) -> None:
+    print("\n== peak resident memory of a whole process running one simulation")
+    for n in packets_list:
+        code = (
+            "import resource, time, zclab; t = time.perf_counter();"
+            f"r = zclab.simulate(n_packets={n}, warmup_packets=0);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter() - t, r.summary['packets'])"
+        )
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+        print(f"  n_packets={n:>13,}: peak RSS {int(out[0]) / 1024:6.1f} MB, {float(out[1]):6.1f} s, {int(out[2]):,} packets")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller runs and fewer repeats")
+    ap.add_argument("--anchor", type=Path, default=DEFAULT_ANCHOR, help="path to c_model.c")
+    ap.add_argument("--skip-memory", action="store_true", help="skip the 100-million-packet memory run")
+    args = ap.parse_args()
+
+    import numba
+
+    import zclab
+
+    print(f"zclab {zclab.__version__}, numba {numba.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    t = zclab.warmup()
+    print(f"engine ready in {t:.2f} s (compile or cache load)")
+    exe = build_anchor(args.anchor)
+    packets = 1_000_000 if args.quick else 5_000_000
+    repeats = 3 if args.quick else 5
+    if exe:
+        bench_anchor(exe, packets, repeats)
+    bench_presets(200_000 if args.quick else 1_000_000, 3)
+    bench_first_call()
+    if not args.skip_memory:
+        bench_memory([1_000_000] if args.quick else [1_000_000, 100_000_000])
+
+
+if __name__ == "__main__":
+    main()
