@@ -54,5 +54,5 @@ def run_configs(draw, n_max=1500, adversarial=True):
     if adversarial:
         p["duplicate_head_p"] = draw(st.sampled_from([0.0, 0.0, 0.05, 0.5, 1.0]))
     p["trace_packets"] = draw(st.integers(0, p["n_packets"]))
-    p["max_events"] = 2_000_000
+    p["max_events"] = 200_000  # keeps the Python reference fast; both must agree on hitting it
     return Config(**p)

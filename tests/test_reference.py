@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from zclab import Config, simulate
+from zclab import Config, SimulationError, simulate
 from zclab.presets import POLICY_PRESETS
 from zclab.reference import Xoshiro256, histogram_bucket, simulate_reference
 
@@ -68,7 +68,13 @@ def test_engine_matches_reference_on_stress_cases(params):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(run_configs(n_max=600))
 def test_engine_matches_reference_on_random_configs(cfg):
-    assert_same(simulate(cfg).summary, simulate_reference(cfg).summary)
+    try:
+        a = simulate(cfg).summary
+    except SimulationError:
+        with pytest.raises(SimulationError):  # an extreme overload hits the event cap in both
+            simulate_reference(cfg)
+        return
+    assert_same(a, simulate_reference(cfg).summary)
 
 
 def test_traces_agree():

@@ -179,8 +179,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     prefix_end = 0  # in order: end of the done run that starts at done_idx
     done_list = np.empty(p.uio, np.int64)  # out of order: done, not yet o.heads_released, in completion order
     n_done_list = 0
-    hp_t = np.empty(p.uio, np.float64)  # DMA completions in flight (min-heap)
-    hp_k = np.empty(p.uio, np.int64)
+    hp = np.empty(2 * p.uio, np.float64)  # DMA completions in flight: (time, key) min-heap
     hp_n = 0
 
     # ---- NIC: skbs not yet wholly on the wire, in order ----------------------------------
@@ -237,49 +236,56 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     finished = False
     violation = 0  # set by a check in this event, counted below
 
+    fuse = False  # the worker's step at the current instant is provably the next event
     while True:
         # ---- next event: completion, worker, guest, arrival (ties in that order) -----------
-        t_c = hp_t[0] if hp_n > 0 else INF
-        t_host = t_c if t_c <= w_next else w_next
-        if g_next < t_host:
-            t_host = g_next
-        if t_host == INF and (not p.poisson or g_state != G_IDLE):
-            status = L.STATUS_DEADLOCK  # nothing can ever wake anyone (model.md section 2)
-            break
-        t = t_host if t_host <= a_next else a_next
+        t_c = hp[0] if hp_n > 0 else INF
+        if fuse:
+            # Same instant, nothing due before it: skip the selection and the
+            # integration over a zero interval (it would add exact zeros).
+            t = now
+            fuse = False
+        else:
+            t_host = t_c if t_c <= w_next else w_next
+            if g_next < t_host:
+                t_host = g_next
+            if t_host == INF and (not p.poisson or g_state != G_IDLE):
+                status = L.STATUS_DEADLOCK  # nothing can ever wake anyone (model.md section 2)
+                break
+            t = t_host if t_host <= a_next else a_next
+            if t < now:
+                violation = 1
+
+            # ---- integrate the state over (now, t] ---------------------------------------
+            # The five sums that move at nearly every event stay in registers; the
+            # rare ones sit behind branches that are almost never taken.
+            dt = t - now
+            out_area += n_held * dt
+            if not p.ooo:  # loop-invariant: no head-of-line blocking out of order
+                hol_area += (n_done - (prefix_end - done_idx)) * dt
+            inflight_area += (posted - returned) * dt
+            worker_busy += min(max(w_busy_until - now, 0.0), dt)
+            guest_busy += min(max(g_busy_until - now, 0.0), dt)
+            if g_stopped:
+                o.ring_full_ns += dt
+            if w_stop == STOP_LIMIT:
+                o.stall_ns += dt
+            elif w_stop == STOP_NIC:
+                o.nic_wait_ns += dt
+            if p.poisson:
+                o.qdisc_area += q_n * dt
+            now = t
         events += 1
         if events > p.max_events:
             status = L.STATUS_MAX_EVENTS
             break
-        if t < now:
-            violation = 1
-
-        # ---- integrate the state over (now, t] -------------------------------------------
-        # The five sums that move at nearly every event stay in registers; the
-        # rare ones sit behind branches that are almost never taken.
-        dt = t - now
-        out_area += n_held * dt
-        if not p.ooo:  # loop-invariant: no head-of-line blocking out of order
-            hol_area += (n_done - (prefix_end - done_idx)) * dt
-        inflight_area += (posted - returned) * dt
-        worker_busy += min(max(w_busy_until - now, 0.0), dt)
-        guest_busy += min(max(g_busy_until - now, 0.0), dt)
-        if g_stopped:
-            o.ring_full_ns += dt
-        if w_stop == STOP_LIMIT:
-            o.stall_ns += dt
-        elif w_stop == STOP_NIC:
-            o.nic_wait_ns += dt
-        if p.poisson:
-            o.qdisc_area += q_n * dt
-        now = t
 
         guest_try = False  # the guest looks for its next packet at the end of this event
         guest_ready = now  # when it can start (after a kick's cost)
         if t == t_c:
             # ---- DMA completion: vhost_zerocopy_callback -------------------------------------
-            idx = hp_k[0]
-            hp_n = heap.pop(hp_t, hp_k, hp_n)
+            idx = heap.top_key(hp)
+            hp_n = heap.pop(hp, hp_n)
             slot = idx & umask
             if h_state[slot] != H_PENDING:
                 violation = 4
@@ -328,7 +334,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 if s_path == L.PATH_ZEROCOPY:
                     # the guest's pages stay pinned until the device is done with them
                     d = _draw_dma(rs, p)
-                    hp_n = heap.push(hp_t, hp_k, hp_n, wire_done + d, s_slot)
+                    hp_n = heap.push(hp, hp_n, wire_done + d, s_slot)
                 elif s_slot < 0:
                     direct = True  # vhost_add_used_and_signal
                 pass_bytes += s_len
@@ -622,6 +628,9 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
             if p.debug:
                 status = L.STATUS_VIOLATION
                 break
+        # A wake-up with no latency (a kick, a completion) makes the worker due now;
+        # if no completion is due by now, its step is the next event.
+        fuse = w_next == now and (hp_n == 0 or hp[0] > now)
 
     # ---- end of run ------------------------------------------------------------------------
     while nic_n > 0 and nic_done[nic_head & nmask] <= now:

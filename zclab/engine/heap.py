@@ -1,59 +1,81 @@
-"""A binary min-heap of (time, key) pairs in two preallocated arrays.
+"""A binary min-heap of (time, key) pairs, interleaved in one float64 array.
+
+The engine keeps pending DMA completions here: ``h[2*i]`` is a node's time,
+``h[2*i + 1]`` its key (the head's submission number, exact as a float64 below
+2**53). Ties in time are broken by the smaller key, so the order of events
+never depends on how the heap happens to be laid out (Python's heapq on
+(time, key) tuples gives the same order). Interleaving keeps a node's two
+halves in one cache line.
 
 Indices are masked with NONNEG so that numba need not check for negative ones.
-
-The engine keeps pending DMA completions here. Ties in time are broken by the
-smaller key (the head's submission number), so the order of events never
-depends on how the heap happens to be laid out.
 """
 
+import numpy as np
 from numba import njit
 
 NONNEG = 0x7FFFFFFF
 
 
+def new_heap(capacity: int) -> np.ndarray:
+    return np.empty(2 * capacity, np.float64)
+
+
 @njit(inline="always")
 def _less(ta, ka, tb, kb):
-    return ta < tb or (ta == tb and ka < kb)
+    # bitwise, not short-circuit: one branch per comparison instead of three
+    return (ta < tb) | ((ta == tb) & (ka < kb))
 
 
 @njit(inline="always")
-def push(ht, hk, n, t, key):
+def push(h, n, t, key):
     """Insert (t, key) into a heap of ``n`` items; returns the new size."""
+    k = float(key)
     i = n & NONNEG
     while i > 0:
         p = ((i - 1) >> 1) & NONNEG
-        if not _less(t, key, ht[p], hk[p]):
+        tp = h[2 * p]
+        kp = h[2 * p + 1]
+        if not _less(t, k, tp, kp):
             break
-        ht[i] = ht[p]
-        hk[i] = hk[p]
+        h[2 * i] = tp
+        h[2 * i + 1] = kp
         i = p
-    ht[i] = t
-    hk[i] = key
+    h[2 * i] = t
+    h[2 * i + 1] = k
     return n + 1
 
 
 @njit(inline="always")
-def pop(ht, hk, n):
-    """Remove the smallest item of a heap of ``n`` items; returns the new size.
+def top_key(h):
+    """The key of the smallest item (read before :func:`pop`)."""
+    return np.int64(h[1])
 
-    Read the item at index 0 before calling.
-    """
+
+@njit(inline="always")
+def pop(h, n):
+    """Remove the smallest item of a heap of ``n`` items; returns the new size."""
     n = (n - 1) & NONNEG
-    t = ht[n]
-    key = hk[n]
+    t = h[2 * n]
+    k = h[2 * n + 1]
     i = 0
     while True:
         c = (2 * i + 1) & NONNEG
         if c >= n:
             break
-        if c + 1 < n and _less(ht[c + 1], hk[c + 1], ht[c], hk[c]):
-            c = (c + 1) & NONNEG
-        if not _less(ht[c], hk[c], t, key):
+        tc = h[2 * c]
+        kc = h[2 * c + 1]
+        if c + 1 < n:
+            t2 = h[2 * c + 2]
+            k2 = h[2 * c + 3]
+            if _less(t2, k2, tc, kc):
+                c += 1
+                tc = t2
+                kc = k2
+        if not _less(tc, kc, t, k):
             break
-        ht[i] = ht[c]
-        hk[i] = hk[c]
+        h[2 * i] = tc
+        h[2 * i + 1] = kc
         i = c & NONNEG
-    ht[i] = t
-    hk[i] = key
+    h[2 * i] = t
+    h[2 * i + 1] = k
     return n
