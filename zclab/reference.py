@@ -269,6 +269,9 @@ class ReferenceModel:
         for name in WINDOW_SUMS:
             o[name] = 0
         o["outstanding_max"] = self.heads.outstanding
+        # busy intervals are counted whole when scheduled: keep what lies past now
+        o["worker_busy_ns"] = max(self.w_busy_until - self.now, 0.0)
+        o["guest_busy_ns"] = max(self.g_busy_until - self.now, 0.0)
 
     def draw_size(self) -> int:
         if self.c.size_dist == "uniform":
@@ -354,8 +357,6 @@ class ReferenceModel:
         if h.in_order:
             o["hol_area"] += h.hol_blocked() * dt
         o["inflight_area"] += (self.posted - self.returned) * dt
-        for name, until in (("worker_busy_ns", self.w_busy_until), ("guest_busy_ns", self.g_busy_until)):
-            o[name] += min(max(until - self.now, 0.0), dt)
         o["ring_full_ns"] += dt * self.g_stopped
         o["stall_ns"] += dt * (self.w_stop == "limit")
         o["nic_wait_ns"] += dt * (self.w_stop == "nic")
@@ -416,8 +417,10 @@ class ReferenceModel:
             self.w_busy_until = self.w_next
             self.w_phase = "new_pass"
             self.count("requeues")
-            return
-        self.fetch()
+        else:
+            self.fetch()
+        # busy from now until w_busy_until: signals, then the service or the requeue
+        self.count("worker_busy_ns", self.w_busy_until - self.now)
 
     def signal_used(self) -> None:
         """vhost_zerocopy_signal_used: return the done heads allowed by the completion order."""
@@ -581,7 +584,8 @@ class ReferenceModel:
                 self.count("duplicates")
             if self.w_next == INF and self.w_wait == "idle":  # virtqueue_kick
                 self.wake_worker()
-                self.guest_ready = self.now + self.c.kick_ns
+                self.guest_ready = self.now + self.c.kick_ns  # the VM exit: guest CPU
+                self.count("guest_busy_ns", self.c.kick_ns)
                 self.count("kicks")
         self.guest_try = True
 
@@ -607,7 +611,8 @@ class ReferenceModel:
             else:
                 self.count("guest_bad_ring")  # BAD_RING: "id %u is not a head!"
         self.g_stopped = False
-        ready = self.guest_ready
+        # the vCPU runs one thing at a time: a kick still under way delays the next send
+        ready = max(self.guest_ready, self.g_busy_until)
         if self.poisson and not self.qdisc:
             self.g_state, self.g_next, self.g_busy_until = "idle", INF, ready
             return
@@ -627,6 +632,7 @@ class ReferenceModel:
         self.g_state = "tx"
         self.g_next = ready + self.c.guest_xmit_ns
         self.g_busy_until = self.g_next
+        self.count("guest_busy_ns", self.c.guest_xmit_ns)
 
     # -- the record ------------------------------------------------------------------------------
     def finish(self, status: str) -> None:
@@ -647,6 +653,9 @@ class ReferenceModel:
         o["status"] = {"done": L.STATUS_DONE, "deadlock": L.STATUS_DEADLOCK, "max_events": L.STATUS_MAX_EVENTS, "violation": L.STATUS_VIOLATION}[status]
         o["t_start"] = self.t_start
         o["t_end"] = self.now
+        # busy intervals were counted whole when scheduled: drop what lies past the end
+        o["worker_busy_ns"] -= max(self.w_busy_until - self.now, 0.0)
+        o["guest_busy_ns"] -= max(self.g_busy_until - self.now, 0.0)
         o["deadlocked"] = status == "deadlock"
 
 

@@ -1,7 +1,8 @@
 """The event loop: one guest vCPU, one vhost worker, one NIC, the completion callback.
 
-``run`` is jit-compiled and takes only arrays (layout in :mod:`.layout`); call
-it through :func:`zclab.simulate`, which validates the configuration first.
+``run`` is jit-compiled and takes a parameter record and plain arrays (layout
+in :mod:`.layout`); call it through :func:`zclab.simulate`, which validates
+the configuration first.
 The model is docs/model.md; comments name the kernel function each step
 mirrors (drivers/vhost/net.c and vhost.c of the seed patch unless noted).
 
@@ -14,9 +15,15 @@ bookkeeping happens at the event's time; CPU it spends (a signal, a kick)
 delays its next step. The plain-Python reference model (:mod:`zclab.reference`)
 follows the same rules and agrees to the bit.
 
-Statistics are running sums in local variables (registers, not memory), the
-latency percentiles a fixed log-bucketed histogram: memory does not grow
-with the number of packets.
+Statistics are running sums in the output record (the five integrals that
+move at every event in registers), the latency percentiles a fixed
+log-bucketed histogram: memory does not grow with the number of packets.
+
+Written for speed as well as for reading: one function, so that numba inlines
+everything; parameters read from their record where used rather than held in
+locals, and array indices masked so that they are provably non-negative (see
+NONNEG). Each of these was measured against the C anchor
+(benchmarks/bench_engine.py).
 """
 
 import math
@@ -177,7 +184,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     n_held = 0  # heads recorded and not yet returned: "outstanding"
     n_done = 0  # of those, done
     prefix_end = 0  # in order: end of the done run that starts at done_idx
-    done_list = np.empty(p.uio, np.int64)  # out of order: done, not yet o.heads_released, in completion order
+    done_list = np.empty(p.uio, np.int64)  # out of order: done, not yet released, in completion order
     n_done_list = 0
     hp = np.empty(2 * p.uio, np.float64)  # DMA completions in flight: (time, key) min-heap
     hp_n = 0
@@ -257,15 +264,14 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 violation = 1
 
             # ---- integrate the state over (now, t] ---------------------------------------
-            # The five sums that move at nearly every event stay in registers; the
-            # rare ones sit behind branches that are almost never taken.
+            # The three sums that move at nearly every event stay in registers; the
+            # rare ones sit behind branches that are almost never taken. Busy times
+            # are added when a busy interval is scheduled (see worker_busy below).
             dt = t - now
             out_area += n_held * dt
             if not p.ooo:  # loop-invariant: no head-of-line blocking out of order
                 hol_area += (n_done - (prefix_end - done_idx)) * dt
             inflight_area += (posted - returned) * dt
-            worker_busy += min(max(w_busy_until - now, 0.0), dt)
-            guest_busy += min(max(g_busy_until - now, 0.0), dt)
             if g_stopped:
                 o.ring_full_ns += dt
             if w_stop == STOP_LIMIT:
@@ -302,7 +308,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                     prefix_end += 1
             o.callback_ns += p.callback
             # The seed's callback only marks the head; mainline's also queues the worker
-            # (vhost_poll_queue). A worker stopped on the p.limit waits for completions.
+            # (vhost_poll_queue). A worker stopped on the limit waits for completions.
             if w_next == INF and (w_wait == W_POLL or w_wait == W_STALL or (w_wait == W_IDLE and p.wake_on_completion)):
                 w_next = max(now + p.wake_latency, w_busy_until)
                 w_phase = PH_NEW_PASS
@@ -312,7 +318,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
             # ---- vhost worker: one step of handle_tx -------------------------------------
             w_next = INF
             w_stop = STOP_NONE
-            t_w = now  # when the worker's next packet can start (o.signals cost CPU)
+            t_w = now  # when the worker's next packet can start (signals cost it CPU)
             direct = False  # a copy to put on the used ring at once
             requeue = False
             if w_phase == PH_SERVICE_END:
@@ -397,7 +403,10 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         # The measured window opens: every running sum restarts now.
                         t_start = now
                         _open_window(o, n_held)
-                        out_area = hol_area = inflight_area = worker_busy = guest_busy = 0.0
+                        out_area = hol_area = inflight_area = 0.0
+                        # busy intervals are counted when scheduled: keep what lies past now
+                        worker_busy = max(w_busy_until - now, 0.0)
+                        guest_busy = max(g_busy_until - now, 0.0)
                 if finished:
                     break
                 if part == 1:
@@ -445,7 +454,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 w_stop = STOP_NIC
             elif av_n == 0:
                 if p.zerocopy and p.placement == L.PLACE_SEED and n_held > p.limit:
-                    # seed: tx_poll_start, woken by completions and not by o.kicks
+                    # seed: tx_poll_start, woken by completions and not by kicks
                     w_wait = W_POLL
                     w_stop = STOP_LIMIT
                     o.stalls += 1
@@ -525,6 +534,9 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                     w_phase = PH_SERVICE_END
                     w_next = t_w + service
                     w_busy_until = w_next
+            # the worker is busy from now until w_busy_until: signals, then the
+            # packet's service or the requeue
+            worker_busy += w_busy_until - now
 
         elif t == g_next:
             # ---- guest vCPU: start_xmit ends (post), or its interrupt handler runs --------
@@ -560,7 +572,8 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                     w_next = max(now + p.wake_latency, w_busy_until)
                     w_phase = PH_NEW_PASS
                     w_wait = W_RUN
-                    guest_ready = now + p.kick
+                    guest_ready = now + p.kick  # the VM exit: guest CPU
+                    guest_busy += p.kick
                     o.kicks += 1
             guest_try = True
 
@@ -593,16 +606,18 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 else:
                     o.guest_bad_ring += 1  # BAD_RING: "id %u is not a head!"
             g_stopped = False
+            # the vCPU runs one thing at a time: a kick still under way delays the next send
+            ready = guest_ready if guest_ready > g_busy_until else g_busy_until
             if p.poisson and q_n == 0:
                 g_state = G_IDLE
                 g_next = INF
-                g_busy_until = guest_ready
+                g_busy_until = ready
             elif g_nfree == 0:
                 # netif_stop_queue + virtqueue_enable_cb: wait for an interrupt
                 g_state = G_BLOCKED
                 g_stopped = True
                 g_next = INF
-                g_busy_until = guest_ready
+                g_busy_until = ready
             else:
                 g_nfree -= 1
                 g_id = g_free_ids[g_nfree & NONNEG]
@@ -616,8 +631,9 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 else:
                     g_len = _draw_size(rs, p, size_vals, size_thresh, size_alias)
                 g_state = G_TX
-                g_next = guest_ready + p.guest_xmit
+                g_next = ready + p.guest_xmit
                 g_busy_until = g_next
+                guest_busy += p.guest_xmit
 
         if violation:
             if o.violations == 0:
@@ -653,8 +669,9 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     o.outstanding_area = out_area
     o.hol_area = hol_area
     o.inflight_area = inflight_area
-    o.worker_busy_ns = worker_busy
-    o.guest_busy_ns = guest_busy
+    # busy intervals were counted whole when scheduled: drop what lies past the end
+    o.worker_busy_ns = worker_busy - max(w_busy_until - now, 0.0)
+    o.guest_busy_ns = guest_busy - max(g_busy_until - now, 0.0)
     o.status = status
     o.t_start = t_start
     o.t_end = now

@@ -1,20 +1,9 @@
-"""The engine's data layout: record types (C structs) and array-of-struct dtypes.
+"""The engine's data layout: the parameter and result records, enumerations,
+violation codes and trace columns.
 
-The jitted engine keeps its state in numpy records passed by reference, one
-per actor, the way the kernel keeps ``struct vhost_virtqueue`` and friends:
-
-========  ==================================================================
-``P``     parameters, read-only (built from a Config by zclab.simulation)
-``G``     the guest driver (virtio_net start_xmit, free_old_xmit_skbs)
-``W``     the vhost worker (handle_tx) and the packet in service
-``VQ``    ring indices: avail, used, qdisc, heads[] (upend_idx, done_idx)
-``DEV``   the NIC's transmit queue
-``RUN``   the clock, the event count and every running sum of the window
-========  ==================================================================
-
-Keeping state in memory rather than in a hundred loop-carried locals is what
-makes the event loop fast: the compiler no longer spills and reloads them on
-every branch.
+``P`` holds the parameters (built from a Config by zclab.simulation, read-only
+in the engine); ``RUN`` receives the clock, the event count and every running
+sum of the measured window (zclab.result turns it into the summary).
 """
 
 import numpy as np
@@ -62,26 +51,6 @@ P = _struct(
     ("dma_sigma", f8), ("straggler_p", f8), ("straggler_ns", f8), ("duplicate_p", f8),
 )
 
-G = _struct(
-    ("state", i8), ("stopped", b1), ("next", f8), ("busy_until", f8), ("ready", f8),
-    ("id", i8), ("len", i8), ("nfree", i8), ("a_next", f8),
-)
-
-W = _struct(
-    ("next", f8), ("phase", i8), ("wait", i8), ("stop", i8), ("busy_until", f8), ("t", f8),
-    ("pass_bytes", i8),
-    # the packet in service
-    ("s_id", i8), ("s_len", i8), ("s_post", f8), ("s_seq", i8), ("s_path", i8), ("s_slot", i8),
-)
-
-VQ = _struct(
-    ("av_head", i8), ("av_n", i8), ("used_head", i8), ("used_n", i8), ("q_head", i8), ("q_n", i8),
-    ("upend_idx", i8), ("done_idx", i8), ("n_held", i8), ("n_done", i8), ("prefix_end", i8),
-    ("n_done_list", i8), ("hp_n", i8),
-)
-
-DEV = _struct(("head", i8), ("n", i8), ("free", f8))
-
 #: The run: clock and counters (whole run), then the sums of the measured window.
 RUN = _struct(
     ("now", f8), ("events", i8), ("status", i8), ("measuring", b1), ("finished", b1), ("violation", i8),
@@ -98,21 +67,6 @@ RUN = _struct(
     ("qdisc_area", f8), ("qdisc_delay_sum", f8), ("qdisc_dequeued", i8), ("release_batches", i8),
     ("duplicates", i8), ("guest_bad_ring", i8), ("guest_early_free", i8), ("guest_avail_overruns", i8),
 )
-
-# --- arrays of structs -----------------------------------------------------------------------
-#: A descriptor id, as seen by the guest (posted: vq->data[id] set) and the host
-#: (fetched and not yet returned, once per post).
-DESC = _struct(("posted", i8), ("host", i8))
-#: An avail-ring entry.
-AVAIL = _struct(("id", i8), ("len", i8), ("seq", i8), ("t_post", f8))
-#: A guest qdisc entry (open loop).
-QDISC = _struct(("len", i8), ("t_arrival", f8))
-#: vq->heads[i]: state (H_FREE, H_PENDING, H_DONE) and the packet it holds.
-HEAD = _struct(("state", i8), ("zc", i8), ("id", i8), ("len", i8), ("seq", i8), ("t_post", f8), ("t_record", f8))
-#: An skb queued on the NIC.
-SKB = _struct(("start", f8), ("done", f8), ("len", i8))
-
-H_FREE, H_PENDING, H_DONE = 0, 1, 2
 
 # --- trace columns -----------------------------------------------------------------------
 TRACE_F = ("t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_dma_done", "t_used")
