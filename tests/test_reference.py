@@ -105,3 +105,19 @@ def test_histogram_buckets_agree():
     for x in [1.0, 1.5, 2.0, 3.999, 1e3, 123456.789, 1e9, 2.0**62]:
         bits = np.array([x]).view(np.int64)[0]
         assert bucket_of_bits(bits) == histogram_bucket(x)
+
+
+def test_every_engine_parameter_is_set_from_the_config():
+    """A field of the parameter record left at zero would silently change the model."""
+    import numpy as np
+
+    from zclab.engine import layout as L
+    from zclab.simulation import kernel_args
+
+    a, *_ = kernel_args(Config(seed=3, size_dist="uniform"))
+    b, *_ = kernel_args(Config(seed=4, size_dist="uniform", max_events=12345, debug=True, arrival="poisson"))
+    for name in L.P.names:
+        if name in ("size_kind",):
+            continue
+        assert a[0][name] != 0 or b[0][name] != 0, name
+    assert np.all(a[0]["size_kind"] == L.SIZE_UNIFORM)

@@ -64,47 +64,50 @@ def kernel_args(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     alias thresholds, alias indices)."""
     params = np.zeros(1, L.P)
     p = params[0]
-    p["n_total"] = cfg.warmup_packets + cfg.n_packets
-    p["warmup"] = cfg.warmup_packets
-    p["trace_n"] = cfg.trace_packets
-    p["max_events"] = cfg.max_events or default_max_events(cfg)
-    p["debug"] = cfg.debug
-    p["seed"] = cfg.seed
-    p["poisson"] = cfg.arrival == "poisson"
-    p["qdisc_len"] = cfg.qdisc_len
-    p["ring"] = cfg.ring_size
-    p["signal_every"] = cfg.signal_every_publish
-    p["zerocopy"] = cfg.mode == "zerocopy"
-    p["goodcopy"] = cfg.goodcopy_len
-    p["limit"] = cfg.pend_limit
-    p["placement"] = {"seed": L.PLACE_SEED, "stall": L.PLACE_STALL, "copy_fallback": L.PLACE_FALLBACK}[cfg.pend_placement]
-    p["reap"] = cfg.reap_threshold
-    p["ooo"] = cfg.completion == "out_of_order"
-    p["wake_on_completion"] = cfg.wake_on_completion
-    p["copy_via_heads"] = cfg.copy_via_heads
-    p["uio"] = cfg.uio_maxiov
-    p["weight"] = cfg.weight_bytes
-    p["overhead"] = cfg.wire_overhead_bytes
-    p["nic_qlen"] = cfg.nic_queue_len
-    p["dma_dist"] = {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL, "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]
-    p["mean_gap"] = 1e9 / cfg.rate_pps
-    p["per_packet"] = cfg.per_packet_ns
-    p["copy_per_byte"] = cfg.copy_ns_per_byte
-    p["zc_setup"] = cfg.zc_setup_ns
-    p["pin_per_page"] = cfg.pin_ns_per_page
-    p["callback"] = cfg.callback_ns
-    p["signal"] = cfg.signal_ns
-    p["kick"] = cfg.kick_ns
-    p["requeue"] = cfg.requeue_ns
-    p["guest_xmit"] = cfg.guest_xmit_ns
-    p["irq_latency"] = cfg.irq_latency_ns
-    p["wake_latency"] = cfg.wake_latency_ns
-    p["wire_ns_per_byte"] = 8.0 / cfg.line_rate_gbps
-    p["dma_base"] = cfg.dma_base_ns
-    p["dma_sigma"] = cfg.dma_sigma
-    p["straggler_p"] = cfg.straggler_p
-    p["straggler_ns"] = cfg.straggler_ns
-    p["duplicate_p"] = cfg.duplicate_head_p
+    for field, value in (
+        ("n_total", cfg.warmup_packets + cfg.n_packets),
+        ("warmup", cfg.warmup_packets),
+        ("trace_n", cfg.trace_packets),
+        ("max_events", cfg.max_events or default_max_events(cfg)),
+        ("debug", cfg.debug),
+        ("seed", cfg.seed),
+        ("poisson", cfg.arrival == "poisson"),
+        ("qdisc_len", cfg.qdisc_len),
+        ("ring", cfg.ring_size),
+        ("signal_every", cfg.signal_every_publish),
+        ("zerocopy", cfg.mode == "zerocopy"),
+        ("goodcopy", cfg.goodcopy_len),
+        ("limit", cfg.pend_limit),
+        ("placement", {"seed": L.PLACE_SEED, "stall": L.PLACE_STALL, "copy_fallback": L.PLACE_FALLBACK}[cfg.pend_placement]),
+        ("reap", cfg.reap_threshold),
+        ("ooo", cfg.completion == "out_of_order"),
+        ("wake_on_completion", cfg.wake_on_completion),
+        ("copy_via_heads", cfg.copy_via_heads),
+        ("uio", cfg.uio_maxiov),
+        ("weight", cfg.weight_bytes),
+        ("overhead", cfg.wire_overhead_bytes),
+        ("nic_qlen", cfg.nic_queue_len),
+        ("dma_dist", {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL, "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]),
+        ("mean_gap", 1e9 / cfg.rate_pps),
+        ("per_packet", cfg.per_packet_ns),
+        ("copy_per_byte", cfg.copy_ns_per_byte),
+        ("zc_setup", cfg.zc_setup_ns),
+        ("pin_per_page", cfg.pin_ns_per_page),
+        ("callback", cfg.callback_ns),
+        ("signal", cfg.signal_ns),
+        ("kick", cfg.kick_ns),
+        ("requeue", cfg.requeue_ns),
+        ("guest_xmit", cfg.guest_xmit_ns),
+        ("irq_latency", cfg.irq_latency_ns),
+        ("wake_latency", cfg.wake_latency_ns),
+        ("wire_ns_per_byte", 8.0 / cfg.line_rate_gbps),
+        ("dma_base", cfg.dma_base_ns),
+        ("dma_sigma", cfg.dma_sigma),
+        ("straggler_p", cfg.straggler_p),
+        ("straggler_ns", cfg.straggler_ns),
+        ("duplicate_p", cfg.duplicate_head_p),
+    ):
+        p[field] = value
 
     dist = cfg.size_distribution()
     if cfg.size_dist == "uniform":

@@ -92,6 +92,19 @@ def _draw_dma(s, p):
 
 
 @njit(inline="always")
+def _device_reap(o, nic_start, nic_done, nic_len, head, n, nmask, upto, t_start):
+    """skbs whose last bit left by ``upto`` leave the device queue; goodput counts
+    those sent wholly within the measured window. Returns the new (head, n)."""
+    while n > 0 and nic_done[head & nmask] <= upto:
+        if nic_start[head & nmask] >= t_start:
+            o.wire_packets += 1
+            o.wire_bytes += nic_len[head & nmask]
+        head = (head + 1) & nmask
+        n -= 1
+    return head, n
+
+
+@njit(inline="always")
 def _open_window(o, n_held):
     """The last warm-up packet is returned: every running sum restarts now
     (per-packet sums only ever count packets returned after this)."""
@@ -431,12 +444,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
             w_busy_until = t_w
             # skbs whose last bit has left leave the device queue; goodput counts
             # those sent wholly within the measured window
-            while nic_n > 0 and nic_done[nic_head & nmask] <= now:
-                if nic_start[nic_head & nmask] >= t_start:
-                    o.wire_packets += 1
-                    o.wire_bytes += nic_len[nic_head & nmask]
-                nic_head = (nic_head + 1) & nmask
-                nic_n -= 1
+            nic_head, nic_n = _device_reap(o, nic_start, nic_done, nic_len, nic_head, nic_n, nmask, now, t_start)
             if requeue:
                 w_next = t_w + p.requeue
                 w_busy_until = w_next
@@ -649,12 +657,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
         fuse = w_next == now and (hp_n == 0 or hp[0] > now)
 
     # ---- end of run ------------------------------------------------------------------------
-    while nic_n > 0 and nic_done[nic_head & nmask] <= now:
-        if nic_start[nic_head & nmask] >= t_start:
-            o.wire_packets += 1
-            o.wire_bytes += nic_len[nic_head & nmask]
-        nic_head = (nic_head + 1) & nmask
-        nic_n -= 1
+    nic_head, nic_n = _device_reap(o, nic_start, nic_done, nic_len, nic_head, nic_n, nmask, now, t_start)
     # bytes in = bytes on the wire + bytes still in flight
     in_avail = 0
     for j in range(av_n):
