@@ -118,7 +118,7 @@ def test_every_engine_parameter_is_set_from_the_config():
     b, *_ = kernel_args(Config(
         seed=4, size_dist="uniform", max_events=12345, debug=True, arrival="poisson", trace_packets=10,
         reap_threshold=3, signal_every_publish=True, duplicate_head_p=0.1, straggler_p=0.1,
-        wake_on_completion=True, completion="out_of_order",
+        wake_on_completion=True, completion="out_of_order", pend_placement="stall",
     ))
     for name in L.P.names:
         if name in ("size_kind",):
