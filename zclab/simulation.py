@@ -169,7 +169,8 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     trace_f = np.full((n_trace, len(L.TRACE_F)), np.nan)
     trace_i = np.full((n_trace, len(L.TRACE_I)), -1, np.int64)
     t0 = time.perf_counter()
-    status = run(params, sizes, thresh, alias, out_run, hist, trace_f, trace_i)
+    args = (params, sizes, thresh, alias, out_run, hist, trace_f, trace_i)
+    status = run(*args, True) if n_trace else run(*args)  # the untraced variant compiles the trace out
     wall = time.perf_counter() - t0
     rec = out_run[0]
     if status == L.STATUS_MAX_EVENTS:

@@ -134,7 +134,7 @@ def _open_window(o, n_held):
 
 
 @njit(cache=True)
-def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trace_i):
+def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trace_i, tracing=False):
     """Simulate one configuration.
 
     ``params`` is a one-element array of ``layout.P``; results land in
@@ -142,6 +142,8 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     the trace arrays. Returns the status code.
     """
     # ---- parameters (read once: the loop keeps them in registers) ----------------------
+    # Called without ``tracing``, the argument is a compile-time False: the
+    # trace bookkeeping is compiled out of that variant (both are cached).
     # Parameters are read from the record where they are used: a load either
     # way, but not a value the loop must carry in a register.
     p = params[0]
@@ -310,8 +312,8 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 violation = 4
             h_state[slot] = H_DONE
             n_done += 1
-            k = h_seq[slot] - p.warmup
-            if k >= 0 and k < p.trace_n:
+            k = h_seq[slot] - p.warmup if tracing else -1
+            if tracing and k >= 0 and k < p.trace_n:
                 trace_f[k, L.T_DMA_DONE] = now
             if p.ooo:
                 done_list[n_done_list & NONNEG] = idx
@@ -346,7 +348,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 nic_n += 1
                 bytes_submitted += s_len
                 k = s_seq - p.warmup
-                if k >= 0 and k < p.trace_n:
+                if tracing and k >= 0 and k < p.trace_n:
                     trace_f[k, L.T_SUBMIT] = now
                     trace_f[k, L.T_WIRE_START] = start
                     trace_f[k, L.T_WIRE_DONE] = wire_done
@@ -383,7 +385,8 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         h_state[slot] = H_FREE
                         n_held -= 1
                         n_done -= 1
-                        head, post, length, zc, seq, t_rec = h_id[slot], h_post[slot], h_len[slot], h_zc[slot], h_seq[slot], h_rec[slot]
+                        head, post, length, zc, t_rec = h_id[slot], h_post[slot], h_len[slot], h_zc[slot], h_rec[slot]
+                        seq = h_seq[slot] if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
                     if host_inflight[head & idmask] <= 0:
                         violation = 5
@@ -395,7 +398,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         used_n += 1
                     returned += 1
                     k = seq - p.warmup
-                    if k >= 0 and k < p.trace_n:
+                    if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_USED] = now
                     if returned > p.warmup:
                         lat = now - post
@@ -494,7 +497,8 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                     s_id = av_id[av_head & amask]
                     s_len = length
                     s_post = av_post[av_head & amask]
-                    s_seq = av_seq[av_head & amask]
+                    if tracing:
+                        s_seq = av_seq[av_head & amask]
                     s_path = path
                     av_head = (av_head + 1) & amask
                     av_n -= 1
@@ -515,7 +519,8 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         h_id[slot] = s_id
                         h_len[slot] = length
                         h_post[slot] = s_post
-                        h_seq[slot] = s_seq
+                        if tracing:
+                            h_seq[slot] = s_seq
                         h_rec[slot] = t_w
                         upend_idx += 1
                         n_held += 1
@@ -536,7 +541,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         if n_held > o.outstanding_max:
                             o.outstanding_max = n_held
                     k = s_seq - p.warmup
-                    if k >= 0 and k < p.trace_n:
+                    if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_FETCH] = t_w
                         trace_i[k, L.T_PATH] = path
                     w_phase = PH_SERVICE_END
@@ -561,9 +566,10 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                     av_id[slot] = g_id
                     av_len[slot] = g_len
                     av_post[slot] = now
-                    av_seq[slot] = posted
+                    if tracing:
+                        av_seq[slot] = posted
                     k = posted - p.warmup
-                    if k >= 0 and k < p.trace_n:
+                    if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_POST] = now
                         trace_i[k, L.T_SEQ] = posted
                         trace_i[k, L.T_HEAD] = g_id
