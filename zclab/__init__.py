@@ -13,6 +13,9 @@ The public API:
 ``Result``          the summary record, the optional trace, the config
 ``ConfigError``     a bad parameter: names the field, the value, what is allowed
 ``warmup``          compile (or load) the engine before timing anything
+``sweep``           many configurations, replicated, parallel, resumable
+``aggregate``       mean and confidence interval over replications
+``load``            read a result store back as one frame
 ==================  ==========================================================
 """
 
@@ -20,6 +23,15 @@ from .config import Config, ConfigError
 from .presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
 from .result import SUMMARY_FIELDS, Result
 from .simulation import InvariantViolation, SimulationError, simulate, warmup
+from .store import Store
+from .sweep import SweepError, aggregate, sweep
+
+
+def load(store=None):
+    """Read a result store (default ``data/store`` or ``$ZCLAB_STORE``) back as one frame."""
+    from .store import default_store
+
+    return Store(store if store is not None else default_store()).load()
 
 __version__ = "0.1.0"
 
@@ -29,6 +41,11 @@ __all__ = [
     "Result",
     "simulate",
     "warmup",
+    "sweep",
+    "aggregate",
+    "load",
+    "Store",
+    "SweepError",
     "SimulationError",
     "InvariantViolation",
     "SUMMARY_FIELDS",

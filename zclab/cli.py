@@ -1,6 +1,7 @@
 """The ``zclab`` command line.
 
     zclab simulate [--preset NAME ...] [--set key=value ...] [--json]
+    zclab sweep SPEC [--workers N] [--scheduler ADDRESS] [--dry-run] [--store DIR] [--output FILE]
 
 Bad input exits with code 2 and one line on stderr naming the problem; a
 failure inside a run exits with code 1. Nothing prints a traceback.
@@ -11,10 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from .config import PARAMETERS, Config, ConfigError
+from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
 
 __all__ = ["main", "parse_assignment", "parse_value"]
@@ -156,6 +160,74 @@ def _cmd_simulate(args) -> int:
     return EXIT_OK
 
 
+def _cmd_sweep(args) -> int:
+    import time
+
+    from .spec import load_spec
+    from .store import default_store
+    from .sweep import plan, sweep
+
+    spec = load_spec(args.spec)  # every point validated before anything runs
+    store = args.store or spec.store or default_store()
+    output = args.output or spec.output
+    workers = args.workers
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers}: must be at least 1")
+    p = plan(spec.base, spec.grid, spec.replications, store=store)
+    print(f"zclab sweep {spec.name}: {len(spec.configs)} points x {spec.replications} replications = {p.runs} runs; "
+          f"{p.stored} in the store {store}, {len(p.todo)} to compute")
+    if args.dry_run:
+        if p.todo:
+            print(f"estimated time: {_estimate(p, workers or (os.cpu_count() or 1)):.1f} s on "
+                  f"{workers or os.cpu_count()} worker(s) (from a short calibration run)")
+        return EXIT_OK
+    client = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UsageError("--scheduler needs dask.distributed: pip install 'zclab[dask]'") from None
+        client = Client(args.scheduler)
+    t0 = time.perf_counter()
+    try:
+        df = sweep(spec.base, spec.grid, spec.replications, store=store, workers=workers, client=client,
+                   progress=not args.no_progress)
+    finally:
+        if client is not None:
+            client.close()
+    if output:
+        _write_frame(df, Path(output))
+    print(f"{len(df)} runs in {time.perf_counter() - t0:.1f} s" + (f"; frame written to {output}" if output else ""))
+    return EXIT_OK
+
+
+def _estimate(p, workers: int) -> float:
+    """Seconds the missing runs will take: engine speed from a short run of the first one."""
+    import time
+
+    from .simulation import simulate, warmup
+
+    warmup()
+    first = Config.from_dict(p.todo[0][0])
+    probe = first.replace(n_packets=min(first.n_packets, 50_000), warmup_packets=min(first.warmup_packets, 1000))
+    t0 = time.perf_counter()
+    simulate(probe)
+    per_packet = (time.perf_counter() - t0) / (probe.n_packets + probe.warmup_packets)
+    packets = sum(d["n_packets"] + d["warmup_packets"] for d, *_ in p.todo)
+    return 1.1 * packets * per_packet / min(workers, len(p.todo))
+
+
+def _write_frame(df, path: Path) -> None:
+    """Write a frame atomically (.parquet or .csv)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if path.suffix.lower() == ".csv":
+        df.to_csv(tmp, index=False)
+    else:
+        df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="zclab", description="Simulate the Linux vhost-net TX zero-copy design.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -166,6 +238,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="set a parameter (repeatable), e.g. --set ring_size=512 --set completion=out_of_order")
     s.add_argument("--json", action="store_true", help="print the config and summary as JSON")
     s.set_defaults(func=_cmd_simulate)
+
+    w = sub.add_parser("sweep", help="run a sweep spec (TOML or YAML): many points, replicated, resumable")
+    w.add_argument("spec", help="the spec file (see zclab.spec)")
+    w.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: every core)")
+    w.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://127.0.0.1:8786")
+    w.add_argument("--store", metavar="DIR", help="where points are kept (default: the spec's store, else data/store)")
+    w.add_argument("--output", metavar="FILE", help="write the frame here (.parquet or .csv; default: the spec's output)")
+    w.add_argument("--dry-run", action="store_true", help="show the number of runs and a time estimate, run nothing")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    w.set_defaults(func=_cmd_sweep)
     return p
 
 
@@ -177,11 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return args.func(args)
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, SweepError) as exc:
         print(f"zclab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("zclab: interrupted", file=sys.stderr)
+        print("zclab: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
         return 130
     except Exception as exc:  # a run that failed: say what, no traceback
         print(f"zclab: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -1,0 +1,148 @@
+"""The result store: finished sweep points as Parquet files in a directory.
+
+Every row is one run (a point of a sweep and one replication), keyed by a
+content hash of its full configuration and the model version
+(:func:`point_key`): the same configuration is computed once, whatever sweep
+asked for it. Rows are appended in files written atomically (a temporary file,
+then a rename), so a file is either whole or absent; a sweep killed at any
+moment loses at most the points finished since its last flush, never a file.
+
+    >>> from zclab.store import Store
+    >>> store = Store("data/store")          # doctest: +SKIP
+    >>> store.keys()                         # doctest: +SKIP
+    {'9f2c...', ...}
+    >>> store.load()                         # doctest: +SKIP
+    <one DataFrame with every row>
+
+A file that cannot be read (truncated, corrupted) is reported by name with a
+:class:`StoreWarning`, renamed to ``*.corrupt`` (kept, never deleted) and left
+out, so that its points are computed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from .config import Config
+
+__all__ = ["Store", "StoreWarning", "point_key", "MODEL_VERSION", "DEFAULT_STORE"]
+
+#: Bumped whenever the model's semantics change, so that stored results of an
+#: older model are never mistaken for the current one (it is part of every key).
+MODEL_VERSION = 1
+#: Where sweeps keep their points unless told otherwise (relative to the working
+#: directory; the environment variable ZCLAB_STORE overrides it).
+DEFAULT_STORE = "data/store"
+
+
+class StoreWarning(UserWarning):
+    """A file of the store could not be read and was set aside."""
+
+
+def point_key(cfg: Config) -> str:
+    """Content hash of a run: its full configuration (seed included) and the model version."""
+    text = json.dumps({"model": MODEL_VERSION, "config": cfg.to_dict()}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def default_store() -> Path:
+    return Path(os.environ.get("ZCLAB_STORE", DEFAULT_STORE))
+
+
+class Store:
+    """A directory of Parquet files of result rows (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def files(self) -> list[Path]:
+        if not self.path.is_dir():
+            return []
+        return sorted(p for p in self.path.glob("part-*.parquet"))
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read(self, path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path, columns=columns).to_pandas()
+        except Exception as exc:  # truncated or corrupted: set it aside, never use it
+            bad = path.with_name(path.name + ".corrupt")
+            with contextlib.suppress(OSError):
+                os.replace(path, bad)
+            warnings.warn(
+                f"store: {path} is unreadable ({type(exc).__name__}: {exc}); moved to {bad.name}, "
+                "its points will be computed again",
+                StoreWarning,
+                stacklevel=3,
+            )
+            return None
+
+    def keys(self) -> set[str]:
+        """The keys of every readable row."""
+        keys: set[str] = set()
+        for f in self.files():
+            df = self._read(f, columns=["key"])
+            if df is not None:
+                keys.update(df["key"])
+        return keys
+
+    def load(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """Every readable row (or those with the given keys) as one frame, one row per key."""
+        frames = [df for f in self.files() if (df := self._read(f)) is not None]
+        if not frames:
+            return pd.DataFrame()
+        df = pd.concat(frames, ignore_index=True)
+        df = df.drop_duplicates("key", keep="first")  # two writers of one point: the same numbers
+        if keys is not None:
+            df = df[df["key"].isin(set(keys))]
+        return df.reset_index(drop=True)
+
+    # -- writing ----------------------------------------------------------------------------
+    def write(self, rows: list[dict]) -> Path | None:
+        """Append rows as one new file, atomically. Returns its path."""
+        if not rows:
+            return None
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
+        final = self.path / name
+        tmp = self.path / f".{name}.tmp"
+        try:
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
+            os.replace(tmp, final)  # atomic on POSIX: a reader sees the whole file or none
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return final
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Exclusive lock for a writer: two sweeps may not fill one store at once."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RuntimeError(f"store {self.path} is in use by another sweep (lock file {self.path / '.lock'})") from None
+            try:
+                yield self
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)

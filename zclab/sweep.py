@@ -1,0 +1,354 @@
+"""Sweeps: many configurations, replicated, run in parallel, kept in a store.
+
+    >>> import zclab
+    >>> df = zclab.sweep("mainline-stall", {"max_pend": [16, 64], "ring_size": [256, 1024]},
+    ...                  replications=2, n_packets=20_000, progress=False)   # doctest: +SKIP
+    >>> len(df)                                                             # doctest: +SKIP
+    8
+    >>> zclab.aggregate(df)[["max_pend", "ring_size", "mpps", "mpps_ci"]]   # doctest: +SKIP
+
+``base`` is a :class:`~zclab.Config`, a preset name or a dict; ``grid`` is a
+dict of parameter name to list of values (their cartesian product) or a list
+of dicts (explicit points). Each point is ``base.replace(**point)``.
+
+**Seeds.** A point's replication *r* runs with a seed derived (numpy
+SeedSequence) from the base seed, the point's *whole* configuration and *r*:
+its numbers do not depend on the grid it sits in, the order of the points or
+the number of workers, and adding values to a grid reproduces the old points
+bit for bit. The frame's ``seed`` column is the seed the run used, so
+``zclab.simulate(Config.from_dict(row))`` reproduces any row; ``base_seed``
+is the seed it was derived from.
+
+**Store.** Finished points are written to a :class:`~zclab.store.Store`
+(default ``data/store``, or ``$ZCLAB_STORE``), keyed by a content hash of the
+configuration and the model version, flushed at least every
+``flush_seconds``. Running a sweep again computes only the points the store
+lacks, so an interrupted sweep resumes where it stopped.
+
+**Parallel.** By default every core runs worker processes; ``workers=1`` runs
+in this process; ``client=`` (a dask.distributed Client) runs the same sweep
+on a Dask cluster, with the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import math
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .config import PARAMETERS, Config, ConfigError
+from .result import SUMMARY_FIELDS
+from .simulation import as_config, simulate
+from .store import MODEL_VERSION, Store, default_store, point_key
+
+__all__ = ["sweep", "plan", "aggregate", "expand", "derive_seed", "SweepError", "SweepFailed", "PARAM_COLUMNS", "METRIC_COLUMNS"]
+
+#: Columns of a sweep frame: the run's place, its parameters, its metrics, provenance.
+META_COLUMNS = ["point", "replication"]
+PARAM_COLUMNS = list(PARAMETERS)
+METRIC_COLUMNS = list(SUMMARY_FIELDS)
+TAIL_COLUMNS = ["base_seed", "key", "model_version", "wall_s"]
+
+
+class SweepError(ValueError):
+    """A sweep specification is invalid (raised before anything runs)."""
+
+
+class SweepFailed(RuntimeError):
+    """A sweep could not finish (a worker died); what finished is saved."""
+
+
+# --- the points -------------------------------------------------------------------------------
+
+def point_params(grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]] | None) -> list[dict]:
+    """The parameter dicts of a grid: a cartesian product or an explicit list."""
+    if grid is None:
+        return [{}]
+    if isinstance(grid, Mapping):
+        if not grid:
+            raise SweepError("grid is empty: give at least one parameter with a list of values")
+        names = list(grid)
+        values = []
+        for name in names:
+            v = grid[name]
+            if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+                v = [v]  # a single value: a fixed parameter
+            v = list(v)
+            if not v:
+                raise SweepError(f"grid[{name!r}] is empty: give at least one value")
+            values.append(v)
+        return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    points = list(grid)
+    if not points:
+        raise SweepError("grid is an empty list of points")
+    for i, pt in enumerate(points):
+        if not isinstance(pt, Mapping):
+            raise SweepError(f"point {i}: {pt!r} is not a dict of parameters")
+    return [dict(pt) for pt in points]
+
+
+def expand(base: Config | str | Mapping | None, grid=None, **overrides) -> list[Config]:
+    """Validate every point before anything runs; errors name the point and the field."""
+    try:
+        base_cfg = as_config(base, **overrides)
+    except ConfigError as exc:
+        raise SweepError(f"base: {exc}") from None
+    configs = []
+    for i, params in enumerate(point_params(grid)):
+        try:
+            configs.append(base_cfg.replace(**params))
+        except ConfigError as exc:
+            desc = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            raise SweepError(f"point {i} ({desc}): {exc}") from None
+    return configs
+
+
+def derive_seed(cfg: Config, replication: int) -> int:
+    """The seed of replication ``replication`` of ``cfg``: from its seed, the rest of
+    its configuration and the replication number, through numpy's SeedSequence."""
+    rest = {k: v for k, v in cfg.to_dict().items() if k != "seed"}
+    digest = hashlib.sha256(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+    ss = np.random.SeedSequence([cfg.seed, *words, replication])
+    hi, lo = ss.generate_state(2, np.uint32)
+    return (int(hi) << 31) ^ int(lo)  # 63 bits
+
+
+# --- running -----------------------------------------------------------------------------------
+
+def _run_items(items: list[tuple[dict, int, int, str]]) -> list[dict]:
+    """Worker side: run (config dict, replication, base seed, key) items, return their rows."""
+    rows = []
+    for cfg_dict, replication, base_seed, key in items:
+        r = simulate(Config.from_dict(cfg_dict))
+        rows.append({**cfg_dict, **r.summary, "replication": replication, "base_seed": base_seed,
+                     "key": key, "model_version": MODEL_VERSION, "wall_s": r.wall_s})
+    return rows
+
+
+def _chunks(items: list, workers: int) -> list[list]:
+    """Group items into tasks of about 0.3 s of engine time, at least 4 per worker."""
+    if not items:
+        return []
+    packets = sum(c["n_packets"] + c["warmup_packets"] for c, *_ in items[:50]) / min(len(items), 50)
+    per_item = packets / 8e6  # seconds, at a conservative engine speed
+    size = max(1, int(0.3 / max(per_item, 1e-6)))
+    size = min(size, max(1, math.ceil(len(items) / (4 * workers))))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _Writer:
+    """Buffers finished rows and flushes them to the store at least every few seconds."""
+
+    def __init__(self, store: Store | None, flush_seconds: float):
+        self.store, self.flush_seconds = store, flush_seconds
+        self.buffer: list[dict] = []
+        self.rows: list[dict] = []
+        self.last = time.monotonic()
+
+    def add(self, rows: list[dict]) -> None:
+        self.buffer.extend(rows)
+        self.rows.extend(rows)
+        if time.monotonic() - self.last >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.store is not None and self.buffer:
+            self.store.write(self.buffer)
+        self.buffer = []
+        self.last = time.monotonic()
+
+
+def _progress_bar(total: int, progress: bool | None):
+    if progress is None:
+        progress = os.environ.get("ZCLAB_PROGRESS", "1") not in ("0", "false", "no")
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="run", desc="sweep", disable=not progress or total == 0, smoothing=0.1)
+
+
+class Plan:
+    """What a sweep will do: every run, the store, and the runs it lacks."""
+
+    def __init__(self, items, store, todo):
+        self.items, self.store, self.todo = items, store, todo
+
+    @property
+    def runs(self) -> int:
+        return len(self.items)
+
+    @property
+    def stored(self) -> int:
+        return len(self.items) - len({key for *_, key in self.todo})
+
+
+def plan(base=None, grid=None, replications: int = 1, *, store="default", **overrides) -> Plan:
+    """Expand and validate a sweep and find which of its runs the store already has."""
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+        raise SweepError(f"replications={replications!r}: must be an integer of at least 1")
+    configs = expand(base, grid, **overrides)
+    items = []  # (point, config dict with the derived seed, replication, base seed, key)
+    for point, cfg in enumerate(configs):
+        for rep in range(replications):
+            run_cfg = cfg.replace(seed=derive_seed(cfg, rep))
+            items.append((point, run_cfg.to_dict(), rep, cfg.seed, point_key(run_cfg)))
+    st = Store(default_store()) if store == "default" else (store if isinstance(store, Store) or store is None else Store(store))
+    done = st.keys() if st is not None else set()
+    seen = set()
+    todo = []
+    for point, d, rep, b, key in items:
+        if key not in done and key not in seen:  # the same run twice in one grid: once
+            seen.add(key)
+            todo.append((d, rep, b, key))
+    return Plan(items, st, todo)
+
+
+def sweep(
+    base: Config | str | Mapping | None = None,
+    grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]] | None = None,
+    replications: int = 1,
+    *,
+    store: str | os.PathLike | Store | None = "default",
+    workers: int | None = None,
+    client=None,
+    progress: bool | None = None,
+    flush_seconds: float = 2.0,
+    **overrides,
+) -> pd.DataFrame:
+    """Run every point of ``grid`` on top of ``base``, ``replications`` times.
+
+    Returns one tidy row per point and replication: ``point`` and
+    ``replication``, every parameter (:data:`PARAM_COLUMNS`), every summary
+    field (:data:`METRIC_COLUMNS`), then ``base_seed``, ``key``,
+    ``model_version`` and ``wall_s`` (the only column that is not
+    reproducible). ``overrides`` are applied to ``base`` (``n_packets=...``).
+    ``store=None`` keeps nothing on disk.
+    """
+    p = plan(base, grid, replications, store=store, **overrides)
+    items, st, todo = p.items, p.store, p.todo
+    writer = _Writer(st, flush_seconds)
+    if todo:
+        ctx = st.lock() if st is not None else contextlib.nullcontext()
+        with ctx:
+            _execute(todo, writer, workers, client, progress)
+
+    by_key = {r["key"]: r for r in writer.rows}
+    missing = [key for *_, key in items if key not in by_key]
+    if missing and st is not None:
+        stored = st.load(set(missing))
+        by_key.update({r["key"]: r for r in stored.to_dict("records")})
+    rows = [{"point": point, **by_key[key]} for point, _, _, _, key in items]
+    df = pd.DataFrame(rows)
+    columns = META_COLUMNS + PARAM_COLUMNS + METRIC_COLUMNS + TAIL_COLUMNS
+    return df[[c for c in columns if c in df.columns]]
+
+
+def _execute(todo: list, writer: _Writer, workers: int | None, client, progress: bool | None) -> None:
+    """Run the items, feeding finished rows to the writer; on any exit, flush what finished."""
+    from .simulation import warmup
+
+    workers = workers or os.cpu_count() or 1
+    bar = _progress_bar(len(todo), progress)
+    try:
+        if client is not None:
+            _run_dask(client, todo, writer, bar)
+        elif workers == 1:
+            warmup()
+            for item in todo:
+                writer.add(_run_items([item]))
+                bar.update(1)
+        else:
+            warmup()  # compile or load once here, before the workers need it
+            _run_pool(todo, writer, workers, bar)
+    finally:
+        writer.flush()
+        bar.close()
+
+
+def _run_pool(todo: list, writer: _Writer, workers: int, bar) -> None:
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+
+    chunks = _chunks(todo, workers)
+    context = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = {pool.submit(_run_items, c) for c in chunks}
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    rows = fut.result()
+                    writer.add(rows)
+                    bar.update(len(rows))
+                if not finished:
+                    writer.add([])  # a flush on time even while nothing finishes
+        except BrokenProcessPool:
+            raise SweepFailed(
+                f"a worker process died; {len(writer.rows)} runs finished before it are saved, "
+                "run the sweep again to compute the rest"
+            ) from None
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+def _run_dask(client, todo: list, writer: _Writer, bar) -> None:
+    from distributed import as_completed
+
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})) or 1)
+    futures = [client.submit(_run_items, c, pure=False) for c in _chunks(todo, n_workers)]
+    try:
+        for fut in as_completed(futures):
+            rows = fut.result()
+            writer.add(rows)
+            bar.update(len(rows))
+    except BaseException:
+        client.cancel(futures)
+        raise
+
+
+# --- aggregating ---------------------------------------------------------------------------------
+
+def aggregate(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequence[str] | None = None,
+              confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and confidence interval of each metric over replications.
+
+    Groups by ``by`` (default: every parameter that is not a seed, i.e. one
+    group per point). For each metric: ``<metric>`` (the mean), ``<metric>_ci``
+    (half-width of the Student-t interval at ``confidence``; NaN with one
+    replication), plus ``n``, the replications per group.
+    """
+    from scipy import stats
+
+    if df.empty:
+        return df.copy()
+    if metrics is None:
+        metrics = [m for m in METRIC_COLUMNS if m in df.columns and pd.api.types.is_numeric_dtype(df[m])]
+    if by is None:
+        by = [c for c in PARAM_COLUMNS if c in df.columns and c != "seed"]
+        if "point" in df.columns:
+            by = ["point"] + by
+    keys = list(by)
+    g = df.groupby(keys, dropna=False, sort=False)
+    out = g[list(metrics)].mean()
+    n = g.size()
+    sd = g[list(metrics)].std(ddof=1)
+    tq = pd.Series(stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1)), index=n.index)
+    half = sd.mul(tq, axis=0).div(np.sqrt(n), axis=0)
+    half.loc[(n < 2).to_numpy()] = np.nan
+    res = out.copy()
+    for m in metrics:
+        res[f"{m}_ci"] = half[m]
+    res["n"] = n
+    return res.reset_index()
