@@ -133,16 +133,20 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self):
-        """Exclusive lock for a writer: two sweeps may not fill one store at once."""
+        """Exclusive lock for a writer: two sweeps may not fill one store at once.
+
+        A POSIX record lock (lockf): it belongs to this process, is not inherited
+        by worker processes, and goes away with the process however it ends.
+        """
         import fcntl
 
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / ".lock", "w") as fh:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
                 raise RuntimeError(f"store {self.path} is in use by another sweep (lock file {self.path / '.lock'})") from None
             try:
                 yield self
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                fcntl.lockf(fh, fcntl.LOCK_UN)

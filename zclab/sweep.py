@@ -222,7 +222,7 @@ def sweep(
     workers: int | None = None,
     client=None,
     progress: bool | None = None,
-    flush_seconds: float = 2.0,
+    flush_seconds: float | None = None,
     **overrides,
 ) -> pd.DataFrame:
     """Run every point of ``grid`` on top of ``base``, ``replications`` times.
@@ -232,8 +232,12 @@ def sweep(
     field (:data:`METRIC_COLUMNS`), then ``base_seed``, ``key``,
     ``model_version`` and ``wall_s`` (the only column that is not
     reproducible). ``overrides`` are applied to ``base`` (``n_packets=...``).
-    ``store=None`` keeps nothing on disk.
+    ``store=None`` keeps nothing on disk. Finished runs are written to the
+    store at least every ``flush_seconds`` (default 2, or ``$ZCLAB_FLUSH_SECONDS``)
+    and whenever the sweep stops, Ctrl-C included.
     """
+    if flush_seconds is None:
+        flush_seconds = float(os.environ.get("ZCLAB_FLUSH_SECONDS", "2"))
     p = plan(base, grid, replications, store=store, **overrides)
     items, st, todo = p.items, p.store, p.todo
     writer = _Writer(st, flush_seconds)
@@ -275,13 +279,25 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
         bar.close()
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, a worker is killed when the sweep's process dies
+    (a SIGKILLed sweep leaves no orphan computing for nobody)."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, 9)
+    except (OSError, AttributeError):  # not Linux: the worker ends when it next reads its queue
+        pass
+
+
 def _run_pool(todo: list, writer: _Writer, workers: int, bar) -> None:
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
 
     chunks = _chunks(todo, workers)
     context = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
         pending = {pool.submit(_run_items, c) for c in chunks}
         try:
             while pending:

@@ -1,0 +1,324 @@
+"""Sweeps: points, seeds, parallel and Dask runs, the store, resuming, the CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import zclab
+from zclab import Config, SweepError, aggregate, sweep
+from zclab.store import Store, StoreWarning
+from zclab.sweep import METRIC_COLUMNS, PARAM_COLUMNS, derive_seed, expand, plan
+
+SMALL = dict(n_packets=3_000, warmup_packets=300)
+
+
+def results(df):
+    """Everything but the wall time, which is the only non-reproducible column."""
+    return df.drop(columns="wall_s").reset_index(drop=True)
+
+
+# --- points and seeds ---------------------------------------------------------------------------
+
+def test_grid_is_a_cartesian_product_or_a_list_of_points():
+    assert len(expand("seed-2011", {"max_pend": [16, 64, 128], "ring_size": [256, 512]})) == 6
+    pts = expand(None, [{"mode": "copy"}, {"mode": "zerocopy", "goodcopy_len": 0}])
+    assert [c.mode for c in pts] == ["copy", "zerocopy"] and pts[1].goodcopy_len == 0
+    assert expand(None, {"policy": ["mainline-stall"]})[0].pend_placement == "stall"  # presets apply
+
+
+@pytest.mark.parametrize(
+    "grid, fragment",
+    [
+        ({}, "grid is empty"),
+        ([], "empty list"),
+        ({"max_pend": []}, "grid['max_pend'] is empty"),
+        ({"max_pend": [16, 4096]}, "point 1 (max_pend=4096): max_pend=4096: must not exceed uio_maxiov"),
+        ({"mxa_pend": [1]}, "did you mean 'max_pend'"),
+        ({"ring_size": ["big"]}, "point 0 (ring_size='big'): ring_size='big': must be an integer"),
+        ([{"mode": "copy"}, 3], "point 1: 3 is not a dict"),
+    ],
+)
+def test_bad_grids_are_rejected_before_anything_runs(grid, fragment, tmp_path):
+    with pytest.raises(SweepError, match=None) as err:
+        sweep(None, grid, store=tmp_path, progress=False, **SMALL)
+    assert fragment in str(err.value)
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing written
+
+
+def test_one_row_per_point_and_replication_with_every_column(tmp_path):
+    df = sweep("mainline-stall", {"max_pend": [16, 64]}, replications=3, store=tmp_path, progress=False, **SMALL)
+    assert len(df) == 6
+    assert list(df["point"]) == [0, 0, 0, 1, 1, 1] and list(df["replication"]) == [0, 1, 2] * 2
+    for col in PARAM_COLUMNS + METRIC_COLUMNS + ["base_seed", "key", "model_version", "wall_s"]:
+        assert col in df.columns, col
+    assert df["key"].is_unique and df["seed"].is_unique
+
+
+def test_every_row_reproduces_with_simulate(tmp_path):
+    df = sweep(None, {"straggler_p": [0.0, 0.01]}, replications=2, store=tmp_path, progress=False, **SMALL)
+    for row in df.to_dict("records"):
+        params = {k: row[k] for k in PARAM_COLUMNS}
+        again = zclab.simulate(Config.from_dict(params)).summary
+        assert all(again[m] == row[m] or (again[m] != again[m] and row[m] != row[m]) for m in METRIC_COLUMNS)
+
+
+def test_a_points_numbers_do_not_depend_on_its_grid_or_order(tmp_path):
+    a = sweep(None, {"max_pend": [32, 64]}, replications=2, store=None, progress=False, **SMALL)
+    b = sweep(None, {"max_pend": [128, 64, 8], "ring_size": [256]}, replications=2, store=None, progress=False, **SMALL)
+    row_a = results(a[a.max_pend == 64]).drop(columns="point")
+    row_b = results(b[b.max_pend == 64]).drop(columns="point")
+    pd.testing.assert_frame_equal(row_a, row_b)
+
+
+def test_adding_values_reproduces_the_old_points_and_computes_only_the_new(tmp_path):
+    old = sweep(None, {"max_pend": [32, 64]}, store=tmp_path, progress=False, **SMALL)
+    files = set(tmp_path.glob("part-*.parquet"))
+    new = sweep(None, {"max_pend": [16, 32, 64, 128]}, store=tmp_path, progress=False, **SMALL)
+    pd.testing.assert_frame_equal(results(old).drop(columns="point"),
+                                  results(new[new.max_pend.isin([32, 64])]).drop(columns="point"))
+    added = set(tmp_path.glob("part-*.parquet")) - files
+    assert sum(len(pd.read_parquet(f)) for f in added) == 2  # only 16 and 128
+
+
+def test_replications_get_distinct_seeds_from_the_base_seed():
+    cfg = Config()
+    seeds = [derive_seed(cfg, r) for r in range(5)]
+    assert len(set(seeds)) == 5 and all(0 <= s < 2**63 for s in seeds)
+    assert derive_seed(cfg, 0) == derive_seed(Config(), 0)
+    assert derive_seed(cfg, 0) != derive_seed(cfg.replace(seed=2), 0)
+    assert derive_seed(cfg, 0) != derive_seed(cfg.replace(max_pend=64), 0)
+
+
+def test_a_rerun_computes_nothing(tmp_path):
+    grid = {"max_pend": [16, 64]}
+    first = sweep(None, grid, replications=2, store=tmp_path, progress=False, **SMALL)
+    files = sorted(tmp_path.glob("part-*.parquet"))
+    again = sweep(None, grid, replications=2, store=tmp_path, progress=False, **SMALL)
+    assert sorted(tmp_path.glob("part-*.parquet")) == files
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True))  # wall_s too: read back
+    assert plan(None, grid, 2, store=tmp_path, **SMALL).todo == []
+
+
+# --- parallel and Dask ---------------------------------------------------------------------------
+
+GRID = {"policy": ["seed-2011", "mainline-stall", "mainline-fallback"], "completion": ["in_order", "out_of_order"]}
+
+
+@pytest.fixture(scope="module")
+def serial_frame():
+    return sweep(None, GRID, replications=2, store=None, workers=1, progress=False, straggler_p=0.01, **SMALL)
+
+
+def test_two_workers_give_the_same_numbers_as_one(serial_frame):
+    two = sweep(None, GRID, replications=2, store=None, workers=2, progress=False, straggler_p=0.01, **SMALL)
+    pd.testing.assert_frame_equal(results(two), results(serial_frame))
+
+
+def test_a_dask_cluster_gives_the_same_numbers(serial_frame):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        df = sweep(None, GRID, replications=2, store=None, client=client, progress=False, straggler_p=0.01, **SMALL)
+    pd.testing.assert_frame_equal(results(df), results(serial_frame))
+
+
+# --- the store: interruption, corruption ---------------------------------------------------------------
+
+SLOW_SPEC = """
+name = "slow"
+replications = 1
+[base]
+n_packets = 150_000
+warmup_packets = 1000
+[grid]
+seed = {seeds}
+"""
+
+
+def _spec(tmp_path, n=60):
+    spec = tmp_path / "slow.toml"
+    spec.write_text(SLOW_SPEC.format(seeds=list(range(1, n + 1))))
+    return spec
+
+
+def _zclab(*args, env_extra=None, **kw):
+    env = {**os.environ, "ZCLAB_FLUSH_SECONDS": "0.2", **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-m", "zclab.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _wait_for_files(store: Path, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if list(store.glob("part-*.parquet")):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sweep wrote nothing")
+
+
+def _reference(spec, tmp_path):
+    from zclab.spec import load_spec
+
+    s = load_spec(spec)
+    return sweep(s.base, s.grid, s.replications, store=tmp_path / "reference", workers=2, progress=False)
+
+
+def _check_resumed(store: Path, spec, tmp_path, out: Path):
+    """A rerun completes; the store holds every run exactly once; numbers as uninterrupted."""
+    p = _zclab("sweep", str(spec), "--store", str(store), "--output", str(out), "--no-progress")
+    assert p.wait(timeout=300) == 0, p.stderr.read()
+    keys = Store(store).load()["key"]
+    assert keys.is_unique
+    done = pd.read_parquet(out)
+    ref = _reference(spec, tmp_path)
+    pd.testing.assert_frame_equal(results(done), results(ref), check_dtype=False)
+    assert set(keys) == set(ref["key"])
+
+
+def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_a_run(tmp_path):
+    spec, store = _spec(tmp_path), tmp_path / "store"
+    p = _zclab("sweep", str(spec), "--store", str(store), "--no-progress", "--workers", "2")
+    _wait_for_files(store)
+    p.kill()  # SIGKILL: no chance to flush
+    p.wait(timeout=30)
+    partial = Store(store).load()
+    assert 0 < len(partial) < 60  # some, not all
+    _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
+
+
+def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
+    spec, store = _spec(tmp_path), tmp_path / "store"
+    p = _zclab("sweep", str(spec), "--store", str(store), "--no-progress", "--workers", "1")
+    _wait_for_files(store)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=60) == 130
+    err = p.stderr.read()
+    assert "interrupted" in err and "resume" in err and "Traceback" not in err
+    saved = len(Store(store).load())
+    assert 0 < saved < 60
+    _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
+
+
+def test_a_killed_worker_fails_the_sweep_cleanly_and_the_rerun_completes(tmp_path):
+    spec, store = _spec(tmp_path), tmp_path / "store"
+    p = _zclab("sweep", str(spec), "--store", str(store), "--no-progress", "--workers", "2")
+    _wait_for_files(store)
+    children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "no worker processes found"
+    os.kill(int(children[0]), signal.SIGKILL)
+    assert p.wait(timeout=60) == 1
+    err = p.stderr.read()
+    assert "worker process died" in err and "Traceback" not in err
+    _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
+
+
+def test_a_corrupted_file_is_reported_by_name_set_aside_and_recomputed(tmp_path):
+    store = tmp_path / "store"
+    grid = {"max_pend": [8, 16, 32, 64]}
+    first = sweep(None, grid, store=store, progress=False, flush_seconds=0.0, workers=1, **SMALL)
+    files = sorted(store.glob("part-*.parquet"))
+    assert len(files) >= 2
+    victim = files[0]
+    victim.write_bytes(victim.read_bytes()[: len(victim.read_bytes()) // 2])  # truncated
+    with pytest.warns(StoreWarning, match=victim.name):
+        again = sweep(None, grid, store=store, progress=False, workers=1, **SMALL)
+    assert (store / (victim.name + ".corrupt")).exists() and not victim.exists()
+    pd.testing.assert_frame_equal(results(again), results(first))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the store is clean again: no warning
+        assert len(zclab.load(store)) == 4
+
+
+def test_two_sweeps_cannot_fill_one_store_at_once(tmp_path):
+    """Another process holding the store's lock makes a second sweep fail at once."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from zclab.store import Store
+        with Store({str(tmp_path)!r}).lock():
+            print("locked", flush=True)
+            time.sleep(30)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RuntimeError, match="in use by another sweep"):
+            sweep(None, {"max_pend": [16]}, store=tmp_path, progress=False, **SMALL)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(sweep(None, {"max_pend": [16]}, store=tmp_path, progress=False, **SMALL)) == 1  # released with its process
+
+
+# --- aggregate -----------------------------------------------------------------------------------------
+
+def test_aggregate_gives_means_and_student_t_intervals(tmp_path):
+    df = sweep(None, {"max_pend": [16, 64]}, replications=4, store=None, progress=False, straggler_p=0.01, **SMALL)
+    agg = aggregate(df, metrics=["mpps", "latency_p99_ns"])
+    assert len(agg) == 2 and list(agg["n"]) == [4, 4]
+    for pend in (16, 64):
+        x = df.loc[df.max_pend == pend, "mpps"].to_numpy()
+        row = agg[agg.max_pend == pend].iloc[0]
+        assert row["mpps"] == pytest.approx(x.mean())
+        assert row["mpps_ci"] == pytest.approx(stats.t.ppf(0.975, 3) * x.std(ddof=1) / np.sqrt(4))
+    one = aggregate(df[df.replication == 0], metrics=["mpps"])
+    assert one["mpps_ci"].isna().all() and list(one["n"]) == [1, 1]
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+def test_cli_sweep_dry_run_then_run_then_resume(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(textwrap.dedent(f"""
+        name: demo
+        replications: 2
+        output: {tmp_path / 'out.csv'}
+        store: {tmp_path / 'store'}
+        base: {{preset: [mainline-stall], n_packets: 3000, warmup_packets: 100}}
+        grid: {{max_pend: [16, 64]}}
+        """))
+    out = subprocess.run([sys.executable, "-m", "zclab.cli", "sweep", str(spec), "--dry-run"], capture_output=True, text=True)
+    assert out.returncode == 0 and "2 points x 2 replications = 4 runs; 0 in the store" in out.stdout
+    assert "estimated time" in out.stdout and not (tmp_path / "out.csv").exists()
+    out = subprocess.run([sys.executable, "-m", "zclab.cli", "sweep", str(spec), "--no-progress"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 4
+    out = subprocess.run([sys.executable, "-m", "zclab.cli", "sweep", str(spec), "--dry-run"], capture_output=True, text=True)
+    assert "4 in the store" in out.stdout and "0 to compute" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("[grid]\nmax_pend = [16, 4096]\n", "point 1 (max_pend=4096): max_pend=4096: must not exceed"),
+        ("[grid]\nmxa_pend = [16]\n", "did you mean 'max_pend'"),
+        ("[grid]\n", "grid is empty"),
+        ("[grid]\nmax_pend = 16\n", "grid.max_pend=16: must be a list"),
+        ("[grid]\nring_size = [\"big\"]\n", "ring_size='big': must be an integer"),
+        ("replications = 0\n[grid]\nmax_pend = [16]\n", "replications=0"),
+        ("[base]\nring_size = 300\n[grid]\nmax_pend = [16]\n", "base: ring_size=300"),
+        ("[base]\npreset = \"nope\"\n[grid]\nmax_pend = [16]\n", "unknown preset"),
+        ("colour = 1\n[grid]\nmax_pend = [16]\n", "unknown key(s) colour"),
+        ("[grid\n", "not valid TOML"),
+        ("name = \"x\"\n", "nothing to sweep"),
+    ],
+)
+def test_cli_rejects_a_bad_spec_with_exit_2_naming_the_problem(tmp_path, body, fragment):
+    spec = tmp_path / "bad.toml"
+    spec.write_text(body)
+    out = subprocess.run([sys.executable, "-m", "zclab.cli", "sweep", str(spec), "--store", str(tmp_path / "st")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert fragment in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "st").exists()
