@@ -2,9 +2,12 @@
 
     zclab simulate [--preset NAME ...] [--set key=value ...] [--json]
     zclab sweep SPEC [--workers N] [--scheduler ADDRESS] [--dry-run] [--store DIR] [--output FILE]
+    zclab notebooks run [NAME ...] [-p KEY VALUE ...] [--quick] [--output-dir DIR]
+    zclab study [--quick | --full]
 
 Bad input exits with code 2 and one line on stderr naming the problem; a
-failure inside a run exits with code 1. Nothing prints a traceback.
+failure inside a run (or a notebook that failed) exits with code 1. Nothing
+prints a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .config import PARAMETERS, Config, ConfigError
 from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
 
-__all__ = ["main", "parse_assignment", "parse_value"]
+__all__ = ["main", "parse_assignment", "parse_value", "parse_parameter"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -228,6 +231,65 @@ def _write_frame(df, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def parse_parameter(key: str, text: str) -> tuple[str, Any]:
+    """A notebook parameter from ``-p KEY VALUE``: JSON when it parses, else the text.
+
+        >>> parse_parameter("n", "3"), parse_parameter("quick", "true"), parse_parameter("d", "/tmp/x")
+        (('n', 3), ('quick', True), ('d', '/tmp/x'))
+    """
+    if not key.isidentifier():
+        raise UsageError(f"-p {key!r}: the parameter name must be a Python identifier")
+    try:
+        return key, json.loads(text)
+    except ValueError:
+        return key, text
+
+
+def _print_run(run) -> None:
+    status = "ok" if run.ok else "FAILED"
+    print(f"{run.name:<24} {status:<6} {run.seconds:8.1f} s" + (f"  {run.error}" if run.error else ""), flush=True)
+
+
+def _finish(runs) -> int:
+    failed = sum(not r.ok for r in runs)
+    print(f"{len(runs)} notebooks, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cmd_notebooks_run(args) -> int:
+    from . import notebooks
+
+    parameters = dict(parse_parameter(k, v) for k, v in args.parameter)
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    try:
+        runs = notebooks.run_notebooks(
+            args.names or None, parameters, quick=args.quick,
+            notebooks_dir=args.notebooks_dir or notebooks.NOTEBOOKS_DIR,
+            output_dir=args.output_dir or notebooks.RUNS_DIR,
+            timeout=args.timeout, report=_print_run,
+        )
+    except notebooks.NotebookError as exc:
+        raise UsageError(str(exc)) from None
+    return _finish(runs)
+
+
+def _cmd_notebooks_missing(args) -> int:
+    raise UsageError("notebooks: give an action: run")
+
+
+def _cmd_study(args) -> int:
+    from . import notebooks
+
+    try:
+        runs = notebooks.study(quick=not args.full,
+                               notebooks_dir=args.notebooks_dir or notebooks.NOTEBOOKS_DIR,
+                               output_dir=args.output_dir or notebooks.RUNS_DIR, report=_print_run)
+    except notebooks.NotebookError as exc:
+        raise UsageError(str(exc)) from None
+    return _finish(runs)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="zclab", description="Simulate the Linux vhost-net TX zero-copy design.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -248,6 +310,27 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--dry-run", action="store_true", help="show the number of runs and a time estimate, run nothing")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     w.set_defaults(func=_cmd_sweep)
+
+    n = sub.add_parser("notebooks", help="run the notebooks of notebooks/ in batch (papermill)")
+    n.set_defaults(func=_cmd_notebooks_missing)
+    nsub = n.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    r = nsub.add_parser("run", help="execute notebooks; executed copies go to runs/")
+    r.add_argument("names", nargs="*", metavar="NAME", help="notebooks to run, with or without .ipynb (default: every one)")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="inject a parameter (repeatable); VALUE is read as JSON when it parses (true, 3, 0.5), else as text")
+    r.add_argument("--quick", action="store_true", help="small, fast runs (injects quick=True)")
+    r.add_argument("--output-dir", metavar="DIR", help="where the executed copies go (default: runs/)")
+    r.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="longest a cell may run (default 1800)")
+    r.add_argument("--notebooks-dir", help=argparse.SUPPRESS)  # for tests
+    r.set_defaults(func=_cmd_notebooks_run)
+
+    t = sub.add_parser("study", help="run every notebook: frames to data/, figures to figures/, executed copies to runs/")
+    mode = t.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small, fast runs (the default)")
+    mode.add_argument("--full", action="store_true", help="the full study")
+    t.add_argument("--output-dir", help=argparse.SUPPRESS)  # for tests
+    t.add_argument("--notebooks-dir", help=argparse.SUPPRESS)  # for tests
+    t.set_defaults(func=_cmd_study)
     return p
 
 

@@ -1,0 +1,190 @@
+"""Batch notebooks: papermill on the zclab kernel, failures reported, sources untouched,
+committed notebooks clean and in sync with their .py pair."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from zclab import notebooks
+from zclab.cli import main
+
+NOTEBOOKS = sorted(notebooks.NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def make_notebook(directory: Path, name: str, *cells: str, parameters: str = "quick = False\nprogress = True") -> Path:
+    """A notebook of code cells, the first tagged ``parameters``; it names a kernel
+    that does not exist, which a batch run must ignore."""
+    directory.mkdir(parents=True, exist_ok=True)
+    nb = new_notebook(cells=[new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+                      + [new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "gone", "language": "python"}
+    path = directory / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def run_cli(*args):
+    p = subprocess.run([sys.executable, "-m", "zclab.cli", *args], capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+# --- the quickstart, end to end ---------------------------------------------------------------
+
+def test_quickstart_runs_quick_and_writes_its_frame_and_figure(tmp_path):
+    sources = {p: p.read_bytes() for p in notebooks.NOTEBOOKS_DIR.iterdir() if p.is_file()}
+    params = {"data_dir": str(tmp_path / "data"), "figures_dir": str(tmp_path / "figures"),
+              "store": str(tmp_path / "store")}
+    runs = notebooks.run_notebooks(["quickstart"], params, quick=True, output_dir=tmp_path / "runs", timeout=300)
+    assert [(r.name, r.ok, r.error) for r in runs] == [("quickstart", True, None)]
+    assert runs[0].output == tmp_path / "runs" / "quickstart.ipynb" and runs[0].output.is_file()
+    assert (tmp_path / "data" / "quickstart.parquet").stat().st_size > 0
+    for ext in ("png", "svg", "pdf"):
+        assert (tmp_path / "figures" / f"quickstart.{ext}").stat().st_size > 0
+    assert any((tmp_path / "store").iterdir())
+    executed = nbformat.read(runs[0].output, as_version=4)
+    assert executed.metadata.papermill.parameters["quick"] is True
+    # The sources are unchanged, and nothing was added next to them.
+    assert {p: p.read_bytes() for p in notebooks.NOTEBOOKS_DIR.iterdir() if p.is_file()} == sources
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def batch(tmp_path):
+    """A notebooks directory with one good and one failing notebook."""
+    d = tmp_path / "nbs"
+    make_notebook(d, "a_good", "x = 1 + 1")
+    make_notebook(d, "b_bad", "y = 2", "raise RuntimeError('the straggler never completed')", "z = 3")
+    return d
+
+
+def test_a_failing_notebook_is_reported_and_the_batch_goes_on(batch, tmp_path):
+    make_notebook(batch, "c_after", "open('ran.txt', 'w').write('yes')")
+    runs = notebooks.run_notebooks(notebooks_dir=batch, output_dir=tmp_path / "runs")
+    assert [(r.name, r.ok) for r in runs] == [("a_good", True), ("b_bad", False), ("c_after", True)]
+    bad = runs[1]
+    assert "RuntimeError" in bad.error and "the straggler never completed" in bad.error
+    assert "cell" in bad.error and "\n" not in bad.error
+    assert runs[0].error is None and all(r.seconds > 0 for r in runs)
+    assert (batch / "ran.txt").read_text() == "yes"  # the notebooks directory is the working directory
+    assert all(r.output.is_file() for r in runs)  # the failed one too, with its traceback
+    assert all(r.output.with_suffix(".log").is_file() for r in runs)  # what the kernels printed outside cells
+
+
+def test_cli_exits_1_when_a_notebook_failed_and_0_when_none_did(batch, tmp_path):
+    code, out, err = run_cli("notebooks", "run", "--notebooks-dir", str(batch), "--output-dir", str(tmp_path / "r1"))
+    assert code == 1, err
+    lines = out.strip().splitlines()
+    assert lines[-1] == "2 notebooks, 1 failed"
+    assert any(line.startswith("b_bad") and "FAILED" in line and "the straggler never completed" in line for line in lines)
+    assert any(line.startswith("a_good") and " ok " in line for line in lines)
+    assert "Traceback" not in out + err
+
+    code, out, err = run_cli("notebooks", "run", "a_good.ipynb", "--notebooks-dir", str(batch),
+                             "--output-dir", str(tmp_path / "r2"))
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == "1 notebooks, 0 failed"
+
+
+def test_parameters_reach_the_notebook(tmp_path):
+    d = tmp_path / "nbs"
+    make_notebook(d, "echo", "import json\njson.dump({'n': n, 'label': label, 'quick': quick, 'progress': progress}, open(out, 'w'))",
+                  parameters="quick = False\nprogress = True\nn = 1\nlabel = 'default'\nout = 'echo.json'")
+    out = tmp_path / "echo.json"
+    runs = notebooks.run_notebooks(["echo"], {"n": 3, "label": "from the test", "out": str(out)}, quick=True,
+                                   notebooks_dir=d, output_dir=tmp_path / "runs")
+    assert runs[0].ok, runs[0].error
+    assert json.loads(out.read_text()) == {"n": 3, "label": "from the test", "quick": True, "progress": False}
+
+    # From the command line: -p values are JSON when they parse, else text.
+    code, _, err = run_cli("notebooks", "run", "echo", "-p", "n", "7", "-p", "quick", "true", "-p", "label", "a b",
+                           "-p", "out", str(out), "--notebooks-dir", str(d), "--output-dir", str(tmp_path / "runs"))
+    assert code == 0, err
+    assert json.loads(out.read_text()) == {"n": 7, "label": "a b", "quick": True, "progress": False}
+
+
+def test_the_kernel_is_this_interpreter_with_the_agg_backend(tmp_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # conftest sets it; the batch run must, too
+    d = tmp_path / "nbs"
+    make_notebook(d, "which", "import json, os, sys\n"
+                  "json.dump([sys.executable, sys.prefix, os.environ.get('MPLBACKEND')], open('which.json', 'w'))")
+    runs = notebooks.run_notebooks(notebooks_dir=d, output_dir=tmp_path / "runs")
+    assert runs[0].ok, runs[0].error
+    executable, prefix, backend = json.loads((d / "which.json").read_text())
+    assert notebooks.same_python(executable, sys.executable), (executable, sys.executable)
+    assert prefix == sys.prefix and backend == "Agg"
+
+
+def test_ensure_kernel_repairs_a_kernelspec_of_another_python(tmp_path):
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    name = f"zclab-test-{os.getpid()}"
+    spec_dir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / name
+    spec_dir.mkdir(parents=True)
+    try:
+        (spec_dir / "kernel.json").write_text(json.dumps(
+            {"argv": ["/usr/bin/false", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+             "display_name": "elsewhere", "language": "python"}))
+        assert notebooks.ensure_kernel(name) == name
+        assert notebooks.same_python(KernelSpecManager().get_kernel_spec(name).argv[0])
+    finally:
+        import shutil
+
+        shutil.rmtree(spec_dir, ignore_errors=True)
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+def test_an_unknown_notebook_is_an_error_that_lists_the_available_ones(batch, tmp_path):
+    with pytest.raises(ValueError, match=r"'nope'.*available: a_good, b_bad"):
+        notebooks.run_notebooks(["a_good", "nope"], notebooks_dir=batch, output_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()  # nothing ran
+    code, out, err = run_cli("notebooks", "run", "nope", "--notebooks-dir", str(batch), "--output-dir", str(tmp_path / "runs"))
+    assert code == 2
+    assert err.startswith("zclab: error:") and "available: a_good, b_bad" in err and len(err.strip().splitlines()) == 1
+
+
+def test_other_bad_input(tmp_path, batch):
+    with pytest.raises(ValueError, match="no such directory"):
+        notebooks.run_notebooks(notebooks_dir=tmp_path / "missing")
+    with pytest.raises(ValueError, match="overwrite the sources"):
+        notebooks.run_notebooks(notebooks_dir=batch, output_dir=batch)
+    with pytest.raises(ValueError, match="identifier"):
+        notebooks.run_notebooks(["a_good"], {"not a name": 1}, notebooks_dir=batch, output_dir=tmp_path / "r")
+    assert main(["notebooks", "run", "--notebooks-dir", str(tmp_path / "missing")]) == 2
+    assert main(["notebooks"]) == 2
+
+
+# --- the committed notebooks ---------------------------------------------------------------------
+
+def test_there_are_notebooks():
+    assert [p.name for p in NOTEBOOKS] and "quickstart.ipynb" in [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_are_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged parameters"
+    for name in ("quick", "data_dir", "figures_dir", "store", "progress"):
+        assert any(line.startswith(f"{name} =") for line in tagged[0].source.splitlines()), name
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"cell {i} has outputs: clear them"
+    assert nb.metadata.kernelspec.name == "zclab" and nb.metadata.kernelspec.display_name == "Python (zclab)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_in_sync_with_their_py_pair(path):
+    pair = path.with_suffix(".py")
+    assert pair.is_file(), f"{pair.name} is missing: jupytext --sync {path}"
+    ipynb, py = jupytext.read(path), jupytext.read(pair)
+    cells = lambda nb: [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]  # noqa: E731
+    assert cells(ipynb) == cells(py), f"run: jupytext --sync {pair}"

@@ -1,0 +1,361 @@
+"""Batch runs of the project's notebooks: the study.
+
+    >>> from zclab import notebooks
+    >>> runs = notebooks.run_notebooks(["quickstart"], quick=True)      # doctest: +SKIP
+    >>> [(r.name, r.ok, r.error) for r in runs]                          # doctest: +SKIP
+    [('quickstart', True, None)]
+    >>> notebooks.study(quick=False)                                     # doctest: +SKIP
+
+Every notebook of ``notebooks/`` is executed with papermill on the kernel
+``zclab`` (:func:`ensure_kernel`: this interpreter, whatever kernel the
+notebook names), with the notebooks directory as the working directory, and
+its executed copy is written to ``runs/`` (never over the source), with a
+``.log`` of what the kernel printed outside cells. A failing
+notebook is reported, not raised: the batch goes on.
+
+**Notebook conventions.** Each notebook in ``notebooks/``
+
+* is paired with a ``.py`` file in jupytext's percent format (``jupytext.toml``
+  at the project root) and is committed without outputs or execution counts;
+* has exactly one cell tagged ``parameters`` that assigns at least::
+
+      quick = False              # True: small, fast runs (CI, zclab study --quick)
+      data_dir = "../data"       # where frames are written
+      figures_dir = "../figures" # where figures are written
+      store = "../data/store"    # the sweep result store
+      progress = True            # progress bars in sweeps
+
+  Paths are relative to the notebooks directory, which is the working
+  directory both in JupyterLab and in batch runs (so are relative paths given
+  as parameters);
+* writes its frames to ``data_dir`` (with :func:`save_frame`) and its figures
+  to ``figures_dir`` (with :func:`zclab.plotting.savefig`), and passes ``store=store`` and
+  ``progress=progress`` to :func:`zclab.sweep`;
+* takes its numbers from its frames, never typed into the text.
+
+Batch runs inject ``progress=False`` (and ``quick=True`` in quick mode) before
+the caller's parameters, and run the kernel with ``MPLBACKEND=Agg``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+__all__ = [
+    "NotebookRun",
+    "NotebookError",
+    "ensure_kernel",
+    "same_python",
+    "available",
+    "run_notebooks",
+    "study",
+    "save_frame",
+    "PROJECT_ROOT",
+    "NOTEBOOKS_DIR",
+    "RUNS_DIR",
+    "KERNEL_NAME",
+]
+
+#: The project: the parent of the zclab package directory (an editable install).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+RUNS_DIR = PROJECT_ROOT / "runs"
+KERNEL_NAME = "zclab"
+KERNEL_DISPLAY_NAME = "Python (zclab)"
+
+
+class NotebookError(ValueError):
+    """Bad input to a batch run (an unknown notebook, a missing directory...);
+    raised before anything runs."""
+
+
+@dataclass
+class NotebookRun:
+    """How one notebook went: ``ok`` is False when it raised, and ``error`` says
+    what, on one line."""
+
+    name: str
+    source: Path
+    output: Path
+    ok: bool
+    seconds: float
+    error: str | None = None
+
+
+# --- the kernel ----------------------------------------------------------------------------------
+
+def _spec_python(name: str) -> tuple[str | None, str | None]:
+    """(python the kernelspec ``name`` launches, its directory), or (None, None) if absent."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return None, None
+    return (spec.argv[0] if spec.argv else None), spec.resource_dir
+
+
+def same_python(a: str | os.PathLike | None, b: str | os.PathLike | None = None) -> bool:
+    """Whether interpreter path ``a`` is ``b`` (default: this one): the same file
+    in the same directory, so ``venv/bin/python`` is ``venv/bin/python3``.
+
+    Not the same file alone: a virtualenv's python is a symlink to the base
+    interpreter, which has other packages.
+    """
+    b = sys.executable if b is None else b
+    if a is None or not b:
+        return False
+    a, b = os.path.abspath(a), os.path.abspath(b)
+    if a == b:
+        return True
+    try:
+        return os.path.dirname(a) == os.path.dirname(b) and os.path.samefile(a, b)
+    except OSError:  # a kernelspec naming a python that is gone
+        return False
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """Make sure the Jupyter kernel ``name`` launches this interpreter
+    (:func:`same_python`); its name.
+
+    Installs the kernelspec into ``sys.prefix`` (the virtualenv) when it is
+    missing or launches another python, so that notebooks run against the
+    packages installed here.
+
+        >>> ensure_kernel()            # doctest: +SKIP
+        'zclab'
+    """
+    python, _ = _spec_python(name)
+    if same_python(python):
+        return name
+    from ipykernel.kernelspec import install
+
+    display = KERNEL_DISPLAY_NAME if name == KERNEL_NAME else f"Python ({name})"
+    install(kernel_name=name, display_name=display, prefix=sys.prefix)
+    python, where = _spec_python(name)
+    if not same_python(python):
+        # A kernelspec of the same name in a directory Jupyter searches first.
+        raise RuntimeError(
+            f"kernel {name!r}: the kernelspec in {where} launches {python}, not {sys.executable}, "
+            f"and shadows the one installed in {sys.prefix}; remove it (jupyter kernelspec remove {name})"
+        )
+    return name
+
+
+# --- which notebooks ---------------------------------------------------------------------------
+
+def available(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> list[Path]:
+    """The notebooks of ``notebooks_dir``, sorted: every ``*.ipynb`` but checkpoints."""
+    d = Path(notebooks_dir)
+    if not d.is_dir():
+        raise NotebookError(f"notebooks_dir={str(d)!r}: no such directory")
+    return sorted(
+        p for p in d.glob("*.ipynb")
+        if p.is_file() and not p.name.startswith(".") and not p.stem.endswith("-checkpoint")
+    )
+
+
+def _select(names: str | Iterable[str] | None, notebooks_dir: Path) -> list[Path]:
+    """The notebooks named (with or without .ipynb), or every one for None."""
+    found = available(notebooks_dir)
+    if names is None:
+        return found
+    if isinstance(names, str):
+        names = [names]
+    by_stem = {p.stem: p for p in found}
+    chosen = []
+    for name in names:
+        stem = name[: -len(".ipynb")] if name.endswith(".ipynb") else name
+        if stem not in by_stem:
+            known = ", ".join(by_stem) or "none"
+            raise NotebookError(f"notebook {name!r} is not in {notebooks_dir}; available: {known}")
+        chosen.append(by_stem[stem])
+    return list(dict.fromkeys(chosen))  # a notebook named twice runs once
+
+
+def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, Mapping):
+        raise NotebookError(f"parameters={parameters!r}: must be a dict of name to value")
+    for key in parameters:
+        if not isinstance(key, str) or not key.isidentifier():
+            raise NotebookError(f"parameter {key!r}: must be a Python identifier")
+    return dict(parameters)
+
+
+# --- inside a notebook ---------------------------------------------------------------------------
+
+def save_frame(df, name: str, directory: str | os.PathLike = "../data") -> Path:
+    """Write ``df`` to ``directory/name.parquet`` atomically (a temporary file, then a
+    rename) and create ``directory`` if needed; the path.
+
+        >>> save_frame(agg, "quickstart", data_dir)     # doctest: +SKIP
+        PosixPath('../data/quickstart.parquet')
+    """
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or os.sep in name:
+        raise ValueError(f"name={name!r} must be a non-empty file name without a path separator")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.parquet"
+    tmp = directory / f".{name}.parquet.{os.getpid()}.tmp"
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# --- running -------------------------------------------------------------------------------------
+
+def _kernel_manager_class(env: Mapping[str, str], log) -> type:
+    """A kernel manager that starts its kernel with ``env`` on top of ours and with
+    its stdout and stderr (what it prints outside cells: start-up warnings, the
+    traceback of a dying kernel) going to the open file ``log``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class BatchKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            return await super().start_kernel(**kw)
+
+    return BatchKernelManager
+
+
+def _one_line(exc: BaseException) -> str:
+    """``"ZeroDivisionError: division by zero (cell 3)"``: name, value, failing cell."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        text = f"{exc.ename}: {exc.evalue}"
+        if exc.cell_index is not None:
+            # Counted from 0 in the executed copy, whose cells include the injected parameters.
+            text += f" (cell {exc.cell_index})"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # tracebacks' colours
+    text = " ".join(text.split())
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def run_notebooks(
+    names: str | Iterable[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    quick: bool = False,
+    notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+    output_dir: str | os.PathLike = RUNS_DIR,
+    timeout: float = 1800,
+    *,
+    report: Callable[[NotebookRun], None] | None = None,
+) -> list[NotebookRun]:
+    """Execute notebooks with papermill, one after the other; how each went.
+
+    ``names`` are notebooks of ``notebooks_dir`` (``"quickstart"`` or
+    ``"quickstart.ipynb"``); None runs every one. Each runs with
+    ``progress=False``, ``quick=True`` if ``quick``, then ``parameters``
+    injected, for at most ``timeout`` seconds per cell; its executed copy is
+    ``output_dir/<name>.ipynb`` and what its kernel printed outside cells
+    (warnings, the traceback of a dying kernel) ``output_dir/<name>.log``.
+    A notebook that fails is recorded
+    (``ok=False`` and the error) and the next one runs. ``report`` is called
+    with each run as it finishes.
+
+        >>> runs = run_notebooks(["quickstart"], {"data_dir": "/tmp/d"}, quick=True)  # doctest: +SKIP
+        >>> runs[0].ok, runs[0].output.name                                          # doctest: +SKIP
+        (True, 'quickstart.ipynb')
+    """
+    notebooks_dir = Path(notebooks_dir).resolve()
+    output_dir = Path(output_dir).resolve()
+    sources = _select(names, notebooks_dir)
+    if output_dir == notebooks_dir:
+        raise NotebookError(f"output_dir={str(output_dir)!r} is the notebooks directory: "
+                            "the executed copies would overwrite the sources")
+    injected = {"progress": False, **({"quick": True} if quick else {}), **_check_parameters(parameters)}
+    if not sources:
+        return []
+
+    import papermill
+
+    kernel = ensure_kernel()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for src in sources:
+        out = output_dir / src.name
+        t0 = time.perf_counter()
+        error = None
+        try:
+            with open(output_dir / f"{src.stem}.log", "wb") as log:
+                papermill.execute_notebook(
+                    src, out, parameters=injected,
+                    kernel_name=kernel,  # never the kernel the notebook's metadata names
+                    language="python",  # how to write the parameters, even when the metadata says nothing
+                    cwd=notebooks_dir, progress_bar=False, log_output=False,
+                    execution_timeout=timeout, start_timeout=120,
+                    kernel_manager_class=_kernel_manager_class({"MPLBACKEND": "Agg"}, log),  # no display
+                )
+        except Exception as exc:  # any failure is this notebook's, not the batch's
+            error = _one_line(exc)
+        run = NotebookRun(src.stem, src, out, error is None, time.perf_counter() - t0, error)
+        runs.append(run)
+        if report is not None:
+            report(run)
+    return runs
+
+
+def _last_full_seconds(sources: list[Path], output_dir: Path) -> dict[str, float]:
+    """Durations of the last full (not quick) successful runs, from the executed copies."""
+    import nbformat
+
+    seconds = {}
+    for src in sources:
+        out = output_dir / src.name
+        try:
+            meta = nbformat.read(out, as_version=4).metadata.get("papermill", {})
+        except Exception:  # absent or unreadable: no estimate for it
+            continue
+        params = meta.get("parameters") or {}
+        if not params.get("quick", False) and not meta.get("exception") and meta.get("duration"):
+            seconds[src.stem] = float(meta["duration"])
+    return seconds
+
+
+def study(
+    quick: bool = True,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+    output_dir: str | os.PathLike = RUNS_DIR,
+    report: Callable[[NotebookRun], None] | None = None,
+) -> list[NotebookRun]:
+    """Run every notebook, quick or full: the project's main job.
+
+    Frames land in ``data/``, figures in ``figures/``, executed notebooks in
+    ``runs/``. Before a full study, prints how long the last full runs took
+    (from the executed copies in ``runs/``), when there are any.
+
+        >>> runs = study(quick=True)          # doctest: +SKIP
+        zclab study (quick): 1 notebook(s) from .../notebooks
+    """
+    sources = available(notebooks_dir)
+    mode = "quick" if quick else "full"
+    line = f"zclab study ({mode}): {len(sources)} notebook(s) from {Path(notebooks_dir)}"
+    if not quick and sources:
+        last = _last_full_seconds(sources, Path(output_dir))
+        if last:
+            some = "" if len(last) == len(sources) else f" ({len(last)} of them)"
+            line += (f"; the last full run{some} took {sum(last.values()):.0f} s "
+                     "(less when the store already holds their points)")
+        else:
+            line += "; no earlier full run in the output directory to estimate the time from"
+    print(line, flush=True)
+    return run_notebooks(None, parameters, quick=quick, notebooks_dir=notebooks_dir,
+                         output_dir=output_dir, report=report)
