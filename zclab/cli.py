@@ -275,7 +275,15 @@ def _cmd_notebooks_run(args) -> int:
 
 
 def _cmd_notebooks_missing(args) -> int:
-    raise UsageError("notebooks: give an action: run")
+    raise UsageError("notebooks: give an action: run or kernel")
+
+
+def _cmd_notebooks_kernel(args) -> int:
+    from . import notebooks
+
+    name = notebooks.ensure_kernel()
+    print(f"Jupyter kernel {name!r} runs {sys.executable}; JupyterLab lists it as \"Python (zclab)\"")
+    return EXIT_OK
 
 
 def _cmd_study(args) -> int:
@@ -323,6 +331,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="longest a cell may run (default 1800)")
     r.add_argument("--notebooks-dir", help=argparse.SUPPRESS)  # for tests
     r.set_defaults(func=_cmd_notebooks_run)
+    k = nsub.add_parser("kernel", help="register the Jupyter kernel the notebooks use (this Python)")
+    k.set_defaults(func=_cmd_notebooks_kernel)
 
     t = sub.add_parser("study", help="run every notebook: frames to data/, figures to figures/, executed copies to runs/")
     mode = t.add_mutually_exclusive_group()
