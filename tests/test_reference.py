@@ -109,19 +109,36 @@ def test_histogram_buckets_agree():
 
 def test_every_engine_parameter_is_set_from_the_config():
     """A field of the parameter record left at zero would silently change the model."""
-    import numpy as np
-
     from zclab.engine import layout as L
     from zclab.simulation import kernel_args
 
-    a, *_ = kernel_args(Config(seed=3, size_dist="uniform"))
-    b, *_ = kernel_args(Config(
-        seed=4, size_dist="uniform", max_events=12345, debug=True, arrival="poisson", trace_packets=10,
-        reap_threshold=3, signal_every_publish=True, duplicate_head_p=0.1, straggler_p=0.1,
+    a = kernel_args(Config(seed=3))["params"]
+    b = kernel_args(Config(
+        seed=4, max_events=12345, debug=True, arrival="poisson", trace_packets=10,
+        reap_threshold=3, signal_every_publish=True, duplicate_head_p=0.1, tx_batch=8, used_ring_ns=50,
+        host_stack_ns_per_packet=100, host_stack_ns_per_byte=0.1, local_rx_ns_per_packet=500,
         wake_on_completion=True, completion="out_of_order", pend_placement="stall",
-    ))
+        flows=[{"name": "a"}, {"name": "b"}],
+    ))["params"]
     for name in L.P.names:
-        if name in ("size_kind",):
-            continue
         assert a[0][name] != 0 or b[0][name] != 0, name
-    assert np.all(a[0]["size_kind"] == L.SIZE_UNIFORM)
+
+
+def test_flow_rows_carry_each_flows_parameters():
+    from zclab.engine import layout as L
+    from zclab.simulation import kernel_args
+
+    k = kernel_args(Config(flows=[
+        {"name": "a", "size_dist": "uniform", "size_min": 10, "size_max": 20, "dest": "local", "straggler_p": 0.5},
+        {"name": "b", "egress_rate_pps": 1000, "egress_queue": 7, "rate_pps": 2000, "size_dist": "imix"},
+        {"name": "c", "egress_rate_mbps": 8, "size_dist": "fixed", "size_bytes": 300},
+    ]))
+    fi, ff = k["fl_i"], k["fl_f"]
+    assert list(fi[:, L.FI_DEST]) == [L.DEST_LOCAL, L.DEST_WIRE, L.DEST_WIRE]
+    assert list(fi[:, L.FI_LIMITED]) == [0, 1, 1] and fi[1, L.FI_EQUEUE] == 7
+    assert (fi[0, L.FI_SIZE_KIND], fi[0, L.FI_SIZE_MIN], fi[0, L.FI_SIZE_MAX]) == (L.SIZE_UNIFORM, 10, 20)
+    assert fi[1, L.FI_SIZE_N] == 3 and fi[2, L.FI_SIZE_N] == 1
+    assert list(k["size_vals"][fi[1, L.FI_SIZE_OFF]:fi[1, L.FI_SIZE_OFF] + 3]) == [64, 576, 1500]
+    assert k["size_vals"][fi[2, L.FI_SIZE_OFF]] == 300
+    assert ff[0, L.FF_STRAGGLER_P] == 0.5 and ff[1, L.FF_GAP] == 1e6 / 2
+    assert ff[1, L.FF_LIM_NS] == 1e6 and ff[2, L.FF_LIM_NS_PER_BYTE] == 1000.0  # 8 bits at 8 Mbit/s

@@ -34,6 +34,7 @@ import csv
 import dataclasses
 import difflib
 import inspect
+import json
 import math
 import numbers
 import os
@@ -99,6 +100,11 @@ class Config:
     large_bytes: int = _p(65536, "int", "workload", "large size for 'bimodal'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
     small_fraction: float = _p(0.5, "float", "workload", "fraction of small packets for 'bimodal'", min=0.0, max=1.0)
     size_table: tuple | None = _p(None, "size_table", "workload", "sizes and weights for 'empirical': '64:7,576:4,1500:1', pairs, or a CSV file (size,weight)")
+    dest: str = _p("wire", "choice", "workload", "where the packets go: out of the NIC, or to a socket on the host (guest-to-host)", choices=("wire", "local"))
+    egress_rate_pps: float = _p(0.0, "float", "workload", "egress limiter (a host qdisc such as netem or tbf) in packets/s; 0: none", unit="packets/s", min=0.0, max=1e10)
+    egress_rate_mbps: float = _p(0.0, "float", "workload", "egress limiter in Mbit/s (instead of egress_rate_pps); 0: none", unit="Mbit/s", min=0.0, max=1e7)
+    egress_queue: int = _p(1000, "int", "workload", "packets the egress limiter holds; beyond it they are dropped", unit="packets", min=1, max=1_000_000)
+    flows: tuple | None = _p(None, "flows", "workload", "several flows sharing the virtqueue: a list of tables (JSON text, or a .json/.toml/.yaml file); see docs/model.md")
     # virtqueue ---------------------------------------------------------------
     ring_size: int = _p(256, "int", "virtqueue", "vring.num: descriptors in the TX ring", pow2=True, min=2, max=MAX_RING_SIZE)
     signal_every_publish: bool = _p(False, "bool", "virtqueue", "interrupt the guest at every used-ring publish (no event-index suppression)")
@@ -115,6 +121,7 @@ class Config:
     copy_via_heads: bool = _p(_POLICY0["copy_via_heads"], "bool", "vhost", "zero-copy mode records copied packets in heads[] already done (seed) instead of using them at once (mainline)")
     uio_maxiov: int = _p(1024, "int", "vhost", "UIO_MAXIOV: entries of heads[]", pow2=True, min=2, max=65536)
     weight_bytes: int = _p(524288, "int", "vhost", "VHOST_NET_WEIGHT: bytes per handle_tx pass before requeueing", unit="bytes", min=1, max=2**40)
+    tx_batch: int = _p(1, "int", "vhost", "copied packets put on the used ring together (VHOST_NET_BATCH, 64 since 2018); 1: one by one", min=1, max=1024)
     # costs -------------------------------------------------------------------
     host: str = _p("assumed-2011", "preset", "costs", "host preset name", choices=tuple(HOST_PRESETS))
     per_packet_ns: float = _p(_HOST0["per_packet_ns"], "float", "costs", "worker CPU per packet: descriptor fetch, sendmsg, skb", unit="ns", min=0.0)
@@ -128,6 +135,10 @@ class Config:
     guest_xmit_ns: float = _p(_HOST0["guest_xmit_ns"], "float", "costs", "guest CPU per packet sent", unit="ns", min=0.0)
     irq_latency_ns: float = _p(_HOST0["irq_latency_ns"], "float", "costs", "from signal to the guest running its interrupt handler", unit="ns", min=0.0)
     wake_latency_ns: float = _p(_HOST0["wake_latency_ns"], "float", "costs", "from kick or callback to the worker running", unit="ns", min=0.0)
+    used_ring_ns: float = _p(_HOST0["used_ring_ns"], "float", "costs", "worker CPU per used-ring update (vhost_add_used_n), once per batch", unit="ns", min=0.0)
+    host_stack_ns_per_packet: float = _p(_HOST0["host_stack_ns_per_packet"], "float", "costs", "host CPU outside vhost per packet: tap, bridge, driver", unit="ns", min=0.0)
+    host_stack_ns_per_byte: float = _p(_HOST0["host_stack_ns_per_byte"], "float", "costs", "host CPU outside vhost per byte: GSO segmentation, checksums", unit="ns/byte", min=0.0)
+    local_rx_ns_per_packet: float = _p(_HOST0["local_rx_ns_per_packet"], "float", "costs", "host CPU of the local receiver per packet (dest='local')", unit="ns", min=0.0)
     cpu_ghz: float = _p(_HOST0["cpu_ghz"], "float", "costs", "host clock, for cycles per byte", unit="GHz", min_exclusive=0.0, max=100.0)
     # NIC ---------------------------------------------------------------------
     line_rate_gbps: float = _p(_HOST0["line_rate_gbps"], "float", "nic", "wire speed", unit="Gbit/s", min_exclusive=0.0, max=100_000.0)
@@ -163,7 +174,11 @@ class Config:
         out = {}
         for f in _FIELDS:
             v = getattr(self, f.name)
-            out[f.name] = _size_table_text(v) if f.name == "size_table" else v
+            if f.name == "size_table":
+                v = _size_table_text(v)
+            elif f.name == "flows":
+                v = _flows_text(v)
+            out[f.name] = v
         return out
 
     @classmethod
@@ -181,19 +196,11 @@ class Config:
 
     def size_distribution(self) -> tuple[tuple[int, ...], tuple[float, ...]] | tuple[int, int]:
         """The packet sizes and their probabilities, or (min, max) for 'uniform'."""
-        d = self.size_dist
-        if d == "uniform":
-            return (self.size_min, self.size_max)
-        if d == "fixed":
-            table = ((self.size_bytes, 1.0),)
-        elif d == "imix":
-            table = IMIX_TABLE
-        elif d == "bimodal":
-            table = ((self.small_bytes, self.small_fraction), (self.large_bytes, 1.0 - self.small_fraction))
-        else:
-            table = self.size_table
-        total = sum(w for _, w in table)
-        return tuple(s for s, _ in table), tuple(w / total for _, w in table)
+        return size_distribution({k: getattr(self, k) for k in _INHERITED})
+
+    def flow_specs(self) -> list[dict]:
+        """The flows sharing the virtqueue, every field resolved (one flow "all" by default)."""
+        return _resolve_flows(self)
 
     def mean_size(self) -> float:
         """Mean packet size of the workload in bytes."""
@@ -202,6 +209,23 @@ class Config:
             return (dist[0] + dist[1]) / 2.0
         sizes, probs = dist
         return float(sum(s * p for s, p in zip(sizes, probs)))
+
+
+def size_distribution(p: Mapping[str, Any]) -> tuple[tuple[int, ...], tuple[float, ...]] | tuple[int, int]:
+    """Sizes and probabilities of a workload or flow (its size_* fields), or (min, max) if uniform."""
+    d = p["size_dist"]
+    if d == "uniform":
+        return (p["size_min"], p["size_max"])
+    if d == "fixed":
+        table = ((p["size_bytes"], 1.0),)
+    elif d == "imix":
+        table = IMIX_TABLE
+    elif d == "bimodal":
+        table = ((p["small_bytes"], p["small_fraction"]), (p["large_bytes"], 1.0 - p["small_fraction"]))
+    else:
+        table = p["size_table"]
+    total = sum(w for _, w in table)
+    return tuple(s for s, _ in table), tuple(w / total for _, w in table)
 
 
 # --- parameter table and resolution ---------------------------------------------------
@@ -254,6 +278,8 @@ def _check_value(name: str, value: Any) -> Any:
         raise ConfigError(name, value, "must be true or false")
     if kind == "size_table":
         return None if value is None else _parse_size_table(value)
+    if kind == "flows":
+        return None if value is None else _parse_flows(value)
     if kind == "int":
         value = _as_int(name, value)
     else:  # float
@@ -300,6 +326,11 @@ def _check_combinations(v: dict) -> None:
     total = v["warmup_packets"] + v["n_packets"]
     if total > MAX_PACKETS:
         raise ConfigError("n_packets", v["n_packets"], f"warmup_packets + n_packets must be at most {MAX_PACKETS:g}")
+    if v["egress_rate_pps"] > 0 and v["egress_rate_mbps"] > 0:
+        raise ConfigError("egress_rate_mbps", v["egress_rate_mbps"], "give egress_rate_pps or egress_rate_mbps, not both")
+    if v["flows"] is not None:
+        for i, flow in enumerate(v["flows"]):
+            _check_flow(i, flow, v)
     if v["trace_packets"] > v["n_packets"]:
         raise ConfigError("trace_packets", v["trace_packets"], f"must not exceed n_packets={v['n_packets']}")
 
@@ -380,3 +411,121 @@ def _size_table_text(table) -> str | None:
     if table is None:
         return None
     return ",".join(f"{s}:{w:g}" if w == int(w) and abs(w) < 1e15 else f"{s}:{w!r}" for s, w in table)
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+#: What a flow may set; any field it leaves out comes from the configuration's own value.
+FLOW_FIELDS = (
+    "name", "share", "rate_pps", "size_dist", "size_bytes", "size_min", "size_max", "small_bytes",
+    "large_bytes", "small_fraction", "size_table", "dest", "egress_rate_pps", "egress_rate_mbps",
+    "egress_queue", "straggler_p", "straggler_ns",
+)
+_INHERITED = FLOW_FIELDS[2:]  # taken from the configuration when a flow does not set them
+
+
+def _parse_flows(value: Any) -> tuple:
+    """Normalise a flows table to a tuple of flows, each a tuple of (field, value) pairs."""
+    name = "flows"
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value).strip()
+        suffix = os.path.splitext(text)[1].lower()
+        if suffix in (".json", ".toml", ".yaml", ".yml"):
+            value = _read_flows_file(text, suffix)
+        else:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(name, value, f"must be a JSON list of tables or a .json/.toml/.yaml file ({exc.msg})") from None
+    if isinstance(value, Mapping) and "flows" in value:
+        value = value["flows"]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigError(name, value, "must be a list of tables, one per flow")
+    flows = []
+    for i, flow in enumerate(value):
+        if isinstance(flow, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in flow):
+            flow = dict(flow)  # the normalised form, from a Config
+        if not isinstance(flow, Mapping):
+            raise ConfigError(f"flows[{i}]", flow, "must be a table of flow fields (name, share, size_dist, dest, ...)")
+        unknown = [k for k in flow if k not in FLOW_FIELDS]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], FLOW_FIELDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"flows[{i}].{unknown[0]}", flow[unknown[0]], f"unknown flow field{hint} (allowed: {', '.join(FLOW_FIELDS)})")
+        if "name" not in flow:
+            raise ConfigError(f"flows[{i}]", dict(flow), "needs a name")
+        flows.append(tuple((k, _check_flow_value(i, k, flow[k])) for k in FLOW_FIELDS if k in flow))
+    if not flows:
+        raise ConfigError(name, value, "is empty; give at least one flow, or leave flows unset for one flow")
+    if len(flows) > 16:
+        raise ConfigError(name, f"{len(flows)} flows", "at most 16 flows")
+    names = [dict(f)["name"] for f in flows]
+    if len(set(names)) != len(names):
+        raise ConfigError(name, names, "flow names must be unique")
+    return tuple(flows)
+
+
+def _check_flow_value(i: int, key: str, value: Any) -> Any:
+    where = f"flows[{i}].{key}"
+    if key == "name":
+        if not isinstance(value, str) or not value.isidentifier():
+            raise ConfigError(where, value, "must be a name of letters, digits and _ (it names the summary fields)")
+        return value
+    if key == "share":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(where, value, "must be a number greater than 0 (a relative weight)")
+        return float(value)
+    try:
+        return _check_value(key, value)
+    except ConfigError as exc:
+        raise ConfigError(where, value, exc.allowed) from None
+
+
+def _check_flow(i: int, flow: tuple, v: dict) -> None:
+    f = {**{k: v[k] for k in _INHERITED}, **dict(flow)}
+    where = f"flows[{i}]"
+    if f["egress_rate_pps"] > 0 and f["egress_rate_mbps"] > 0:
+        raise ConfigError(f"{where}.egress_rate_mbps", f["egress_rate_mbps"], "give egress_rate_pps or egress_rate_mbps, not both")
+    if f["size_dist"] == "uniform" and f["size_min"] > f["size_max"]:
+        raise ConfigError(f"{where}.size_min", f["size_min"], f"must not exceed size_max={f['size_max']}")
+    if f["size_dist"] == "empirical" and f["size_table"] is None:
+        raise ConfigError(f"{where}.size_table", None, "size_dist='empirical' needs a size table")
+
+
+def _read_flows_file(path: str, suffix: str) -> Any:
+    try:
+        text = open(path).read()
+    except OSError as exc:
+        raise ConfigError("flows", path, f"cannot read the file ({exc.strerror})") from None
+    try:
+        if suffix == ".json":
+            return json.loads(text)
+        if suffix == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except Exception as exc:  # a parse error of any of the three formats
+        raise ConfigError("flows", path, f"cannot parse the file: {exc}") from None
+
+
+def _flows_text(flows) -> str | None:
+    if flows is None:
+        return None
+    out = []
+    for flow in flows:
+        d = dict(flow)
+        if d.get("size_table") is not None:
+            d["size_table"] = _size_table_text(d["size_table"])
+        out.append(d)
+    return json.dumps(out, separators=(",", ":"))
+
+
+def _resolve_flows(cfg: "Config") -> list[dict]:
+    """Every flow with every field, unset ones from the configuration (one flow 'all' if none)."""
+    base = {k: getattr(cfg, k) for k in _INHERITED}
+    if cfg.flows is None:
+        return [{"name": "all", "share": 1.0, **base}]
+    return [{"share": 1.0, **base, **dict(flow)} for flow in cfg.flows]

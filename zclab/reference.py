@@ -1,11 +1,11 @@
 """A plain-Python reference implementation of the zclab model, for reading and
 for differential tests against the numba engine.
 
-It simulates the same model (docs/model.md) with objects instead of arrays: a
-:class:`Guest` with its descriptor free list and qdisc, a :class:`Worker`
-running ``handle_tx``, the :class:`Heads` ring with ``upend_idx`` and
-``done_idx``, a :class:`Device` serialising skbs, and completions in a
-``heapq``. It draws the same random numbers in the same order and applies the
+It simulates the same model (docs/model.md) with objects instead of arrays:
+the guest's descriptor free list and qdisc, the worker's ``handle_tx`` steps,
+the :class:`Heads` ring with ``upend_idx`` and ``done_idx``, :class:`Flow` s
+with their :class:`Limiter`, two :class:`Device` s (the NIC and the local
+receiver), and completions in a ``heapq``. It draws the same random numbers in the same order and applies the
 same tie-breaking rules, so it must produce *identical* summaries:
 
     >>> from zclab import Config, simulate
@@ -18,8 +18,9 @@ It is about a hundred times slower than the engine; use it for small runs.
 
 Rules shared with the engine (any change must be made in both):
 
-* Events at the same time run in the order: DMA completion, worker, guest,
-  open-loop arrival; completions at the same time in submission order.
+* Events at the same time run in the order: completion, egress-limiter
+  release, worker, guest, open-loop arrival; completions at the same time in
+  submission order, limiter releases and arrivals in flow order.
 * Within an event an actor's bookkeeping happens at the event's time; the CPU
   it spends (signals, kicks, requeues) delays its next step.
 * Time-weighted statistics integrate the state between consecutive events.
@@ -32,7 +33,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from .config import Config
+from .config import Config, size_distribution
 from .engine import layout as L
 from .engine.histogram import N_BUCKETS
 from .result import Result, summarize
@@ -97,10 +98,11 @@ def histogram_bucket(x: float) -> int:
 #: Running sums that restart when the measured window opens (per-packet sums
 #: only count packets returned after it opened).
 WINDOW_SUMS = (
-    "wire_packets", "wire_bytes", "worker_busy_ns", "callback_ns", "guest_busy_ns", "outstanding_area",
+    "wire_packets", "wire_bytes", "local_packets", "local_bytes", "callback_ns", "outstanding_area",
     "hol_area", "inflight_area", "stall_ns", "nic_wait_ns", "ring_full_ns", "qdisc_area", "qdisc_delay_sum",
-    "stalls", "span_stalls", "signals", "kicks", "requeues", "fallbacks", "arrivals", "drops", "qdisc_dequeued",
-    "release_batches", "duplicates", "guest_bad_ring", "guest_early_free", "guest_avail_overruns",
+    "stack_cpu_ns", "local_cpu_ns", "stalls", "span_stalls", "signals", "kicks", "requeues", "fallbacks",
+    "arrivals", "drops", "egress_drops", "qdisc_dequeued", "release_batches", "used_updates", "duplicates",
+    "guest_bad_ring", "guest_early_free", "guest_avail_overruns",
 )
 
 
@@ -114,6 +116,7 @@ class Packet:
     head: int  # descriptor id
     length: int
     t_post: float
+    flow: int = 0
 
 
 @dataclass
@@ -184,23 +187,69 @@ class Heads:
         return list(self.done_order)
 
 
-class Stats:
-    """Running sums over the measured window (the fields of the engine's RUN record)."""
-
-    def __init__(self):
-        self.o = dict.fromkeys(L.RUN.names, 0)
-        self.hist = [0] * N_BUCKETS
-
-
 @dataclass
 class Device:
-    """The NIC: skbs in order at line rate; the queue the worker must not overfill."""
+    """A destination: the NIC (in order at line rate) or the host's local receiver.
+    Its queue holds (start, done, length, flow) of the skbs it has not finished."""
 
-    queue: deque = field(default_factory=deque)  # (wire_start, wire_done, length)
+    queue: deque = field(default_factory=deque)
     free_at: float = 0.0
 
 
+@dataclass
+class Limiter:
+    """A flow's egress limiter (netem, tbf): a FIFO released at a fixed rate."""
+
+    ns_per_packet: float
+    ns_per_byte: float
+    capacity: int
+    queue: deque = field(default_factory=deque)  # (release time, packet, zero-copy?, heads index)
+    free_at: float = 0.0
+
+
+class Flow:
+    """One flow's resolved parameters, its size table and its limiter."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.name = spec["name"]
+        self.sizes = size_distribution(spec)
+        self.uniform = spec["size_dist"] == "uniform"
+        if not self.uniform:
+            self.thresh, self.alias = alias_table(self.sizes[1])
+        self.local = spec["dest"] == "local"
+        self.mean_gap = 1e9 / spec["rate_pps"]
+        self.straggler_p = spec["straggler_p"]
+        self.straggler_ns = spec["straggler_ns"]
+        pps, mbps = spec["egress_rate_pps"], spec["egress_rate_mbps"]
+        self.limiter = None
+        if pps > 0 or mbps > 0:
+            self.limiter = Limiter(1e9 / pps if pps > 0 else 0.0, 8000.0 / mbps if mbps > 0 else 0.0, spec["egress_queue"])
+        self.a_next = INF  # next open-loop arrival
+
+
+class Stats:
+    """Running sums over the measured window (the fields of the engine's RUN record)."""
+
+    def __init__(self, n_flows: int):
+        self.o = dict.fromkeys(L.RUN.names, 0)
+        self.hist = [0] * N_BUCKETS
+        self.flows = [self.new_flow() for _ in range(n_flows)]
+        self.flow_hist = [[0] * N_BUCKETS for _ in range(n_flows)]
+
+    @staticmethod
+    def new_flow() -> dict:
+        return {**dict.fromkeys(L.FLOW_I, 0), **dict.fromkeys(L.FLOW_F, 0.0)}
+
+
 # --- the model -------------------------------------------------------------------------------
+
+def alias_draw(rng: "Xoshiro256", thresh: list[int], alias: list[int]) -> int:
+    """Walker's alias method on one 64-bit draw (the engine's _draw_alias)."""
+    r = rng.next_u64()
+    i = ((r >> 32) * len(thresh)) >> 32
+    return i if (r & 0xFFFFFFFF) < thresh[i] else alias[i]
+
 
 class ReferenceModel:
     """One run of the model. See the module docstring for the shared rules."""
@@ -214,26 +263,26 @@ class ReferenceModel:
         self.n_total = cfg.warmup_packets + cfg.n_packets
         self.max_events = cfg.max_events or default_max_events(cfg)
         self.wire_ns_per_byte = 8.0 / cfg.line_rate_gbps
-        self.mean_gap = 1e9 / cfg.rate_pps
-        self.sizes = cfg.size_distribution()
-        if cfg.size_dist != "uniform":
-            self.alias_thresh, self.alias = alias_table(self.sizes[1])
-        self.st = Stats()
+        self.flows = [Flow(spec) for spec in cfg.flow_specs()]
+        self.multi = len(self.flows) > 1
+        shares = [f.spec["share"] for f in self.flows]
+        self.share_thresh, self.share_alias = alias_table([w / sum(shares) for w in shares])
+        self.st = Stats(len(self.flows))
         self.trace: dict[int, dict] = {}
 
         # guest (virtio_net)
         self.free_ids = list(range(cfg.ring_size - 1, -1, -1))  # pop() gives 0, 1, ...
         self.posted_ids = set()  # vq->data[id] != NULL
-        self.qdisc: deque = deque()  # (length, arrival time)
+        self.qdisc: deque = deque()  # (length, flow, arrival time)
         self.g_state = "ready"  # tx, ready, blocked, idle
         self.g_stopped = False
         self.g_next = 0.0
         self.g_busy_until = 0.0
-        self.g_packet: tuple[int, int] | None = None  # (head, length) being sent
-        self.a_next = INF
+        self.g_packet: tuple[int, int, int] | None = None  # (head, length, flow) being sent
         if self.poisson:
             self.g_state, self.g_next = "idle", INF
-            self.a_next = self.rng.exponential(self.mean_gap)
+            for flow in self.flows:
+                flow.a_next = self.rng.exponential(flow.mean_gap)
         # rings
         self.avail: deque[Packet] = deque()
         self.used: deque[int] = deque()
@@ -241,6 +290,7 @@ class ReferenceModel:
         # vhost
         self.heads = Heads(cfg.uio_maxiov, cfg.completion == "in_order")
         self.completions: list[tuple[float, int]] = []  # heap of (time, heads index)
+        self.batch: list[Packet] = []  # copies waiting for a used-ring update
         self.w_next = INF
         self.w_phase = "new_pass"  # service_end or new_pass
         self.w_wait = "idle"  # run, idle (wants a kick), poll (seed), stall
@@ -248,7 +298,8 @@ class ReferenceModel:
         self.w_busy_until = 0.0
         self.pass_bytes = 0
         self.in_service: tuple[Packet, str, int] | None = None  # (packet, path, heads index or -1)
-        self.device = Device()
+        self.wire = Device()
+        self.local = Device()
         # run
         self.now = 0.0
         self.posted = 0
@@ -272,19 +323,19 @@ class ReferenceModel:
         # busy intervals are counted whole when scheduled: keep what lies past now
         o["worker_busy_ns"] = max(self.w_busy_until - self.now, 0.0)
         o["guest_busy_ns"] = max(self.g_busy_until - self.now, 0.0)
+        self.st.flows = [Stats.new_flow() for _ in self.flows]
 
-    def draw_size(self) -> int:
-        if self.c.size_dist == "uniform":
-            lo, hi = self.sizes
+    def draw_size(self, f: int) -> int:
+        flow = self.flows[f]
+        if flow.uniform:
+            lo, hi = flow.sizes
             return lo + int(self.rng.uniform() * (hi - lo + 1))
-        sizes = self.sizes[0]
+        sizes = flow.sizes[0]
         if len(sizes) == 1:
             return sizes[0]
-        r = self.rng.next_u64()  # Walker's alias method on one 64-bit draw
-        i = ((r >> 32) * len(sizes)) >> 32
-        return sizes[i] if (r & 0xFFFFFFFF) < self.alias_thresh[i] else sizes[self.alias[i]]
+        return sizes[alias_draw(self.rng, flow.thresh, flow.alias)]
 
-    def draw_dma_delay(self) -> float:
+    def draw_dma_delay(self, flow: Flow) -> float:
         c = self.c
         if c.dma_latency_dist == "fixed":
             d = c.dma_base_ns
@@ -292,8 +343,8 @@ class ReferenceModel:
             d = self.rng.exponential(c.dma_base_ns)
         else:
             d = self.rng.lognormal(c.dma_base_ns, c.dma_sigma)
-        if c.straggler_p > 0.0 and self.rng.uniform() < c.straggler_p:
-            d += c.straggler_ns
+        if flow.straggler_p > 0.0 and self.rng.uniform() < flow.straggler_p:
+            d += flow.straggler_ns
         return d
 
     def traced(self, seq: int) -> dict | None:
@@ -307,16 +358,33 @@ class ReferenceModel:
         self.w_phase = "new_pass"
         self.w_wait = "run"
 
+    def next_limiter(self) -> tuple[float, int]:
+        """The earliest release of any egress limiter, and its flow (ties: lowest flow)."""
+        best, who = INF, -1
+        for f, flow in enumerate(self.flows):
+            if flow.limiter is not None and flow.limiter.queue and flow.limiter.queue[0][0] < best:
+                best, who = flow.limiter.queue[0][0], f
+        return best, who
+
+    def next_arrival(self) -> tuple[float, int]:
+        best, who = INF, 0
+        for f, flow in enumerate(self.flows):
+            if flow.a_next < best:
+                best, who = flow.a_next, f
+        return best, who
+
     # -- the event loop ----------------------------------------------------------------------
     def run(self) -> str:
         while True:
             t_c = self.completions[0][0] if self.completions else INF
-            candidates = [(t_c, 0), (self.w_next, 1), (self.g_next, 2)]
+            t_lim, _ = self.next_limiter()
+            candidates = [(t_c, 0), (t_lim, 1), (self.w_next, 2), (self.g_next, 3)]
             t_host, actor = min(candidates)
             if t_host == INF and (not self.poisson or self.g_state != "idle"):
                 return "deadlock"
-            if self.a_next < t_host:
-                t, actor = self.a_next, 3
+            a_next, _ = self.next_arrival()
+            if a_next < t_host:
+                t, actor = a_next, 4
             else:
                 t = t_host
             self.st.o["events"] += 1
@@ -332,10 +400,12 @@ class ReferenceModel:
             if actor == 0:
                 self.completion()
             elif actor == 1:
+                self.limiter_release()
+            elif actor == 2:
                 self.worker_step()
                 if self.finished:
                     return "done"
-            elif actor == 2:
+            elif actor == 3:
                 self.guest_event()
             else:
                 self.arrival()
@@ -363,15 +433,20 @@ class ReferenceModel:
         o["qdisc_area"] += len(self.qdisc) * dt
 
     def device_progress(self) -> None:
-        """skbs whose last bit has left; goodput counts those sent wholly in the window."""
-        q = self.device.queue
-        while q and q[0][1] <= self.now:
-            start, _, length = q.popleft()
-            if start >= self.t_start:
-                self.st.o["wire_packets"] += 1
-                self.st.o["wire_bytes"] += length
+        """skbs a device has finished leave its queue; goodput counts those handled
+        wholly within the measured window."""
+        for device, kind in ((self.wire, "wire"), (self.local, "local")):
+            q = device.queue
+            while q and q[0][1] <= self.now:
+                start, _, length, f = q.popleft()
+                if start >= self.t_start:
+                    self.count(f"{kind}_packets")
+                    self.count(f"{kind}_bytes", length)
+                    if self.multi:
+                        self.st.flows[f]["delivered"] += 1
+                        self.st.flows[f]["delivered_bytes"] += length
 
-    # -- completion callback -----------------------------------------------------------------
+    # -- completion callback and limiters ---------------------------------------------------------
     def completion(self) -> None:
         """vhost_zerocopy_callback: mark the head done; mainline also queues the worker."""
         _, idx = heapq.heappop(self.completions)
@@ -385,25 +460,65 @@ class ReferenceModel:
         if self.w_next == INF and (w in ("poll", "stall") or (w == "idle" and self.c.wake_on_completion)):
             self.wake_worker()
 
+    def limiter_release(self) -> None:
+        """An egress limiter lets its oldest skb go on to the destination."""
+        _, f = self.next_limiter()
+        _, packet, zc, idx = self.flows[f].limiter.queue.popleft()
+        self.deliver(packet, zc, idx)
+
+    def deliver(self, packet: Packet, zc: bool, idx: int) -> None:
+        """The skb reaches its destination now: the wire (in order at line rate; a
+        zero-copy skb completes when the device is done), or a local socket (a
+        zero-copy skb is copied at delivery, skb_orphan_frags, and completes then)."""
+        c, flow = self.c, self.flows[packet.flow]
+        if not flow.local:
+            dev = self.wire
+            start = dev.free_at if dev.free_at > self.now else self.now
+            done = start + (packet.length + c.wire_overhead_bytes) * self.wire_ns_per_byte
+            if zc:
+                heapq.heappush(self.completions, (done + self.draw_dma_delay(flow), idx))
+        else:
+            dev = self.local
+            start = dev.free_at if dev.free_at > self.now else self.now
+            copy = c.copy_ns_per_byte * packet.length if zc else 0.0
+            done = start + copy + c.local_rx_ns_per_packet
+            if flow.straggler_p > 0.0 and self.rng.uniform() < flow.straggler_p:
+                done += flow.straggler_ns  # a slow receiver holds this one
+            self.count("local_cpu_ns", copy + c.local_rx_ns_per_packet)
+            if zc:
+                heapq.heappush(self.completions, (start + copy, idx))
+        dev.free_at = done
+        dev.queue.append((start, done, packet.length, packet.flow))
+        tr = self.traced(packet.seq)
+        if tr is not None:
+            tr.update(t_wire_start=start, t_wire_done=done)
+
     # -- the vhost worker ------------------------------------------------------------------------
     def worker_step(self) -> None:
         c = self.c
         self.w_next = INF
         self.w_stop = None
         self.t_w = self.now
-        direct = None
         requeue = False
         if self.w_phase == "service_end":
             packet, path, idx = self.in_service
-            self.device_xmit(packet, path, idx)
+            self.submit(packet, path, idx)
             if path != "zerocopy" and idx < 0:
-                direct = packet  # vhost_add_used_and_signal
+                self.batch.append(packet)  # vhost_add_used_and_signal, or the next copy batch
             self.pass_bytes += packet.length
             requeue = self.pass_bytes >= c.weight_bytes
         else:
             self.pass_bytes = 0
-        if direct is not None:
-            self.add_used([(direct, False, -1.0)])
+        self.device_progress()  # what was just submitted may already be done (no delivery time)
+        nxt = self.flows[self.avail[0].flow if self.avail else 0]
+        if nxt.limiter is not None:
+            device_full = False
+        else:
+            device_full = len((self.local if nxt.local else self.wire).queue) >= c.nic_queue_len
+        flush = bool(self.batch) and (self.zerocopy or len(self.batch) >= c.tx_batch or requeue or not self.avail or device_full)
+        if flush:
+            batch, self.batch = self.batch, []
+            self.add_used([(p, False, -1.0) for p in batch])
             if self.finished:
                 return
         release = self.zerocopy and not requeue and (c.pend_placement != "seed" or self.heads.outstanding > c.reap_threshold)
@@ -418,9 +533,32 @@ class ReferenceModel:
             self.w_phase = "new_pass"
             self.count("requeues")
         else:
-            self.fetch()
-        # busy from now until w_busy_until: signals, then the service or the requeue
+            self.fetch(nxt, device_full)
+        # busy from now until w_busy_until: used-ring updates, signals, then the service or the requeue
         self.count("worker_busy_ns", self.w_busy_until - self.now)
+
+    def submit(self, packet: Packet, path: str, idx: int) -> None:
+        """sendmsg has returned: through the flow's egress limiter, if any, to the destination."""
+        c = self.c
+        self.bytes_submitted += packet.length
+        self.count("stack_cpu_ns", c.host_stack_ns_per_packet + c.host_stack_ns_per_byte * packet.length)
+        tr = self.traced(packet.seq)
+        if tr is not None:
+            tr["t_submit"] = self.now
+        zc = path == "zerocopy"
+        lim = self.flows[packet.flow].limiter
+        if lim is None:
+            self.deliver(packet, zc, idx)
+        elif len(lim.queue) >= lim.capacity:
+            self.count("egress_drops")  # a full limiter drops the skb, which frees it at once
+            if self.multi:
+                self.st.flows[packet.flow]["egress_drops"] += 1
+            if zc:
+                heapq.heappush(self.completions, (self.now, idx))
+        else:
+            release = (lim.free_at if lim.free_at > self.now else self.now) + lim.ns_per_packet + lim.ns_per_byte * packet.length
+            lim.free_at = release
+            lim.queue.append((release, packet, zc, idx))
 
     def signal_used(self) -> None:
         """vhost_zerocopy_signal_used: return the done heads allowed by the completion order."""
@@ -467,7 +605,14 @@ class ReferenceModel:
                 o["m_zc"] += int(zerocopy)
                 o["lat_sum"] += lat
                 o["lat_max"] = max(o["lat_max"], lat)
-                self.st.hist[histogram_bucket(lat)] += 1
+                bucket = histogram_bucket(lat)
+                self.st.hist[bucket] += 1
+                if self.multi:
+                    fo = self.st.flows[packet.flow]
+                    fo["returned"] += 1
+                    fo["zc"] += int(zerocopy)
+                    fo["lat_sum"] += lat
+                    self.st.flow_hist[packet.flow][bucket] += 1
                 if t_record >= 0.0:
                     o["heads_hold_sum"] += self.now - t_record
                     o["heads_released"] += 1
@@ -478,6 +623,8 @@ class ReferenceModel:
                 self.open_window()
         if heads:
             self.count("release_batches")
+        self.t_w += self.c.used_ring_ns  # the used-ring update, then the signal
+        self.count("used_updates")
         if self.c.signal_every_publish or self.g_state == "blocked":
             self.t_w += self.c.signal_ns
             self.count("signals")
@@ -486,14 +633,15 @@ class ReferenceModel:
                 self.g_next = self.t_w + self.c.irq_latency_ns
         return n
 
-    def fetch(self) -> None:
-        """The pending limit, the device queue, then vhost_get_vq_desc."""
+    def fetch(self, nxt: Flow, device_full: bool) -> None:
+        """The pending limit, the destination's room, then vhost_get_vq_desc."""
         c, h = self.c, self.heads
         if self.zerocopy and c.pend_placement == "stall" and h.outstanding > self.limit:
             self.stop("stall")  # vhost_exceeds_maxpend
             return
-        if len(self.device.queue) >= c.nic_queue_len:
-            self.w_next = max(self.device.queue[0][1], self.t_w)
+        if device_full:
+            dev = self.local if nxt.local else self.wire
+            self.w_next = max(dev.queue[0][1], self.t_w)
             self.w_phase = "new_pass"
             self.w_stop = "nic"
             return
@@ -548,33 +696,19 @@ class ReferenceModel:
         self.w_stop = "limit"
         self.count("stalls")
 
-    def device_xmit(self, packet: Packet, path: str, idx: int) -> None:
-        """sendmsg has returned: queue the skb on the device; zero-copy completes later."""
-        dev = self.device
-        start = max(dev.free_at, self.now) if dev.free_at > self.now else self.now
-        wire_done = start + (packet.length + self.c.wire_overhead_bytes) * self.wire_ns_per_byte
-        dev.free_at = wire_done
-        dev.queue.append((start, wire_done, packet.length))
-        self.bytes_submitted += packet.length
-        tr = self.traced(packet.seq)
-        if tr is not None:
-            tr.update(t_submit=self.now, t_wire_start=start, t_wire_done=wire_done)
-        if path == "zerocopy":
-            heapq.heappush(self.completions, (wire_done + self.draw_dma_delay(), idx))
-
     # -- the guest -------------------------------------------------------------------------------
     def guest_event(self) -> None:
         if self.g_state == "tx":
-            head, length = self.g_packet
+            head, length, flow = self.g_packet
             for copy in range(2):
                 if len(self.avail) >= self.c.ring_size:
                     self.count("guest_avail_overruns")  # refused by vhost's avail-index check
                     break
-                p = Packet(self.posted, head, length, self.now)
+                p = Packet(self.posted, head, length, self.now, flow)
                 self.avail.append(p)
                 tr = self.traced(p.seq)
                 if tr is not None:
-                    tr.update(t_post=self.now, seq=p.seq, head=head, len=length)
+                    tr.update(t_post=self.now, seq=p.seq, head=head, len=length, flow=flow)
                 self.posted += 1
                 self.bytes_posted += length
                 # an adversarial guest writes the same head again
@@ -590,14 +724,18 @@ class ReferenceModel:
         self.guest_try = True
 
     def arrival(self) -> None:
-        self.a_next = self.now + self.rng.exponential(self.mean_gap)
-        length = self.draw_size()
+        _, f = self.next_arrival()
+        flow = self.flows[f]
+        flow.a_next = self.now + self.rng.exponential(flow.mean_gap)
+        length = self.draw_size(f)
         self.count("arrivals")
         if self.g_state == "idle" or len(self.qdisc) < self.c.qdisc_len:
-            self.qdisc.append((length, self.now))
+            self.qdisc.append((length, f, self.now))
             self.guest_try = self.g_state == "idle"
         else:
             self.count("drops")
+            if self.multi:
+                self.st.flows[f]["qdisc_drops"] += 1
 
     def guest_start_xmit(self) -> None:
         """free_old_xmit_skbs, then take a descriptor for the next packet (or stop the queue)."""
@@ -623,12 +761,13 @@ class ReferenceModel:
         head = self.free_ids.pop()
         self.posted_ids.add(head)
         if self.poisson:
-            length, t_arrival = self.qdisc.popleft()
+            length, flow, t_arrival = self.qdisc.popleft()
             self.count("qdisc_delay_sum", self.now - t_arrival)
             self.count("qdisc_dequeued")
         else:
-            length = self.draw_size()
-        self.g_packet = (head, length)
+            flow = alias_draw(self.rng, self.share_thresh, self.share_alias) if self.multi else 0
+            length = self.draw_size(flow)
+        self.g_packet = (head, length, flow)
         self.g_state = "tx"
         self.g_next = ready + self.c.guest_xmit_ns
         self.g_busy_until = self.g_next
@@ -636,14 +775,8 @@ class ReferenceModel:
 
     # -- the record ------------------------------------------------------------------------------
     def finish(self, status: str) -> None:
+        self.device_progress()
         o = self.st.o
-        if status == "done":
-            q = self.device.queue
-            while q and q[0][1] <= self.now:
-                start, _, length = q.popleft()
-                if start >= self.t_start:
-                    o["wire_packets"] += 1
-                    o["wire_bytes"] += length
         in_avail = sum(p.length for p in self.avail)
         in_service = self.in_service[0].length if (self.w_next < INF and self.w_phase == "service_end") else 0
         if self.bytes_posted != self.bytes_fetched + in_avail or self.bytes_fetched != self.bytes_submitted + in_service:
@@ -677,7 +810,10 @@ def simulate_reference(config=None, **overrides) -> Result:
         from .simulation import InvariantViolation
 
         raise InvariantViolation(L.VIOLATIONS[int(out["first_violation"])])
-    summary = summarize(out, hist, cfg)
+    flow_i = np.array([[fo[k] for k in L.FLOW_I] for fo in model.st.flows], np.int64)
+    flow_f = np.array([[fo[k] for k in L.FLOW_F] for fo in model.st.flows], np.float64)
+    flow_hist = np.array(model.st.flow_hist, np.int64)
+    summary = summarize(out, hist, cfg, flow_i, flow_f, flow_hist)
     trace = None
     if cfg.trace_packets:
         import pandas as pd

@@ -24,11 +24,11 @@ SUMMARY_FIELDS = {
     "packets": "heads returned to the guest in the measured window",
     "bytes": "bytes of those packets",
     "sim_time_ns": "length of the measured window",
-    "throughput_gbps": "goodput on the wire: payload bits of skbs sent wholly within the window",
-    "mpps": "skbs sent wholly within the window, millions per second",
+    "throughput_gbps": "goodput: payload bits of skbs sent on the wire or received locally wholly within the window",
+    "mpps": "those skbs, millions per second",
     "vhost_cpu_util": "busy fraction of the vhost worker thread",
-    "host_cpu_util": "host CPU (worker + completion callbacks) in cores",
-    "host_cpu_ns_per_packet": "host CPU per packet: worker (including signals) + callbacks",
+    "host_cpu_util": "host CPU in cores: worker, completion callbacks, the stack outside vhost, local delivery",
+    "host_cpu_ns_per_packet": "that host CPU per packet",
     "host_cycles_per_byte": "the same per byte, in cycles at cpu_ghz",
     "guest_cpu_util": "busy fraction of the guest vCPU (transmit + kicks)",
     "zerocopy_fraction": "packets that took the zero-copy path",
@@ -55,6 +55,8 @@ SUMMARY_FIELDS = {
     "arrivals": "open-loop packets arriving at the guest qdisc",
     "drops": "open-loop packets dropped at the full guest qdisc",
     "drop_fraction": "drops / arrivals",
+    "egress_drops": "skbs dropped by a full egress limiter queue",
+    "used_updates_per_packet": "used-ring updates (vhost_add_used_n) per packet",
     "qdisc_len_mean": "packets waiting in the guest qdisc, time-weighted",
     "qdisc_delay_mean_ns": "arrival to the start of the guest's transmit",
     "duplicates": "extra avail entries of an adversarial guest (duplicate_head_p)",
@@ -71,17 +73,23 @@ def _div(a: float, b: float) -> float:
     return a / b if b > 0 else math.nan
 
 
-def summarize(o: dict[str, float], hist: np.ndarray, config: "Config") -> dict[str, Any]:
-    """Turn the engine's raw sums (the fields of layout.RUN) into the summary record."""
+def summarize(o: dict[str, float], hist: np.ndarray, config: "Config", flow_i=None, flow_f=None,
+              flow_hist=None) -> dict[str, Any]:
+    """Turn the engine's raw sums (the fields of layout.RUN) into the summary record.
+
+    With ``config.flows`` set, per-flow fields follow (``flow_<name>_mpps`` ...).
+    """
     window = o["t_end"] - o["t_start"]
     packets = int(o["m_returned"])
-    host_cpu = o["worker_busy_ns"] + o["callback_ns"]
-    return {
+    host_cpu = o["worker_busy_ns"] + o["callback_ns"] + o["stack_cpu_ns"] + o["local_cpu_ns"]
+    delivered = o["wire_packets"] + o["local_packets"]
+    delivered_bytes = o["wire_bytes"] + o["local_bytes"]
+    summary = {
         "packets": packets,
         "bytes": int(o["m_bytes"]),
         "sim_time_ns": window,
-        "throughput_gbps": _div(o["wire_bytes"] * 8.0, window),
-        "mpps": _div(o["wire_packets"] * 1e3, window),
+        "throughput_gbps": _div(delivered_bytes * 8.0, window),
+        "mpps": _div(delivered * 1e3, window),
         "vhost_cpu_util": _div(o["worker_busy_ns"], window),
         "host_cpu_util": _div(host_cpu, window),
         "host_cpu_ns_per_packet": _div(host_cpu, packets),
@@ -111,6 +119,8 @@ def summarize(o: dict[str, float], hist: np.ndarray, config: "Config") -> dict[s
         "arrivals": int(o["arrivals"]),
         "drops": int(o["drops"]),
         "drop_fraction": _div(o["drops"], o["arrivals"]),
+        "egress_drops": int(o["egress_drops"]),
+        "used_updates_per_packet": _div(o["used_updates"], packets),
         "qdisc_len_mean": _div(o["qdisc_area"], window),
         "qdisc_delay_mean_ns": _div(o["qdisc_delay_sum"], o["qdisc_dequeued"]),
         "duplicates": int(o["duplicates"]),
@@ -121,6 +131,38 @@ def summarize(o: dict[str, float], hist: np.ndarray, config: "Config") -> dict[s
         "invariant_violations": int(o["violations"]),
         "events": int(o["events"]),
     }
+    if config.flows is not None:
+        summary.update(flow_fields(config, window, flow_i, flow_f, flow_hist))
+    return summary
+
+
+#: The per-flow fields, for a flow named NAME: flow_NAME_<field>.
+FLOW_FIELDS = {
+    "packets": "heads of the flow returned in the window",
+    "mpps": "the flow's skbs delivered (wire or local) wholly within the window, millions per second",
+    "throughput_gbps": "the flow's goodput",
+    "latency_mean_ns": "the flow's mean latency",
+    "latency_p99_ns": "the flow's 99th-percentile latency",
+    "drops": "the flow's packets dropped at the guest qdisc or the egress limiter",
+    "zerocopy_fraction": "the flow's packets that took the zero-copy path",
+}
+
+
+def flow_fields(config: "Config", window: float, flow_i, flow_f, flow_hist) -> dict[str, Any]:
+    from .engine import layout as L
+
+    out = {}
+    for f, spec in enumerate(config.flow_specs()):
+        n = int(flow_i[f, L.FR_RETURNED])
+        pre = f"flow_{spec['name']}_"
+        out[pre + "packets"] = n
+        out[pre + "mpps"] = _div(flow_i[f, L.FR_DELIVERED] * 1e3, window)
+        out[pre + "throughput_gbps"] = _div(flow_i[f, L.FR_DELIVERED_BYTES] * 8.0, window)
+        out[pre + "latency_mean_ns"] = _div(flow_f[f, L.FR_LAT_SUM], n)
+        out[pre + "latency_p99_ns"] = quantile(flow_hist[f], n, 0.99) if n else math.nan
+        out[pre + "drops"] = int(flow_i[f, L.FR_QDISC_DROPS] + flow_i[f, L.FR_EGRESS_DROPS])
+        out[pre + "zerocopy_fraction"] = _div(flow_i[f, L.FR_ZC], n)
+    return out
 
 
 @dataclass(frozen=True)

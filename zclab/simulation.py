@@ -18,10 +18,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, size_distribution
 from .engine import layout as L
 from .engine.core import run
-from .engine.histogram import new_histogram
+from .engine.histogram import N_BUCKETS, new_histogram
 from .presets import preset_kind
 from .result import Result, summarize
 
@@ -59,11 +59,12 @@ def as_config(config: Config | str | Mapping[str, Any] | None = None, **override
     raise ConfigError("config", config, "must be a Config, a preset name or a dict of parameters")
 
 
-def kernel_args(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The engine's inputs: the parameter record and the size table (values,
-    alias thresholds, alias indices)."""
+def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
+    """The engine's inputs: the parameter record, one row per flow, the flows'
+    shares and size tables as alias tables."""
     params = np.zeros(1, L.P)
     p = params[0]
+    flows = cfg.flow_specs()
     for field, value in (
         ("n_total", cfg.warmup_packets + cfg.n_packets),
         ("warmup", cfg.warmup_packets),
@@ -88,7 +89,6 @@ def kernel_args(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         ("overhead", cfg.wire_overhead_bytes),
         ("nic_qlen", cfg.nic_queue_len),
         ("dma_dist", {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL, "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]),
-        ("mean_gap", 1e9 / cfg.rate_pps),
         ("per_packet", cfg.per_packet_ns),
         ("copy_per_byte", cfg.copy_ns_per_byte),
         ("zc_setup", cfg.zc_setup_ns),
@@ -103,22 +103,56 @@ def kernel_args(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         ("wire_ns_per_byte", 8.0 / cfg.line_rate_gbps),
         ("dma_base", cfg.dma_base_ns),
         ("dma_sigma", cfg.dma_sigma),
-        ("straggler_p", cfg.straggler_p),
-        ("straggler_ns", cfg.straggler_ns),
         ("duplicate_p", cfg.duplicate_head_p),
+        ("n_flows", len(flows)),
+        ("tx_batch", cfg.tx_batch),
+        ("used_ring", cfg.used_ring_ns),
+        ("stack_per_packet", cfg.host_stack_ns_per_packet),
+        ("stack_per_byte", cfg.host_stack_ns_per_byte),
+        ("local_rx", cfg.local_rx_ns_per_packet),
     ):
         p[field] = value
 
-    dist = cfg.size_distribution()
-    if cfg.size_dist == "uniform":
-        p["size_kind"] = L.SIZE_UNIFORM
-        p["size_min"], p["size_max"] = dist
-        sizes, thresh, alias = [0], [2**32], [0]
-    else:
-        p["size_kind"] = L.SIZE_TABLE
-        sizes = list(dist[0])
-        thresh, alias = alias_table(dist[1])
-    return params, np.array(sizes, np.int64), np.array(thresh, np.int64), np.array(alias, np.int64)
+    fl_i = np.zeros((len(flows), L.N_FI), np.int64)
+    fl_f = np.zeros((len(flows), L.N_FF), np.float64)
+    sizes, thresh, alias = [], [], []
+    for f, flow in enumerate(flows):
+        dist = size_distribution(flow)
+        fl_i[f, L.FI_SIZE_OFF] = len(sizes)
+        if flow["size_dist"] == "uniform":
+            fl_i[f, L.FI_SIZE_KIND] = L.SIZE_UNIFORM
+            fl_i[f, L.FI_SIZE_MIN], fl_i[f, L.FI_SIZE_MAX] = dist
+        else:
+            fl_i[f, L.FI_SIZE_KIND] = L.SIZE_TABLE
+            t, a = alias_table(dist[1])
+            sizes += dist[0]
+            thresh += t
+            alias += a
+            fl_i[f, L.FI_SIZE_N] = len(dist[0])
+        fl_i[f, L.FI_DEST] = L.DEST_LOCAL if flow["dest"] == "local" else L.DEST_WIRE
+        fl_i[f, L.FI_LIMITED] = flow["egress_rate_pps"] > 0 or flow["egress_rate_mbps"] > 0
+        fl_i[f, L.FI_EQUEUE] = flow["egress_queue"]
+        fl_f[f, L.FF_GAP] = 1e9 / flow["rate_pps"]
+        fl_f[f, L.FF_STRAGGLER_P] = flow["straggler_p"]
+        fl_f[f, L.FF_STRAGGLER_NS] = flow["straggler_ns"]
+        fl_f[f, L.FF_LIM_NS] = 1e9 / flow["egress_rate_pps"] if flow["egress_rate_pps"] > 0 else 0.0
+        fl_f[f, L.FF_LIM_NS_PER_BYTE] = 8000.0 / flow["egress_rate_mbps"] if flow["egress_rate_mbps"] > 0 else 0.0
+    share = [flow["share"] for flow in flows]
+    f_thresh, f_alias = alias_table([w / sum(share) for w in share])
+    return {
+        "params": params, "fl_i": fl_i, "fl_f": fl_f,
+        "flow_thresh": np.array(f_thresh, np.int64), "flow_alias": np.array(f_alias, np.int64),
+        "size_vals": np.array(sizes or [0], np.int64), "size_thresh": np.array(thresh or [2**32], np.int64),
+        "size_alias": np.array(alias or [0], np.int64),
+    }
+
+
+def uses_extensions(cfg: Config) -> bool:
+    """Does the run need the engine's extended variant (several flows, an egress
+    limiter, local delivery or batched copies)?"""
+    flows = cfg.flow_specs()
+    return (len(flows) > 1 or cfg.tx_batch > 1
+            or any(f["dest"] == "local" or f["egress_rate_pps"] > 0 or f["egress_rate_mbps"] > 0 for f in flows))
 
 
 def alias_table(probs) -> tuple[list[int], list[int]]:
@@ -162,20 +196,29 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     is not an error: it is a finding, reported as ``summary["deadlocked"]``.
     """
     cfg = as_config(config, **overrides)
-    params, sizes, thresh, alias = kernel_args(cfg)
+    args = kernel_args(cfg)
+    n_flows = len(args["fl_i"])
     out_run = np.zeros(1, L.RUN)
     hist = new_histogram()
+    multi = n_flows > 1
+    flow_res_i = np.zeros((n_flows, len(L.FLOW_I)), np.int64)
+    flow_res_f = np.zeros((n_flows, len(L.FLOW_F)), np.float64)
+    flow_hist = np.zeros((n_flows, N_BUCKETS) if multi else (1, 1), np.int64)
     n_trace = cfg.trace_packets
     trace_f = np.full((n_trace, len(L.TRACE_F)), np.nan)
     trace_i = np.full((n_trace, len(L.TRACE_I)), -1, np.int64)
+    call = (args["params"], args["fl_i"], args["fl_f"], args["flow_thresh"], args["flow_alias"], args["size_vals"],
+            args["size_thresh"], args["size_alias"], out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i)
     t0 = time.perf_counter()
-    args = (params, sizes, thresh, alias, out_run, hist, trace_f, trace_i)
-    status = run(*args, True) if n_trace else run(*args)  # the untraced variant compiles the trace out
+    # Variants: without a trace, or without flows/limiters/local delivery/batching,
+    # numba compiles that machinery out (an omitted argument is a constant).
+    kw = {"extended": True} if uses_extensions(cfg) else {}
+    status = run(*call, True, **kw) if n_trace else run(*call, **kw)
     wall = time.perf_counter() - t0
     rec = out_run[0]
     if status == L.STATUS_MAX_EVENTS:
         raise SimulationError(
-            f"the run stopped after max_events={int(params[0]['max_events'])} events having returned "
+            f"the run stopped after max_events={int(args['params'][0]['max_events'])} events having returned "
             f"{int(rec['m_returned'])} of n_packets={cfg.n_packets} measured packets; "
             "raise max_events if the configuration is meant to be this slow (for example heavy open-loop overload)"
         )
@@ -185,7 +228,7 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
             f"invariant violated at t={rec['first_violation_t']:.1f} ns: {L.VIOLATIONS.get(code, code)} (debug=True)"
         )
     out = record_dict(rec)
-    summary = summarize(out, hist, cfg)
+    summary = summarize(out, hist, cfg, flow_res_i, flow_res_f, flow_hist)
     trace = _trace_frame(trace_f, trace_i) if n_trace else None
     return Result(config=cfg, summary=summary, trace=trace, wall_s=wall)
 

@@ -1,29 +1,36 @@
-"""The event loop: one guest vCPU, one vhost worker, one NIC, the completion callback.
+"""The event loop: one guest vCPU, one vhost worker, the NIC and the host's
+local receiver, per-flow egress limiters, the completion callback.
 
 ``run`` is jit-compiled and takes a parameter record and plain arrays (layout
 in :mod:`.layout`); call it through :func:`zclab.simulate`, which validates
-the configuration first.
-The model is docs/model.md; comments name the kernel function each step
-mirrors (drivers/vhost/net.c and vhost.c of the seed patch unless noted).
+the configuration first. The model is docs/model.md; comments name the kernel
+function each step mirrors (drivers/vhost/net.c and vhost.c of the seed patch
+unless noted).
 
 Events are few and typed, so the loop keeps one next-event time per actor
 instead of a general event queue: the guest (``g_next``), the worker
-(``w_next``), the Poisson source (``a_next``), and a min-heap for DMA
-completions, which arrive out of order. Simultaneous events run in a fixed
-order: completion, worker, guest, arrival. Within one event an actor's
-bookkeeping happens at the event's time; CPU it spends (a signal, a kick)
-delays its next step. The plain-Python reference model (:mod:`zclab.reference`)
-follows the same rules and agrees to the bit.
+(``w_next``), the open-loop sources (``a_next``, the earliest of the flows'),
+the egress limiters (``lim_next``), and a min-heap for the completions of
+zero-copy skbs, which arrive out of order. Rules shared with the plain-Python
+reference model (:mod:`zclab.reference`), which agrees to the bit:
 
-Statistics are running sums in the output record (the five integrals that
-move at every event in registers), the latency percentiles a fixed
-log-bucketed histogram: memory does not grow with the number of packets.
+* simultaneous events run in the order completion, limiter release, worker,
+  guest, arrival; completions at the same time in submission order, limiter
+  releases in flow order;
+* within one event an actor's bookkeeping happens at the event's time; CPU it
+  spends (a signal, a used-ring update, a kick, a requeue) delays its next step;
+* time-weighted statistics integrate the state between consecutive events.
+
+Statistics are running sums in the output record (the integrals that move at
+every event in registers), latency percentiles a fixed log-bucketed histogram
+(one more per flow when there are several): memory does not grow with the
+number of packets.
 
 Written for speed as well as for reading: one function, so that numba inlines
 everything; parameters read from their record where used rather than held in
-locals, and array indices masked so that they are provably non-negative (see
-NONNEG). Each of these was measured against the C anchor
-(benchmarks/bench_engine.py).
+locals; array indices masked so that they are provably non-negative (see
+NONNEG); per-flow bookkeeping only when there are several flows. Each of these
+was measured against the C anchor (benchmarks/bench_engine.py).
 """
 
 import math
@@ -56,29 +63,35 @@ STOP_NONE, STOP_LIMIT, STOP_NIC = 0, 1, 2
 G_TX, G_READY, G_BLOCKED, G_IDLE = 0, 1, 2, 3
 
 
-@njit(inline="always")
-def _draw_size(s, p, size_vals, size_thresh, size_alias):
-    """One packet size: uniform, or from a table by Walker's alias method.
+# --- random draws ------------------------------------------------------------------------------
 
-    One 64-bit draw: the high 32 bits pick a column i (multiply-shift), the low
-    32 bits keep i if below its threshold, else take its alias. The choice is
-    arithmetic, not a branch: sizes are random, so a branch would mispredict.
-    """
-    if p.size_kind == L.SIZE_UNIFORM:
-        return p.size_min + int(rng.uniform(s) * (p.size_max - p.size_min + 1))
-    n = size_vals.shape[0]
-    if n == 1:
-        return size_vals[0]
+@njit(inline="always")
+def _draw_alias(s, vals, thresh, alias, off, n):
+    """Walker's alias method on entries off..off+n of a table, from one 64-bit draw:
+    the high 32 bits pick a column i (multiply-shift), the low 32 bits keep i if
+    below its threshold, else take its alias. The choice is arithmetic, not a
+    branch: the values are random, so a branch would mispredict."""
     r = rng.next_u64(s)
-    i = np.int64(((r >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
-    i &= NONNEG
-    keep = (np.int64(r & np.uint64(0xFFFFFFFF)) - size_thresh[i]) >> 63  # -1: keep i
-    a = size_alias[i] & NONNEG
-    return size_vals[(a ^ ((a ^ i) & keep)) & NONNEG]
+    i = np.int64(((r >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32)) & NONNEG
+    keep = (np.int64(r & np.uint64(0xFFFFFFFF)) - thresh[(off + i) & NONNEG]) >> 63  # -1: keep i
+    a = alias[(off + i) & NONNEG] & NONNEG
+    return vals[(off + (a ^ ((a ^ i) & keep))) & NONNEG]
 
 
 @njit(inline="always")
-def _draw_dma(s, p):
+def _draw_size(s, fl_i, f, size_vals, size_thresh, size_alias):
+    """One packet size of flow f: uniform, or from its table."""
+    if fl_i[f, L.FI_SIZE_KIND] == L.SIZE_UNIFORM:
+        lo = fl_i[f, L.FI_SIZE_MIN]
+        return lo + int(rng.uniform(s) * (fl_i[f, L.FI_SIZE_MAX] - lo + 1))
+    n = fl_i[f, L.FI_SIZE_N]
+    if n == 1:
+        return size_vals[fl_i[f, L.FI_SIZE_OFF] & NONNEG]
+    return _draw_alias(s, size_vals, size_thresh, size_alias, fl_i[f, L.FI_SIZE_OFF], n)
+
+
+@njit(inline="always")
+def _draw_dma(s, p, fl_f, f):
     """Completion delay after the wire: the device's TX clean-up, maybe held."""
     if p.dma_dist == L.DMA_FIXED:
         d = p.dma_base
@@ -86,36 +99,113 @@ def _draw_dma(s, p):
         d = rng.exponential(s, p.dma_base)
     else:
         d = rng.lognormal(s, p.dma_base, p.dma_sigma)
-    if p.straggler_p > 0.0 and rng.uniform(s) < p.straggler_p:
-        d += p.straggler_ns
+    sp = fl_f[f, L.FF_STRAGGLER_P]
+    if sp > 0.0 and rng.uniform(s) < sp:
+        d += fl_f[f, L.FF_STRAGGLER_NS]
     return d
 
 
+# --- the devices ---------------------------------------------------------------------------------
+
 @njit(inline="always")
-def _device_reap(o, nic_start, nic_done, nic_len, head, n, nmask, upto, t_start):
-    """skbs whose last bit left by ``upto`` leave the device queue; goodput counts
-    those sent wholly within the measured window. Returns the new (head, n)."""
-    while n > 0 and nic_done[head & nmask] <= upto:
-        if nic_start[head & nmask] >= t_start:
-            o.wire_packets += 1
-            o.wire_bytes += nic_len[head & nmask]
-        head = (head + 1) & nmask
+def _reap(o, fs, multi, q_t, q_i, head, n, mask, upto, t_start, local):
+    """skbs a device has finished by ``upto`` leave its queue; goodput counts those
+    handled wholly within the measured window (sent on the wire, or received by
+    the local socket). A device's queue is two arrays: times (start, done) and
+    (length, flow) per skb. Returns the new (head, n)."""
+    while n > 0 and q_t[1, head & mask] <= upto:
+        if q_t[0, head & mask] >= t_start:
+            length = q_i[0, head & mask]
+            if local:
+                o.local_packets += 1
+                o.local_bytes += length
+            else:
+                o.wire_packets += 1
+                o.wire_bytes += length
+            if multi:
+                f = q_i[1, head & mask]
+                fs[f, L.FR_DELIVERED] += 1
+                fs[f, L.FR_DELIVERED_BYTES] += length
+        head = (head + 1) & mask
         n -= 1
     return head, n
 
 
 @njit(inline="always")
-def _open_window(o, n_held):
+def _deliver(t, length, f, zc, slot, seq, p, fl_i, fl_f, rs, o, hp, hp_n,
+             nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head, loc_n, loc_free, mask,
+             tracing, trace_f, extended):
+    """An skb reaches its destination at time t. On the wire: in order at line
+    rate; a zero-copy skb completes when the device is done with it. To a local
+    socket (guest-to-host): the host cannot hand guest pages to a receiver, so a
+    zero-copy skb is copied at delivery (skb_orphan_frags) and completes then.
+    Returns the new (nic_n, nic_free, loc_n, loc_free, hp_n)."""
+    k = seq - p.warmup if tracing else -1
+    if not extended or fl_i[f, L.FI_DEST] == L.DEST_WIRE:
+        start = nic_free if nic_free > t else t
+        done = start + (length + p.overhead) * p.wire_ns_per_byte
+        nic_free = done
+        tail = (nic_head + nic_n) & mask
+        nic_t[0, tail] = start
+        nic_t[1, tail] = done
+        nic_i[0, tail] = length
+        nic_i[1, tail] = f
+        nic_n += 1
+        if zc:
+            hp_n = heap.push(hp, hp_n, done + _draw_dma(rs, p, fl_f, f), slot)
+    else:
+        start = loc_free if loc_free > t else t
+        copy = p.copy_per_byte * length if zc else 0.0
+        done = start + copy + p.local_rx
+        sp = fl_f[f, L.FF_STRAGGLER_P]
+        if sp > 0.0 and rng.uniform(rs) < sp:
+            done += fl_f[f, L.FF_STRAGGLER_NS]  # a slow receiver holds this one
+        loc_free = done
+        tail = (loc_head + loc_n) & mask
+        loc_t[0, tail] = start
+        loc_t[1, tail] = done
+        loc_i[0, tail] = length
+        loc_i[1, tail] = f
+        loc_n += 1
+        o.local_cpu_ns += copy + p.local_rx
+        if zc:
+            hp_n = heap.push(hp, hp_n, start + copy, slot)
+    if tracing and k >= 0 and k < p.trace_n:
+        trace_f[k, L.T_WIRE_START] = start
+        trace_f[k, L.T_WIRE_DONE] = done
+    return nic_n, nic_free, loc_n, loc_free, hp_n
+
+
+@njit(inline="always")
+def _lim_min(p, lim_n, lim_head, lim_rel, lim_mask):
+    """The earliest release of any egress limiter, and its flow (INF, -1 if none)."""
+    t = INF
+    who = -1
+    for f in range(p.n_flows):
+        if lim_n[f] > 0:
+            r = lim_rel[f, lim_head[f] & lim_mask]
+            if r < t:
+                t = r
+                who = f
+    return t, who
+
+
+@njit(inline="always")
+def _open_window(o, n_held, fs, ff):
     """The last warm-up packet is returned: every running sum restarts now
     (per-packet sums only ever count packets returned after this)."""
     o.wire_packets = 0
     o.wire_bytes = 0
+    o.local_packets = 0
+    o.local_bytes = 0
     o.callback_ns = 0.0
     o.stall_ns = 0.0
     o.nic_wait_ns = 0.0
     o.ring_full_ns = 0.0
     o.qdisc_area = 0.0
     o.qdisc_delay_sum = 0.0
+    o.stack_cpu_ns = 0.0
+    o.local_cpu_ns = 0.0
     o.stalls = 0
     o.span_stalls = 0
     o.signals = 0
@@ -124,26 +214,45 @@ def _open_window(o, n_held):
     o.fallbacks = 0
     o.arrivals = 0
     o.drops = 0
+    o.egress_drops = 0
     o.qdisc_dequeued = 0
     o.release_batches = 0
+    o.used_updates = 0
     o.duplicates = 0
     o.guest_bad_ring = 0
     o.guest_early_free = 0
     o.guest_avail_overruns = 0
     o.outstanding_max = n_held
+    fs[:, :] = 0
+    ff[:, :] = 0.0
+
+
+def _pow2_at_least(n):
+    c = 1
+    while c < n:
+        c *= 2
+    return c
+
+
+_pow2 = njit(inline="always")(_pow2_at_least)
 
 
 @njit(cache=True)
-def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trace_i, tracing=False):
+def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, size_alias,
+        out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i, tracing=False, extended=False):
     """Simulate one configuration.
 
-    ``params`` is a one-element array of ``layout.P``; results land in
-    ``out_run`` (one ``layout.RUN`` record), the latency histogram ``hist`` and
-    the trace arrays. Returns the status code.
+    ``params`` is a one-element array of ``layout.P``; ``fl_i``/``fl_f`` hold
+    one row per flow (layout.FI_*/FF_*), ``flow_thresh``/``flow_alias`` the
+    flows' shares as an alias table, ``size_*`` every flow's size table (the
+    flow's rows say where). Results land in ``out_run`` (a ``layout.RUN``
+    record), the latency histogram ``hist``, the per-flow results and
+    histograms (several flows only) and the trace arrays. Returns the status.
     """
-    # ---- parameters (read once: the loop keeps them in registers) ----------------------
-    # Called without ``tracing``, the argument is a compile-time False: the
-    # trace bookkeeping is compiled out of that variant (both are cached).
+    # Called without ``tracing`` or ``extended``, the argument is a compile-time
+    # False and numba builds (and caches) a variant without that machinery: the
+    # trace, and the features a plain run does not use (several flows, egress
+    # limiters, the local receiver, batched copies). Fewer live values, faster loop.
     # Parameters are read from the record where they are used: a load either
     # way, but not a value the loop must carry in a register.
     p = params[0]
@@ -151,6 +260,9 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     ring = p.ring
     umask = (p.uio - 1) & NONNEG
     idmask = (ring - 1) & NONNEG  # descriptor ids are below ring_size
+    multi = extended and p.n_flows > 1  # per-flow bookkeeping only when there are several flows
+    fs = flow_res_i
+    ff = flow_res_f
 
     rs = np.empty(4, np.uint64)
     rng.seed(rs, p.seed)
@@ -167,6 +279,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     amask = (acap - 1) & NONNEG
     av_id = np.empty(acap, np.int64)
     av_len = np.empty(acap, np.int64)
+    av_flow = np.zeros(acap, np.int64)
     av_post = np.empty(acap, np.float64)
     av_seq = np.empty(acap, np.int64)
     av_head = 0
@@ -176,11 +289,10 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     used_ids = np.empty(ucap, np.int64)
     used_head = 0
     used_n = 0
-    qcap = 1  # guest qdisc (Poisson): sizes and arrival times
-    while qcap < p.qdisc_len + 1:
-        qcap *= 2
+    qcap = _pow2(p.qdisc_len + 1)  # guest qdisc (open loop): sizes, flows, arrival times
     qmask = (qcap - 1) & NONNEG
     q_len = np.empty(qcap, np.int64)
+    q_flow = np.zeros(qcap, np.int64)
     q_arr = np.empty(qcap, np.float64)
     q_head = 0
     q_n = 0
@@ -190,6 +302,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     h_state = np.zeros(p.uio, np.int8)
     h_id = np.empty(p.uio, np.int64)
     h_len = np.empty(p.uio, np.int64)
+    h_flow = np.zeros(p.uio, np.int64)
     h_post = np.empty(p.uio, np.float64)
     h_rec = np.empty(p.uio, np.float64)  # when recorded
     h_zc = np.empty(p.uio, np.int8)  # 1: zero-copy, 0: copied (done at once)
@@ -201,20 +314,50 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     prefix_end = 0  # in order: end of the done run that starts at done_idx
     done_list = np.empty(p.uio, np.int64)  # out of order: done, not yet released, in completion order
     n_done_list = 0
-    hp = np.empty(2 * p.uio, np.float64)  # DMA completions in flight: (time, key) min-heap
+    hp = np.empty(2 * p.uio, np.float64)  # completions in flight: (time, key) min-heap
     hp_n = 0
+    # copied packets waiting for a used-ring update (copy mode, tx_batch)
+    bcap = _pow2(p.tx_batch)
+    b_id = np.empty(bcap, np.int64)
+    b_len = np.empty(bcap, np.int64)
+    b_flow = np.zeros(bcap, np.int64)
+    b_post = np.empty(bcap, np.float64)
+    b_seq = np.empty(bcap, np.int64)
+    b_n = 0
 
-    # ---- NIC: skbs not yet wholly on the wire, in order ----------------------------------
-    ncap = 1
-    while ncap < p.nic_qlen + 1:
-        ncap *= 2
+    # ---- devices: the NIC (skbs not yet wholly on the wire) and the local receiver ---------
+    ncap = _pow2(p.nic_qlen + 1)
     nmask = (ncap - 1) & NONNEG
-    nic_start = np.empty(ncap, np.float64)
-    nic_done = np.empty(ncap, np.float64)
-    nic_len = np.empty(ncap, np.int64)
+    nic_t = np.empty((2, ncap), np.float64)  # start and end of each skb's transmission
+    nic_i = np.zeros((2, ncap), np.int64)  # its length and flow
     nic_head = 0
     nic_n = 0
     nic_free = 0.0  # when the wire is free
+    lmask = nmask  # the local receiver queue has the same capacity
+    loc_t = np.empty((2, ncap), np.float64)
+    loc_i = np.zeros((2, ncap), np.int64)
+    loc_head = 0
+    loc_n = 0
+    loc_free = 0.0
+    # egress limiters, one FIFO per flow: what each holds and when it lets it go
+    lcap = 1
+    n_limited = 0
+    for f in range(p.n_flows if extended else 0):
+        if fl_i[f, L.FI_LIMITED]:
+            n_limited += 1
+            lcap = max(lcap, _pow2(fl_i[f, L.FI_EQUEUE]))
+    any_limiter = extended and n_limited > 0
+    lim_mask = (lcap - 1) & NONNEG
+    lim_rel = np.empty((p.n_flows, lcap), np.float64)
+    lim_len = np.empty((p.n_flows, lcap), np.int64)
+    lim_slot = np.empty((p.n_flows, lcap), np.int64)
+    lim_zc = np.empty((p.n_flows, lcap), np.int64)
+    lim_seq = np.empty((p.n_flows, lcap), np.int64)
+    lim_head = np.zeros(p.n_flows, np.int64)
+    lim_n = np.zeros(p.n_flows, np.int64)
+    lim_free = np.zeros(p.n_flows, np.float64)
+    lim_next = INF
+    lim_who = -1
 
     # ---- actors ----------------------------------------------------------------------------
     now = 0.0
@@ -226,11 +369,19 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     g_busy_until = 0.0
     g_id = 0
     g_len = 0
-    a_next = INF
+    g_flow = 0
+    a_next = INF  # the earliest arrival of any flow (open loop), and its flow
+    a_flow = 0
+    a_next_f = np.full(p.n_flows, INF)
+    flow_ids = np.arange(p.n_flows)
     if p.poisson:
         g_state = G_IDLE
         g_next = INF
-        a_next = rng.exponential(rs, p.mean_gap)
+        for f in range(p.n_flows):
+            a_next_f[f] = rng.exponential(rs, fl_f[f, L.FF_GAP])
+            if a_next_f[f] < a_next:
+                a_next = a_next_f[f]
+                a_flow = f
 
     w_next = INF
     w_phase = PH_NEW_PASS
@@ -240,6 +391,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
     pass_bytes = 0
     s_id = 0  # the packet in service
     s_len = 0
+    s_flow = 0
     s_post = 0.0
     s_seq = 0
     s_path = L.PATH_COPY
@@ -260,7 +412,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
 
     fuse = False  # the worker's step at the current instant is provably the next event
     while True:
-        # ---- next event: completion, worker, guest, arrival (ties in that order) -----------
+        # ---- next event: completion, limiter, worker, guest, arrival (ties in that order) --
         t_c = hp[0] if hp_n > 0 else INF
         if fuse:
             # Same instant, nothing due before it: skip the selection and the
@@ -268,7 +420,9 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
             t = now
             fuse = False
         else:
-            t_host = t_c if t_c <= w_next else w_next
+            t_host = t_c if t_c <= lim_next else lim_next
+            if w_next < t_host:
+                t_host = w_next
             if g_next < t_host:
                 t_host = g_next
             if t_host == INF and (not p.poisson or g_state != G_IDLE):
@@ -304,7 +458,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
         guest_try = False  # the guest looks for its next packet at the end of this event
         guest_ready = now  # when it can start (after a kick's cost)
         if t == t_c:
-            # ---- DMA completion: vhost_zerocopy_callback -------------------------------------
+            # ---- DMA completion: vhost_zerocopy_callback -----------------------------------
             idx = heap.top_key(hp)
             hp_n = heap.pop(hp, hp_n)
             slot = idx & umask
@@ -329,45 +483,106 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 w_phase = PH_NEW_PASS
                 w_wait = W_RUN
 
+        elif extended and t == lim_next:
+            # ---- an egress limiter lets an skb go on to its destination ---------------------
+            f = lim_who
+            e = lim_head[f] & lim_mask
+            nic_n, nic_free, loc_n, loc_free, hp_n = _deliver(
+                now, lim_len[f, e], f, lim_zc[f, e], lim_slot[f, e], lim_seq[f, e], p, fl_i, fl_f, rs, o, hp, hp_n,
+                nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head, loc_n, loc_free, nmask, tracing, trace_f, extended)
+            lim_head[f] = (lim_head[f] + 1) & lim_mask
+            lim_n[f] -= 1
+            lim_next, lim_who = _lim_min(p, lim_n, lim_head, lim_rel, lim_mask)
+
         elif t == w_next:
             # ---- vhost worker: one step of handle_tx -------------------------------------
             w_next = INF
             w_stop = STOP_NONE
             t_w = now  # when the worker's next packet can start (signals cost it CPU)
-            direct = False  # a copy to put on the used ring at once
             requeue = False
             if w_phase == PH_SERVICE_END:
-                # sendmsg returns: the skb is queued on the device, in order, at line rate
-                start = nic_free if nic_free > now else now
-                wire_done = start + (s_len + p.overhead) * p.wire_ns_per_byte
-                nic_free = wire_done
-                tail = (nic_head + nic_n) & nmask
-                nic_start[tail] = start
-                nic_done[tail] = wire_done
-                nic_len[tail] = s_len
-                nic_n += 1
+                # sendmsg returns: the skb leaves vhost, through the flow's egress
+                # limiter if it has one, to the NIC or to a local socket
                 bytes_submitted += s_len
-                k = s_seq - p.warmup
+                o.stack_cpu_ns += p.stack_per_packet + p.stack_per_byte * s_len  # tap, bridge, driver
+                k = s_seq - p.warmup if tracing else -1
                 if tracing and k >= 0 and k < p.trace_n:
                     trace_f[k, L.T_SUBMIT] = now
-                    trace_f[k, L.T_WIRE_START] = start
-                    trace_f[k, L.T_WIRE_DONE] = wire_done
-                if s_path == L.PATH_ZEROCOPY:
-                    # the guest's pages stay pinned until the device is done with them
-                    d = _draw_dma(rs, p)
-                    hp_n = heap.push(hp, hp_n, wire_done + d, s_slot)
-                elif s_slot < 0:
-                    direct = True  # vhost_add_used_and_signal
+                zc = 1 if s_path == L.PATH_ZEROCOPY else 0
+                if any_limiter and fl_i[s_flow, L.FI_LIMITED]:
+                    if lim_n[s_flow] >= fl_i[s_flow, L.FI_EQUEUE]:
+                        # the limiter's queue is full: dropped, which frees the skb at once
+                        o.egress_drops += 1
+                        if multi:
+                            fs[s_flow, L.FR_EGRESS_DROPS] += 1
+                        if zc:
+                            hp_n = heap.push(hp, hp_n, now, s_slot)
+                    else:
+                        lf = lim_free[s_flow]
+                        t_rel = (lf if lf > now else now) + fl_f[s_flow, L.FF_LIM_NS] + fl_f[s_flow, L.FF_LIM_NS_PER_BYTE] * s_len
+                        lim_free[s_flow] = t_rel
+                        e = (lim_head[s_flow] + lim_n[s_flow]) & lim_mask
+                        lim_rel[s_flow, e] = t_rel
+                        lim_len[s_flow, e] = s_len
+                        lim_slot[s_flow, e] = s_slot
+                        lim_zc[s_flow, e] = zc
+                        lim_seq[s_flow, e] = s_seq
+                        lim_n[s_flow] += 1
+                        lim_next, lim_who = _lim_min(p, lim_n, lim_head, lim_rel, lim_mask)
+                elif not extended or fl_i[s_flow, L.FI_DEST] == L.DEST_WIRE:
+                    # the wire, written out here rather than through _deliver: this is
+                    # the path of almost every packet, and numba's inlining of a helper
+                    # of 26 arguments and 5 results cost 15% of the engine's speed
+                    start = nic_free if nic_free > now else now
+                    done = start + (s_len + p.overhead) * p.wire_ns_per_byte
+                    nic_free = done
+                    tail = (nic_head + nic_n) & nmask
+                    nic_t[0, tail] = start
+                    nic_t[1, tail] = done
+                    nic_i[0, tail] = s_len
+                    nic_i[1, tail] = s_flow
+                    nic_n += 1
+                    if zc:
+                        hp_n = heap.push(hp, hp_n, done + _draw_dma(rs, p, fl_f, s_flow if extended else 0), s_slot)
+                    if tracing and k >= 0 and k < p.trace_n:
+                        trace_f[k, L.T_WIRE_START] = start
+                        trace_f[k, L.T_WIRE_DONE] = done
+                else:
+                    nic_n, nic_free, loc_n, loc_free, hp_n = _deliver(
+                        now, s_len, s_flow, zc, s_slot, s_seq, p, fl_i, fl_f, rs, o, hp, hp_n,
+                        nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head, loc_n, loc_free, nmask, tracing, trace_f, extended)
+                if not zc and s_slot < 0 and not extended:
+                    b_n = 1  # a copy outside heads[]: on the used ring at once (vhost_add_used_and_signal)
+                elif not zc and s_slot < 0:
+                    # ... or with the next batch of copies (copy mode, VHOST_NET_BATCH)
+                    e = b_n & (bcap - 1) & NONNEG
+                    b_id[e] = s_id
+                    b_len[e] = s_len
+                    b_flow[e] = s_flow
+                    b_post[e] = s_post
+                    b_seq[e] = s_seq
+                    b_n += 1
                 pass_bytes += s_len
                 requeue = pass_bytes >= p.weight  # VHOST_NET_WEIGHT: vhost_poll_queue + break
             else:
                 pass_bytes = 0  # a new handle_tx pass
 
-            # ---- return heads: the copied packet, then vhost_zerocopy_signal_used -------------
+            # where the next packet goes, and whether its device has room
+            next_f = av_flow[av_head & amask] if extended and av_n > 0 else 0
+            next_limited = any_limiter and fl_i[next_f, L.FI_LIMITED] != 0
+            next_local = extended and fl_i[next_f, L.FI_DEST] == L.DEST_LOCAL
+            nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
+            if extended:
+                loc_head, loc_n = _reap(o, fs, multi, loc_t, loc_i, loc_head, loc_n, lmask, now, t_start, True)
+            device_full = not next_limited and (loc_n >= p.nic_qlen if next_local else nic_n >= p.nic_qlen)
+            # copies go back in batches of tx_batch in copy mode, and always before the worker stops
+            flush = b_n > 0 and (not extended or p.zerocopy or b_n >= p.tx_batch or requeue or av_n == 0 or device_full)
+
+            # ---- return heads: the copies, then vhost_zerocopy_signal_used ---------------------
             release = p.zerocopy and not requeue and (p.placement != L.PLACE_SEED or n_held > p.reap)
             for part in range(2):
                 if part == 0:
-                    n_pub = 1 if direct else 0
+                    n_pub = b_n if flush else 0
                 elif release:
                     n_pub = n_done_list if p.ooo else prefix_end - done_idx
                 else:
@@ -375,8 +590,13 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 if n_pub == 0:
                     continue
                 for j in range(n_pub):
-                    if part == 0:
-                        head, post, length, zc, seq, t_rec = s_id, s_post, s_len, 0, s_seq, -1.0
+                    if part == 0 and not extended:  # one copy, the one just sent
+                        head, post, length, zc, t_rec, f = s_id, s_post, s_len, 0, -1.0, s_flow
+                        seq = s_seq
+                    elif part == 0:
+                        e = j & (bcap - 1) & NONNEG
+                        head, post, length, zc, t_rec, f = b_id[e], b_post[e], b_len[e], 0, -1.0, b_flow[e]
+                        seq = b_seq[e] if tracing else 0
                     else:
                         idx = done_list[j & NONNEG] if p.ooo else done_idx + j
                         slot = idx & umask
@@ -385,7 +605,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         h_state[slot] = H_FREE
                         n_held -= 1
                         n_done -= 1
-                        head, post, length, zc, t_rec = h_id[slot], h_post[slot], h_len[slot], h_zc[slot], h_rec[slot]
+                        head, post, length, zc, t_rec, f = h_id[slot], h_post[slot], h_len[slot], h_zc[slot], h_rec[slot], h_flow[slot]
                         seq = h_seq[slot] if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
                     if host_inflight[head & idmask] <= 0:
@@ -397,7 +617,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         used_ids[(used_head + used_n) & umask_used] = head
                         used_n += 1
                     returned += 1
-                    k = seq - p.warmup
+                    k = seq - p.warmup if tracing else -1
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_USED] = now
                     if returned > p.warmup:
@@ -408,7 +628,13 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         o.lat_sum += lat
                         if lat > o.lat_max:
                             o.lat_max = lat
-                        hist[bucket_of_bits(np.float64(lat if lat > 1.0 else 1.0).view(np.int64))] += 1
+                        bucket = bucket_of_bits(np.float64(lat if lat > 1.0 else 1.0).view(np.int64))
+                        hist[bucket] += 1
+                        if multi:
+                            fs[f, L.FR_RETURNED] += 1
+                            fs[f, L.FR_ZC] += zc
+                            ff[f, L.FR_LAT_SUM] += lat
+                            flow_hist[f, bucket] += 1
                         if t_rec >= 0.0:
                             o.heads_hold_sum += now - t_rec
                             o.heads_released += 1
@@ -418,22 +644,27 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                     elif returned == p.warmup:
                         # The measured window opens: every running sum restarts now.
                         t_start = now
-                        _open_window(o, n_held)
+                        _open_window(o, n_held, fs, ff)
                         out_area = hol_area = inflight_area = 0.0
                         # busy intervals are counted when scheduled: keep what lies past now
                         worker_busy = max(w_busy_until - now, 0.0)
                         guest_busy = max(g_busy_until - now, 0.0)
                 if finished:
                     break
+                if part == 0:
+                    b_n = 0
+                elif p.ooo:
+                    n_done_list = 0
+                    while done_idx < upend_idx and h_state[done_idx & umask] == H_FREE:
+                        done_idx += 1
+                else:
+                    done_idx = prefix_end
                 if part == 1:
-                    if p.ooo:
-                        n_done_list = 0
-                        while done_idx < upend_idx and h_state[done_idx & umask] == H_FREE:
-                            done_idx += 1
-                    else:
-                        done_idx = prefix_end
                     o.release_batches += 1
-                # vhost_signal: interrupt the guest if it stopped its queue
+                # the used-ring update (vhost_add_used_n), then vhost_signal: interrupt
+                # the guest if it stopped its queue
+                t_w += p.used_ring
+                o.used_updates += 1
                 if p.signal_every or g_state == G_BLOCKED:
                     t_w += p.signal
                     o.signals += 1
@@ -445,9 +676,6 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
 
             # ---- fetch the next packet: limits, then vhost_get_vq_desc --------------------
             w_busy_until = t_w
-            # skbs whose last bit has left leave the device queue; goodput counts
-            # those sent wholly within the measured window
-            nic_head, nic_n = _device_reap(o, nic_start, nic_done, nic_len, nic_head, nic_n, nmask, now, t_start)
             if requeue:
                 w_next = t_w + p.requeue
                 w_busy_until = w_next
@@ -458,9 +686,10 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 w_wait = W_STALL
                 w_stop = STOP_LIMIT
                 o.stalls += 1
-            elif nic_n >= p.nic_qlen:
-                # sendmsg would find no room: wait until the device has sent one
-                w_next = max(nic_done[nic_head & nmask], t_w)
+            elif device_full:
+                # sendmsg would find no room: wait until the device has handled one
+                oldest = loc_t[1, loc_head & lmask] if next_local else nic_t[1, nic_head & nmask]
+                w_next = max(oldest, t_w)
                 w_phase = PH_NEW_PASS
                 w_stop = STOP_NIC
             elif av_n == 0:
@@ -496,6 +725,7 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 else:
                     s_id = av_id[av_head & amask]
                     s_len = length
+                    s_flow = next_f
                     s_post = av_post[av_head & amask]
                     if tracing:
                         s_seq = av_seq[av_head & amask]
@@ -518,6 +748,8 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                         s_slot = upend_idx
                         h_id[slot] = s_id
                         h_len[slot] = length
+                        if extended:
+                            h_flow[slot] = s_flow
                         h_post[slot] = s_post
                         if tracing:
                             h_seq[slot] = s_seq
@@ -540,15 +772,15 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                             violation = 6
                         if n_held > o.outstanding_max:
                             o.outstanding_max = n_held
-                    k = s_seq - p.warmup
+                    k = s_seq - p.warmup if tracing else -1
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_FETCH] = t_w
                         trace_i[k, L.T_PATH] = path
                     w_phase = PH_SERVICE_END
                     w_next = t_w + service
                     w_busy_until = w_next
-            # the worker is busy from now until w_busy_until: signals, then the
-            # packet's service or the requeue
+            # the worker is busy from now until w_busy_until: used-ring updates and
+            # signals, then the packet's service or the requeue
             worker_busy += w_busy_until - now
 
         elif t == g_next:
@@ -557,23 +789,26 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 # virtqueue_add_outbuf + the avail ring write
                 for dup in range(2):
                     if av_n >= ring:
-                        # A guest whose free count was corrupted (it freed a head the
-                        # host still held) writes over an unconsumed entry; vhost's
-                        # avail-index check refuses it (vhost_get_vq_desc).
+                        # A guest whose free count went wrong (it freed a head the host still
+                        # held) writes over an unconsumed entry; vhost's avail-index check
+                        # refuses it (vhost_get_vq_desc).
                         o.guest_avail_overruns += 1
                         break
                     slot = (av_head + av_n) & amask
                     av_id[slot] = g_id
                     av_len[slot] = g_len
+                    if extended:
+                        av_flow[slot] = g_flow
                     av_post[slot] = now
                     if tracing:
                         av_seq[slot] = posted
-                    k = posted - p.warmup
+                    k = posted - p.warmup if tracing else -1
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_POST] = now
                         trace_i[k, L.T_SEQ] = posted
                         trace_i[k, L.T_HEAD] = g_id
                         trace_i[k, L.T_LEN] = g_len
+                        trace_i[k, L.T_FLOW] = g_flow
                     posted += 1
                     av_n += 1
                     bytes_posted += g_len
@@ -593,17 +828,28 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
 
         else:
             # ---- open-loop arrival at the guest qdisc ----------------------------------------
-            a_next = now + rng.exponential(rs, p.mean_gap)
-            length = _draw_size(rs, p, size_vals, size_thresh, size_alias)
+            f = a_flow
+            a_next_f[f] = now + rng.exponential(rs, fl_f[f, L.FF_GAP])
+            length = _draw_size(rs, fl_i, f, size_vals, size_thresh, size_alias)
+            a_next = a_next_f[0]
+            a_flow = 0
+            for j in range(1, p.n_flows if extended else 1):
+                if a_next_f[j] < a_next:
+                    a_next = a_next_f[j]
+                    a_flow = j
             o.arrivals += 1
             if g_state == G_IDLE or q_n < p.qdisc_len:
                 slot = (q_head + q_n) & qmask
                 q_len[slot] = length
+                if extended:
+                    q_flow[slot] = f
                 q_arr[slot] = now
                 q_n += 1
                 guest_try = g_state == G_IDLE  # an idle guest sends at once (qdisc bypass)
             else:
                 o.drops += 1
+                if multi:
+                    fs[f, L.FR_QDISC_DROPS] += 1
 
         if guest_try:
             # free_old_xmit_skbs: reclaim every used head before the next transmit
@@ -638,12 +884,18 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 g_data[g_id & idmask] = 1
                 if p.poisson:
                     g_len = q_len[q_head & qmask]
+                    g_flow = q_flow[q_head & qmask] if extended else 0
                     o.qdisc_delay_sum += now - q_arr[q_head & qmask]
                     o.qdisc_dequeued += 1
                     q_head = (q_head + 1) & qmask
                     q_n -= 1
                 else:
-                    g_len = _draw_size(rs, p, size_vals, size_thresh, size_alias)
+                    # a bulk sender: each packet belongs to a flow drawn by share
+                    if multi:
+                        g_flow = _draw_alias(rs, flow_ids, flow_thresh, flow_alias, 0, p.n_flows)
+                        g_len = _draw_size(rs, fl_i, g_flow, size_vals, size_thresh, size_alias)
+                    else:  # one flow: row 0, a constant the compiler folds
+                        g_len = _draw_size(rs, fl_i, 0, size_vals, size_thresh, size_alias)
                 g_state = G_TX
                 g_next = ready + p.guest_xmit
                 g_busy_until = g_next
@@ -659,12 +911,14 @@ def run(params, size_vals, size_thresh, size_alias, out_run, hist, trace_f, trac
                 status = L.STATUS_VIOLATION
                 break
         # A wake-up with no latency (a kick, a completion) makes the worker due now;
-        # if no completion is due by now, its step is the next event.
-        fuse = w_next == now and (hp_n == 0 or hp[0] > now)
+        # if nothing ranked before it is due by now, its step is the next event.
+        fuse = w_next == now and (hp_n == 0 or hp[0] > now) and lim_next > now
 
     # ---- end of run ------------------------------------------------------------------------
-    nic_head, nic_n = _device_reap(o, nic_start, nic_done, nic_len, nic_head, nic_n, nmask, now, t_start)
-    # bytes in = bytes on the wire + bytes still in flight
+    nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
+    if extended:
+        loc_head, loc_n = _reap(o, fs, multi, loc_t, loc_i, loc_head, loc_n, lmask, now, t_start, True)
+    # bytes in = bytes delivered + bytes still in flight
     in_avail = 0
     for j in range(av_n):
         in_avail += av_len[(av_head + j) & amask]

@@ -41,15 +41,29 @@ i8, f8, b1 = np.int64, np.float64, np.int8
 # --- records ---------------------------------------------------------------------------
 P = _struct(
     ("n_total", i8), ("warmup", i8), ("trace_n", i8), ("max_events", i8), ("debug", b1), ("seed", i8),
-    ("poisson", b1), ("qdisc_len", i8), ("size_kind", i8), ("size_min", i8), ("size_max", i8),
+    ("poisson", b1), ("qdisc_len", i8),
     ("ring", i8), ("signal_every", b1), ("zerocopy", b1), ("goodcopy", i8), ("limit", i8),
     ("placement", i8), ("reap", i8), ("ooo", b1), ("wake_on_completion", b1), ("copy_via_heads", b1),
     ("uio", i8), ("weight", i8), ("overhead", i8), ("nic_qlen", i8), ("dma_dist", i8),
-    ("mean_gap", f8), ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
+    ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
     ("callback", f8), ("signal", f8), ("kick", f8), ("requeue", f8), ("guest_xmit", f8),
     ("irq_latency", f8), ("wake_latency", f8), ("wire_ns_per_byte", f8), ("dma_base", f8),
-    ("dma_sigma", f8), ("straggler_p", f8), ("straggler_ns", f8), ("duplicate_p", f8),
+    ("dma_sigma", f8), ("duplicate_p", f8),
+    # flows, destinations, batching, the host outside vhost
+    ("n_flows", i8), ("tx_batch", i8), ("used_ring", f8), ("stack_per_packet", f8), ("stack_per_byte", f8),
+    ("local_rx", f8),
 )
+
+# --- per-flow parameters: int64 and float64 matrices, one row per flow ---------------------
+(FI_DEST, FI_LIMITED, FI_EQUEUE, FI_SIZE_KIND, FI_SIZE_MIN, FI_SIZE_MAX, FI_SIZE_OFF, FI_SIZE_N, N_FI) = range(9)
+(FF_GAP, FF_STRAGGLER_P, FF_STRAGGLER_NS, FF_LIM_NS, FF_LIM_NS_PER_BYTE, N_FF) = range(6)
+DEST_WIRE, DEST_LOCAL = 0, 1
+
+# --- per-flow results: int64 and float64 matrices, one row per flow --------------------------
+FLOW_I = ("returned", "zc", "delivered", "delivered_bytes", "qdisc_drops", "egress_drops")
+FLOW_F = ("lat_sum",)
+(FR_RETURNED, FR_ZC, FR_DELIVERED, FR_DELIVERED_BYTES, FR_QDISC_DROPS, FR_EGRESS_DROPS) = range(6)
+(FR_LAT_SUM,) = range(1)
 
 #: The run: clock and counters (whole run), then the sums of the measured window.
 RUN = _struct(
@@ -66,10 +80,12 @@ RUN = _struct(
     ("signals", i8), ("kicks", i8), ("requeues", i8), ("fallbacks", i8), ("arrivals", i8), ("drops", i8),
     ("qdisc_area", f8), ("qdisc_delay_sum", f8), ("qdisc_dequeued", i8), ("release_batches", i8),
     ("duplicates", i8), ("guest_bad_ring", i8), ("guest_early_free", i8), ("guest_avail_overruns", i8),
+    ("stack_cpu_ns", f8), ("local_cpu_ns", f8), ("local_packets", i8), ("local_bytes", i8), ("egress_drops", i8),
+    ("used_updates", i8),
 )
 
 # --- trace columns -----------------------------------------------------------------------
 TRACE_F = ("t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_dma_done", "t_used")
-TRACE_I = ("seq", "head", "len", "path")
+TRACE_I = ("seq", "head", "len", "path", "flow")
 (T_POST, T_FETCH, T_SUBMIT, T_WIRE_START, T_WIRE_DONE, T_DMA_DONE, T_USED) = range(7)
-(T_SEQ, T_HEAD, T_LEN, T_PATH) = range(4)
+(T_SEQ, T_HEAD, T_LEN, T_PATH, T_FLOW) = range(5)
