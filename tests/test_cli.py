@@ -77,3 +77,110 @@ def test_installed_entry_point_runs():
     assert exe.exists(), "the project is not installed (python -m pip install -e '.[dev]')"
     p = subprocess.run([str(exe), "simulate", "--set", "n_packets=1000"], capture_output=True, text=True)
     assert p.returncode == 0 and "mpps" in p.stdout
+
+
+# --- flows (model.md section 6) ------------------------------------------------------------------
+
+FLOWS_JSON = '[{"name": "zc", "share": 0.5, "size_dist": "fixed", "size_bytes": 298}, {"name": "small", "share": 0.5, "size_dist": "fixed", "size_bytes": 43, "dest": "local"}]'
+FLOWS_TOML = """
+[[flows]]
+name = "zc"
+share = 0.5
+size_dist = "fixed"
+size_bytes = 298
+
+[[flows]]
+name = "small"
+share = 0.5
+size_dist = "fixed"
+size_bytes = 43
+dest = "local"
+"""
+FLOWS_YAML = """
+flows:
+  - {name: zc, share: 0.5, size_dist: fixed, size_bytes: 298}
+  - {name: small, share: 0.5, size_dist: fixed, size_bytes: 43, dest: local}
+"""
+
+
+def _flows_file(tmp_path, suffix):
+    f = tmp_path / f"flows{suffix}"
+    f.write_text({".json": FLOWS_JSON, ".toml": FLOWS_TOML, ".yaml": FLOWS_YAML, ".yml": FLOWS_YAML}[suffix])
+    return f
+
+
+@pytest.mark.parametrize("how", ["json", ".json", ".toml", ".yaml", ".yml"])
+def test_set_flows_from_json_text_or_a_file(how, tmp_path, capsys):
+    value = FLOWS_JSON if how == "json" else f"@{_flows_file(tmp_path, how)}"
+    assert main(["simulate", "--set", f"flows={value}", "--set", "n_packets=2000", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    flows = json.loads(record["config"]["flows"])
+    assert [f["name"] for f in flows] == ["zc", "small"] and flows[1]["dest"] == "local"
+    s = record["summary"]
+    assert s["flow_zc_packets"] + s["flow_small_packets"] == s["packets"] == 2000
+    assert s["flow_small_zerocopy_fraction"] == 0.0 and s["flow_zc_zerocopy_fraction"] == 1.0
+
+
+def test_the_table_shows_one_row_per_flow(capsys):
+    assert main(["simulate", "--set", f"flows={FLOWS_JSON}", "--set", "n_packets=2000"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[out.splitlines().index("flows") + 1:] if line.strip()}
+    assert "latency_p99_ns" in rows["name"] and "zc" in rows and "small" in rows
+    assert "egress_drops" in out and "used_updates_per_packet" in out
+
+
+def test_set_flows_none_clears_the_table(capsys):
+    assert main(["simulate", "--set", f"flows={FLOWS_JSON}", "--set", "flows=none", "--set", "n_packets=1000", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["config"]["flows"] is None and not any(k.startswith("flow_") for k in record["summary"])
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("@{tmp}/missing.json", "no such file"),
+        ("@{tmp}/flows.txt", "a flows file must end in .json, .toml, .yaml, .yml"),
+        ("@{tmp}/bad.yaml", "cannot parse the file"),
+        ("@{tmp}/bad.toml", "cannot parse the file"),
+        ("@{tmp}/bad.json", "cannot parse the file"),
+        ('[{"name": "a",}]', "must be a JSON list of flow tables or @FILE"),
+        ('[{"name": "a", "shar": 1}]', "flows[0].shar=1: unknown flow field; did you mean 'share'?"),
+        ('[{"name": "a"}, {"name": "a"}]', "flow names must be unique"),
+        ('[{"name": "a", "dest": "moon"}]', "flows[0].dest='moon': must be one of 'wire', 'local'"),
+        ('{"name": "a"}', "flows[0]"),
+    ],
+)
+def test_bad_flows_exit_2_with_one_line(value, fragment, tmp_path):
+    (tmp_path / "flows.txt").write_text(FLOWS_JSON)
+    (tmp_path / "bad.yaml").write_text("flows:\n  - {name: a, share: 3\n  - name: b\n")
+    (tmp_path / "bad.toml").write_text("[[flows]]\nname = \n")
+    (tmp_path / "bad.json").write_text("[{\"name\": \"a\"}")
+    code, out, err = run_cli("simulate", "--set", "flows=" + value.replace("{tmp}", str(tmp_path)), "--set", "n_packets=100")
+    assert code == 2, err
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_sweep_spec_can_grid_over_flows_tables(tmp_path, capsys):
+    import pandas as pd
+
+    flows_file = _flows_file(tmp_path, ".toml")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f"""
+name = "two_flows"
+[base]
+n_packets = 1000
+warmup_packets = 100
+[grid]
+policy = ["mainline-stall", "mainline-fallback"]
+flows = [
+  [{{name = "zc", size_dist = "fixed", size_bytes = 298, egress_rate_mbps = 1.0}}, {{name = "small", size_dist = "fixed", size_bytes = 43}}],
+  "{flows_file}",
+]
+""")
+    out = tmp_path / "frame.parquet"
+    assert main(["sweep", str(spec), "--workers", "1", "--store", str(tmp_path / "store"), "--output", str(out), "--no-progress"]) == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 4 and df["flow_small_mpps"].notna().all() and df["flow_zc_mpps"].notna().all()
+    stall, fallback = df.iloc[0], df.iloc[2]  # the limited zero-copy flow: stall vs copy fallback
+    assert fallback["flow_small_mpps"] > 100 * stall["flow_small_mpps"]

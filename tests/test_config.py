@@ -198,3 +198,56 @@ def test_any_value_is_accepted_or_rejected_with_config_error(name, value):
         assert e.field in PARAMETERS and str(e)
         return
     assert getattr(c, name) is not None or value is None
+
+
+# --- flows (model.md section 6) --------------------------------------------------------------
+
+FLOWS = [
+    {"name": "bulk", "share": 0.75, "size_dist": "fixed", "size_bytes": 9000, "straggler_p": 0.01},
+    {"name": "shaped", "share": 0.25, "dest": "local", "egress_rate_mbps": 100.0, "egress_queue": 50,
+     "size_dist": "empirical", "size_table": "64:7,1500:1"},
+]
+
+
+def test_flows_inherit_every_field_they_leave_out():
+    cfg = Config(flows=FLOWS, size_dist="uniform", size_min=100, size_max=200, rate_pps=1e4, straggler_ns=5e5)
+    bulk, shaped = cfg.flow_specs()
+    assert (bulk["size_bytes"], bulk["dest"], bulk["rate_pps"], bulk["straggler_ns"]) == (9000, "wire", 1e4, 5e5)
+    assert bulk["egress_rate_pps"] == bulk["egress_rate_mbps"] == 0.0  # no limiter unless a flow sets one
+    assert shaped["size_table"] == ((64, 7.0), (1500, 1.0)) and shaped["straggler_p"] == cfg.straggler_p
+    assert [f["name"] for f in Config().flow_specs()] == ["all"] and Config().flow_specs()[0]["share"] == 1.0
+
+
+@pytest.mark.parametrize("suffix", [".json", ".toml", ".yaml"])
+def test_flows_from_a_file_equal_the_same_table_given_inline(suffix, tmp_path):
+    import yaml
+
+    f = tmp_path / f"flows{suffix}"
+    if suffix == ".json":
+        f.write_text(json.dumps(FLOWS))
+    elif suffix == ".yaml":
+        f.write_text(yaml.safe_dump({"flows": FLOWS}))
+    else:
+        lines = []
+        for flow in FLOWS:
+            lines.append("[[flows]]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in flow.items()]
+        f.write_text("\n".join(lines) + "\n")
+    assert Config(flows=str(f)) == Config(flows=FLOWS) == Config(flows=json.dumps(FLOWS))
+
+
+def test_flows_round_trip_through_the_flat_dict_and_json():
+    cfg = Config(flows=FLOWS, policy="mainline-fallback")
+    d = cfg.to_dict()
+    assert isinstance(d["flows"], str)
+    assert Config.from_dict(d) == cfg and Config.from_dict(json.loads(json.dumps(d))) == cfg
+    assert cfg.replace(policy="seed-2011").flows == cfg.flows  # a preset does not touch the flows
+
+
+def test_a_flows_file_that_cannot_be_read_or_parsed_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"flows='.*missing.toml': cannot read the file"):
+        Config(flows=str(tmp_path / "missing.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[flows]]\nname = \n")
+    with pytest.raises(ConfigError, match=r"flows='.*bad.toml': cannot parse the file"):
+        Config(flows=str(bad))

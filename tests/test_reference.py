@@ -142,3 +142,101 @@ def test_flow_rows_carry_each_flows_parameters():
     assert k["size_vals"][fi[2, L.FI_SIZE_OFF]] == 300
     assert ff[0, L.FF_STRAGGLER_P] == 0.5 and ff[1, L.FF_GAP] == 1e6 / 2
     assert ff[1, L.FF_LIM_NS] == 1e6 and ff[2, L.FF_LIM_NS_PER_BYTE] == 1000.0  # 8 bits at 8 Mbit/s
+
+
+# --- the model extensions (model.md section 6): flows, limiters, local delivery, the host, batching ---
+
+TWO_FLOWS = [
+    {"name": "zc", "share": 0.5, "size_dist": "fixed", "size_bytes": 298},
+    {"name": "small", "share": 0.5, "size_dist": "fixed", "size_bytes": 43},
+]
+LIMITED_2017 = [{**TWO_FLOWS[0], "egress_rate_mbps": 1.0, "egress_queue": 1000}, TWO_FLOWS[1]]
+MIXED = [
+    {"name": "bulk", "share": 0.6, "size_dist": "bimodal", "small_fraction": 0.2, "straggler_p": 0.05, "straggler_ns": 2e5},
+    {"name": "host", "share": 0.3, "dest": "local", "size_dist": "empirical", "size_table": "64:5,700:3,9000:2",
+     "straggler_p": 0.02, "straggler_ns": 5e4},
+    {"name": "shaped", "share": 0.1, "size_dist": "uniform", "size_min": 200, "size_max": 3000,
+     "egress_rate_pps": 2e4, "egress_queue": 4},
+]
+EXTENSIONS = {
+    "two_flows": dict(flows=TWO_FLOWS),
+    "2017_limited": dict(flows=LIMITED_2017, n_packets=600),
+    "mixed": dict(flows=MIXED),
+    "mixed_poisson": dict(flows=[{**f, "rate_pps": r} for f, r in zip(MIXED, [2e5, 1e5, 3e4])], arrival="poisson", qdisc_len=8),
+    "limiter_drops_pps": dict(egress_rate_pps=5e4, egress_queue=3, workload="tcp_stream_64k"),
+    "limiter_drops_mbps": dict(egress_rate_mbps=300.0, egress_queue=10, size_dist="bimodal"),
+    "local_zerocopy": dict(dest="local", local_rx_ns_per_packet=800.0, workload="bimodal_64k", straggler_p=0.05, straggler_ns=1e5),
+    "local_copy": dict(dest="local", local_rx_ns_per_packet=800.0, mode="copy", nic_queue_len=4),
+    "host_stack": dict(host_stack_ns_per_packet=900.0, host_stack_ns_per_byte=0.05, used_ring_ns=120.0),
+    "tx_batch_copy": dict(mode="copy", tx_batch=16, used_ring_ns=200.0, guest_xmit_ns=100.0),
+    "tx_batch_copy_every_publish": dict(mode="copy", tx_batch=64, used_ring_ns=50.0, signal_every_publish=True, weight_bytes=20_000),
+    "tx_batch_zerocopy": dict(tx_batch=8, used_ring_ns=100.0),  # batching only applies in copy mode
+}
+
+
+@pytest.mark.parametrize("policy", sorted(POLICY_PRESETS))
+@pytest.mark.parametrize("completion", ["in_order", "out_of_order"])
+@pytest.mark.parametrize("case", sorted(EXTENSIONS))
+def test_engine_matches_reference_on_the_extensions(case, completion, policy):
+    """Every extension case x completion order x policy preset: the summaries,
+    per-flow fields included, are identical."""
+    params = {"ring_size": 64, "guest_xmit_ns": 400.0, "kick_ns": 500.0, "n_packets": 1_500, "warmup_packets": 150,
+              "seed": sorted(EXTENSIONS).index(case), **EXTENSIONS[case]}
+    cfg = Config(policy=policy, completion=completion, **params)
+    a, b = simulate(cfg).summary, simulate_reference(cfg).summary
+    assert_same(a, b)
+    assert a["invariant_violations"] == 0
+    if cfg.flows is not None and len(cfg.flows) > 1:
+        names = [dict(f)["name"] for f in cfg.flows]
+        assert all(f"flow_{n}_latency_p99_ns" in a for n in names)
+        assert sum(a[f"flow_{n}_packets"] for n in names) == a["packets"]
+
+
+#: Fields left out of the random comparison while a strict xfail below shows them differing.
+KNOWN_MISMATCHES = {"outstanding_max"}  # test_outstanding_max_agrees_when_a_release_batch_straddles_the_warmup
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(run_configs(n_max=600, extensions=True))
+def test_engine_matches_reference_on_random_configs_with_extensions(cfg):
+    try:
+        a = simulate(cfg).summary
+    except SimulationError:
+        with pytest.raises(SimulationError):
+            simulate_reference(cfg)
+        return
+    b = simulate_reference(cfg).summary
+    assert a.keys() == b.keys()
+    assert_same({k: v for k, v in a.items() if k not in KNOWN_MISMATCHES}, b)
+
+
+def test_traces_agree_with_flows_limiters_and_local_delivery():
+    cfg = Config(n_packets=400, warmup_packets=50, trace_packets=300, flows=MIXED, policy="mainline-fallback")
+    a, b = simulate(cfg).trace, simulate_reference(cfg).trace
+    assert len(a) == len(b) == 300
+    for col in ["seq", "head", "len", "t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_used"]:
+        assert a[col].fillna(-1).tolist() == b[col].fillna(-1).tolist(), col
+    zc = a["path"] == "zerocopy"
+    assert zc.any()
+    assert a.loc[zc, "t_dma_done"].fillna(-1).tolist() == b.loc[zc, "t_dma_done"].fillna(-1).tolist()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine bug: an egress limiter hands skbs to the NIC (or the local receiver) without checking for room; "
+    "a limiter faster than the wire overflows the engine's device ring of pow2(nic_queue_len + 1) entries and "
+    "the engine loses the skbs from its goodput, while the reference (an unbounded deque) counts them"))
+def test_limiter_faster_than_the_wire_gives_the_same_goodput_in_engine_and_reference():
+    cfg = Config(n_packets=3_000, warmup_packets=100, mode="copy", size_dist="fixed", size_bytes=1500,
+                 line_rate_gbps=0.1, nic_queue_len=1, egress_rate_pps=1e9, egress_queue=1000)
+    a, b = simulate(cfg).summary, simulate_reference(cfg).summary
+    assert a["throughput_gbps"] == b["throughput_gbps"] and a["mpps"] == b["mpps"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine/reference mismatch: when one used-ring batch straddles the end of the warm-up, the engine opens the "
+    "window with outstanding_max = the heads of the batch not yet returned (it decrements n_held entry by entry), "
+    "the reference with 0 of them (it pops the whole batch from heads[] before returning any); a short run then "
+    "reports a different outstanding_max"))
+def test_outstanding_max_agrees_when_a_release_batch_straddles_the_warmup():
+    cfg = Config(n_packets=1, warmup_packets=1, seed=2, size_dist="empirical", size_table="1500:1,64:1")
+    assert simulate(cfg).summary["outstanding_max"] == simulate_reference(cfg).summary["outstanding_max"]

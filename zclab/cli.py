@@ -1,6 +1,7 @@
 """The ``zclab`` command line.
 
     zclab simulate [--preset NAME ...] [--set key=value ...] [--json]
+                   (--set flows='[{"name": "a", ...}, ...]' or --set flows=@flows.toml)
     zclab sweep SPEC [--workers N] [--scheduler ADDRESS] [--dry-run] [--store DIR] [--output FILE]
     zclab notebooks run [NAME ...] [-p KEY VALUE ...] [--quick] [--output-dir DIR]
     zclab study [--quick | --full]
@@ -24,7 +25,7 @@ from .config import PARAMETERS, Config, ConfigError
 from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
 
-__all__ = ["main", "parse_assignment", "parse_value", "parse_parameter"]
+__all__ = ["main", "parse_assignment", "parse_value", "parse_flows", "parse_parameter"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -72,7 +73,36 @@ def parse_value(name: str, text: str) -> Any:
         if text.lower() in ("", "none"):
             return None
         return text[1:] if text.startswith("@") else text  # @file.csv or "64:7,1500:1"
+    if kind == "flows":
+        return parse_flows(text)
     return text
+
+
+FLOWS_FILE_SUFFIXES = (".json", ".toml", ".yaml", ".yml")
+
+
+def parse_flows(text: str) -> Any:
+    """The value of ``--set flows=...``: JSON text (a list of tables), ``@FILE``
+    (.json, .toml or .yaml; a TOML file holds ``[[flows]]`` tables), or none.
+
+        >>> parse_flows('[{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]')[1]
+        {'name': 'b', 'share': 0.5}
+    """
+    text = text.strip()
+    if text.lower() in ("", "none", "null"):
+        return None
+    if text.startswith("@"):
+        path = text[1:].strip()
+        if os.path.splitext(path)[1].lower() not in FLOWS_FILE_SUFFIXES:
+            raise ConfigError("flows", text, "a flows file must end in " + ", ".join(FLOWS_FILE_SUFFIXES))
+        if not os.path.isfile(path):
+            raise ConfigError("flows", text, "no such file")
+        return path  # Config reads and checks it
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("flows", text, f"must be a JSON list of flow tables or @FILE (.json, .toml, .yaml): "
+                                         f"{exc.msg} at character {exc.pos}") from None
 
 
 def parse_assignment(item: str) -> tuple[str, Any]:
@@ -110,8 +140,10 @@ _SECTIONS = [
     ("latency", ["latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "inflight_mean"]),
     ("notifications", ["signals_per_packet", "kicks_per_packet"]),
     ("open loop", ["arrivals", "drops", "drop_fraction", "qdisc_len_mean", "qdisc_delay_mean_ns"]),
+    ("egress and batching", ["egress_drops", "used_updates_per_packet"]),
     ("checks", ["deadlocked", "invariant_violations", "duplicates", "guest_bad_ring", "guest_early_free", "guest_avail_overruns", "events"]),
 ]
+_FLOW_COLUMNS = ["packets", "mpps", "throughput_gbps", "latency_mean_ns", "latency_p99_ns", "drops", "zerocopy_fraction"]
 
 
 def _fmt(v: Any) -> str:
@@ -144,6 +176,13 @@ def format_table(config: Config, summary: dict, wall_s: float) -> str:
         lines.append(f"\n{title}")
         for name in names:
             lines.append(f"  {name:<26} {_fmt(summary[name]):>16}")
+    if c.flows is not None:
+        lines.append("\nflows")
+        lines.append("  " + f"{'name':<12}" + "".join(f"{col:>18}" for col in _FLOW_COLUMNS))
+        for spec in c.flow_specs():
+            name = spec["name"]
+            values = [summary.get(f"flow_{name}_{col}", math.nan) for col in _FLOW_COLUMNS]
+            lines.append("  " + f"{name:<12}" + "".join(f"{_fmt(v):>18}" for v in values))
     lines.append(f"\n({summary['events']:,} events in {wall_s:.2f} s of wall time)")
     return "\n".join(lines)
 
@@ -353,7 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return args.func(args)
     except (UsageError, ConfigError, SweepError) as exc:
-        print(f"zclab: error: {exc}", file=sys.stderr)
+        # one line, whatever the message holds (a YAML or TOML parser's report spans several)
+        message = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+        print(f"zclab: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("zclab: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)

@@ -164,7 +164,7 @@ class _Writer:
 
     def flush(self) -> None:
         if self.store is not None and self.buffer:
-            self.store.write(self.buffer)
+            self.store.write(_same_columns(self.buffer))
         self.buffer = []
         self.last = time.monotonic()
 
@@ -253,8 +253,28 @@ def sweep(
         by_key.update({r["key"]: r for r in stored.to_dict("records")})
     rows = [{"point": point, **by_key[key]} for point, _, _, _, key in items]
     df = pd.DataFrame(rows)
-    columns = META_COLUMNS + PARAM_COLUMNS + METRIC_COLUMNS + TAIL_COLUMNS
+    columns = META_COLUMNS + PARAM_COLUMNS + METRIC_COLUMNS + flow_columns(df) + TAIL_COLUMNS
     return df[[c for c in columns if c in df.columns]]
+
+
+def flow_columns(df: pd.DataFrame) -> list[str]:
+    """The per-flow metric columns (``flow_<name>_<field>``) of a frame, in order of appearance.
+
+    Points with a ``flows`` table report one group per flow; other points have
+    NaN there.
+    """
+    known = set(PARAM_COLUMNS) | set(METRIC_COLUMNS)
+    return [c for c in df.columns if c.startswith("flow_") and c not in known]
+
+
+def _same_columns(rows: list[dict]) -> list[dict]:
+    """Rows with the union of their keys, missing ones None: a Parquet file takes
+    its schema from the first row, and points with different flows tables report
+    different per-flow fields."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    if all(len(r) == len(keys) for r in rows):
+        return rows
+    return [{k: r.get(k) for k in keys} for r in rows]
 
 
 def _execute(todo: list, writer: _Writer, workers: int | None, client, progress: bool | None) -> None:
@@ -350,7 +370,7 @@ def aggregate(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
     if df.empty:
         return df.copy()
     if metrics is None:
-        metrics = [m for m in METRIC_COLUMNS if m in df.columns and pd.api.types.is_numeric_dtype(df[m])]
+        metrics = [m for m in METRIC_COLUMNS + flow_columns(df) if m in df.columns and pd.api.types.is_numeric_dtype(df[m])]
     if by is None:
         by = [c for c in PARAM_COLUMNS if c in df.columns and c != "seed"]
         if "point" in df.columns:
@@ -363,8 +383,6 @@ def aggregate(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
     tq = pd.Series(stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1)), index=n.index)
     half = sd.mul(tq, axis=0).div(np.sqrt(n), axis=0)
     half.loc[(n < 2).to_numpy()] = np.nan
-    res = out.copy()
-    for m in metrics:
-        res[f"{m}_ci"] = half[m]
-    res["n"] = n
-    return res.reset_index()
+    # built in one piece (reset_index would insert the many group keys one by one)
+    res = pd.concat([out, half[list(metrics)].add_suffix("_ci"), n.rename("n")], axis=1)
+    return pd.concat([res.index.to_frame(index=False), res.reset_index(drop=True)], axis=1)
