@@ -322,10 +322,6 @@ def test_each_flow_has_its_own_stragglers():
     assert ino["flow_clean_latency_p99_ns"] > 5 * ooo["flow_clean_latency_p99_ns"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in zclab/result.py + simulation.py: with a flows table of ONE flow the engine does no per-flow "
-    "bookkeeping (multi = n_flows > 1) but summarize() still emits flow_<name>_* fields, all 0 or NaN: "
-    "flow_a_packets == 0 while packets == n_packets"))
 def test_a_flows_table_of_one_flow_reports_that_flow():
     s = simulate(Config(flows=[{"name": "a", "dest": "local"}], n_packets=2_000)).summary
     assert s["flow_a_packets"] == s["packets"] and s["flow_a_mpps"] == s["mpps"]

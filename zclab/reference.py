@@ -463,7 +463,18 @@ class ReferenceModel:
     def limiter_release(self) -> None:
         """An egress limiter lets its oldest skb go on to the destination."""
         _, f = self.next_limiter()
-        _, packet, zc, idx = self.flows[f].limiter.queue.popleft()
+        flow = self.flows[f]
+        dev = self.local if flow.local else self.wire
+        if len(dev.queue) >= self.c.nic_queue_len:
+            # the device queue is full: the qdisc keeps the skb until the device has
+            # finished its oldest one (netif_tx_stop_queue backpressure)
+            _, packet, zc, idx = flow.limiter.queue[0]
+            flow.limiter.queue[0] = (dev.queue[0][1], packet, zc, idx)
+            return
+        q = flow.limiter.queue
+        _, packet, zc, idx = q.popleft()
+        if q and q[0][0] < self.now:  # due when it was queued, but not before this one left
+            q[0] = (self.now, *q[0][1:])
         self.deliver(packet, zc, idx)
 
     def deliver(self, packet: Packet, zc: bool, idx: int) -> None:

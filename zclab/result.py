@@ -132,7 +132,7 @@ def summarize(o: dict[str, float], hist: np.ndarray, config: "Config", flow_i=No
         "events": int(o["events"]),
     }
     if config.flows is not None:
-        summary.update(flow_fields(config, window, flow_i, flow_f, flow_hist))
+        summary.update(flow_fields(config, window, flow_i, flow_f, flow_hist, summary))
     return summary
 
 
@@ -148,11 +148,20 @@ FLOW_FIELDS = {
 }
 
 
-def flow_fields(config: "Config", window: float, flow_i, flow_f, flow_hist) -> dict[str, Any]:
+def flow_fields(config: "Config", window: float, flow_i, flow_f, flow_hist, summary) -> dict[str, Any]:
+    """The per-flow fields. The engine keeps per-flow sums only when there are
+    several flows; a table of one flow is the whole run, so its fields are the totals."""
     from .engine import layout as L
 
+    specs = config.flow_specs()
+    if len(specs) == 1:
+        pre = f"flow_{specs[0]['name']}_"
+        out = {pre + k: summary[k] for k in ("packets", "mpps", "throughput_gbps", "latency_mean_ns",
+                                              "latency_p99_ns", "zerocopy_fraction")}
+        out[pre + "drops"] = summary["drops"] + summary["egress_drops"]
+        return out
     out = {}
-    for f, spec in enumerate(config.flow_specs()):
+    for f, spec in enumerate(specs):
         n = int(flow_i[f, L.FR_RETURNED])
         pre = f"flow_{spec['name']}_"
         out[pre + "packets"] = n

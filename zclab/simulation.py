@@ -247,7 +247,7 @@ def _trace_frame(trace_f: np.ndarray, trace_i: np.ndarray):
     df = df[df["seq"] >= 0].reset_index(drop=True)
     df["path"] = pd.Categorical.from_codes(df["path"].clip(lower=0), categories=list(L.PATH_NAMES))
     df.loc[df["t_fetch"].isna(), "path"] = None
-    return df[["seq", "head", "len", "path", *L.TRACE_F]]
+    return df[["seq", "head", "len", "flow", "path", *L.TRACE_F]]
 
 
 def warmup() -> float:

@@ -487,11 +487,23 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             # ---- an egress limiter lets an skb go on to its destination ---------------------
             f = lim_who
             e = lim_head[f] & lim_mask
-            nic_n, nic_free, loc_n, loc_free, hp_n = _deliver(
-                now, lim_len[f, e], f, lim_zc[f, e], lim_slot[f, e], lim_seq[f, e], p, fl_i, fl_f, rs, o, hp, hp_n,
-                nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head, loc_n, loc_free, nmask, tracing, trace_f, extended)
-            lim_head[f] = (lim_head[f] + 1) & lim_mask
-            lim_n[f] -= 1
+            nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
+            loc_head, loc_n = _reap(o, fs, multi, loc_t, loc_i, loc_head, loc_n, lmask, now, t_start, True)
+            if fl_i[f, L.FI_DEST] == L.DEST_LOCAL and loc_n >= p.nic_qlen:
+                # the device queue is full: the qdisc keeps the skb until the device
+                # has finished its oldest one (netif_tx_stop_queue backpressure)
+                lim_rel[f, e] = loc_t[1, loc_head & lmask]
+            elif fl_i[f, L.FI_DEST] != L.DEST_LOCAL and nic_n >= p.nic_qlen:
+                lim_rel[f, e] = nic_t[1, nic_head & nmask]
+            else:
+                nic_n, nic_free, loc_n, loc_free, hp_n = _deliver(
+                    now, lim_len[f, e], f, lim_zc[f, e], lim_slot[f, e], lim_seq[f, e], p, fl_i, fl_f, rs, o, hp, hp_n,
+                    nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head, loc_n, loc_free, nmask, tracing, trace_f, extended)
+                lim_head[f] = (lim_head[f] + 1) & lim_mask
+                lim_n[f] -= 1
+                # the next one was due when it was queued, but not before this one left
+                if lim_n[f] > 0 and lim_rel[f, lim_head[f] & lim_mask] < now:
+                    lim_rel[f, lim_head[f] & lim_mask] = now
             lim_next, lim_who = _lim_min(p, lim_n, lim_head, lim_rel, lim_mask)
 
         elif t == w_next:
@@ -644,7 +656,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     elif returned == p.warmup:
                         # The measured window opens: every running sum restarts now.
                         t_start = now
-                        _open_window(o, n_held, fs, ff)
+                        # the rest of a batch of heads leaves heads[] with it
+                        _open_window(o, n_held - (n_pub - 1 - j) if part == 1 else n_held, fs, ff)
                         out_area = hol_area = inflight_area = 0.0
                         # busy intervals are counted when scheduled: keep what lies past now
                         worker_busy = max(w_busy_until - now, 0.0)
