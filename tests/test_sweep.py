@@ -322,3 +322,14 @@ def test_cli_rejects_a_bad_spec_with_exit_2_naming_the_problem(tmp_path, body, f
     assert fragment in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "st").exists()
+
+
+def test_a_store_file_keeps_every_row_s_columns_when_rows_differ(tmp_path):
+    # points with different flows tables have different flow_<name>_* columns
+    store = Store(tmp_path / "s")
+    path = store.write([{"key": "a", "flow_x_mpps": 1.0}, {"key": "b", "flow_y_mpps": 2.0}])
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).to_pylist()
+    assert rows[0]["flow_x_mpps"] == 1.0 and rows[1]["flow_y_mpps"] == 2.0
+    assert rows[0]["flow_y_mpps"] is None and rows[1]["flow_x_mpps"] is None

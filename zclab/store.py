@@ -124,7 +124,11 @@ class Store:
         final = self.path / name
         tmp = self.path / f".{name}.tmp"
         try:
-            pq.write_table(pa.Table.from_pylist(rows), tmp)
+            # the schema is the union of the rows' keys: points with different flows
+            # tables have different flow_<name>_* columns (from_pylist alone would
+            # keep the first row's and silently drop the others')
+            names = list(dict.fromkeys(k for row in rows for k in row))
+            pq.write_table(pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in names}), tmp)
             os.replace(tmp, final)  # atomic on POSIX: a reader sees the whole file or none
         finally:
             with contextlib.suppress(FileNotFoundError):
