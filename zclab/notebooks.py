@@ -335,12 +335,20 @@ def study(
     notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
     output_dir: str | os.PathLike = RUNS_DIR,
     report: Callable[[NotebookRun], None] | None = None,
+    html: bool = True,
+    findings: bool = True,
 ) -> list[NotebookRun]:
     """Run every notebook, quick or full: the project's main job.
 
     Frames land in ``data/``, figures in ``figures/``, executed notebooks in
     ``runs/``. Before a full study, prints how long the last full runs took
     (from the executed copies in ``runs/``), when there are any.
+
+    Afterwards, with ``html``, renders the executed notebooks and an index to
+    ``<output_dir>/html/`` (:func:`zclab.report.render`); with ``findings``, when
+    every notebook succeeded and wrote to the project's ``data/``, renders
+    ``docs/findings.md`` and the README's findings block
+    (:func:`zclab.findings.render`). Each prints one line saying where it wrote.
 
         >>> runs = study(quick=True)          # doctest: +SKIP
         zclab study (quick): 1 notebook(s) from .../notebooks
@@ -357,5 +365,38 @@ def study(
         else:
             line += "; no earlier full run in the output directory to estimate the time from"
     print(line, flush=True)
-    return run_notebooks(None, parameters, quick=quick, notebooks_dir=notebooks_dir,
+    runs = run_notebooks(None, parameters, quick=quick, notebooks_dir=notebooks_dir,
                          output_dir=output_dir, report=report)
+    if html and runs:
+        _write_report(runs, Path(output_dir))
+    if findings and runs and all(r.ok for r in runs):
+        _render_findings(Path(notebooks_dir), parameters)
+    return runs
+
+
+def _write_report(runs: list[NotebookRun], output_dir: Path) -> None:
+    """The HTML report of a study; a failure to render is reported, not raised."""
+    from . import report as _report
+
+    try:
+        index = _report.render(output_dir, runs=runs)
+    except Exception as exc:  # the study's results stand without the report
+        print(f"report: not written: {_one_line(exc)}", flush=True)
+        return
+    print(f"report: {index}", flush=True)
+
+
+def _render_findings(notebooks_dir: Path, parameters: Mapping[str, Any] | None) -> None:
+    """docs/findings.md and the README block, when the notebooks wrote to the project's data/."""
+    from . import findings as _findings
+
+    data_dir = Path(str((parameters or {}).get("data_dir", "../data")))
+    data_dir = data_dir if data_dir.is_absolute() else notebooks_dir.resolve() / data_dir
+    if data_dir.resolve() != (PROJECT_ROOT / "data").resolve():
+        return  # a study of other notebooks or into another directory: the project's docs stay
+    try:
+        docs = _findings.render(data_dir=data_dir)
+    except Exception as exc:
+        print(f"findings: not rendered: {_one_line(exc)}", flush=True)
+        return
+    print(f"findings: {docs} and the README's findings block", flush=True)

@@ -1,0 +1,16 @@
+"""The study: one module per notebook of ``notebooks/`` (02 to 08).
+
+Each module holds what its notebook computes and draws (the grid, the sweep,
+the derived table, the figure), so that the notebooks stay thin documents and
+the logic is tested like the rest of the package.
+
+* ``completion_order`` (05): in-order against out-of-order completion under
+  straggling DMA completions, the cache argument of the review thread, and a
+  per-packet timeline of one straggler holding the ring.
+* ``history`` (06): the kernel's zero-copy policies and copying side by side on
+  every workload preset; why mainline made zero-copy opt-in.
+* ``adversarial`` (07): a guest that posts the same head twice; the host-side
+  invariants and what the guest sees.
+
+Each notebook ends by recording its answer with :func:`zclab.findings.record`.
+"""
