@@ -118,7 +118,7 @@ def test_every_engine_parameter_is_set_from_the_config():
         reap_threshold=3, signal_every_publish=True, duplicate_head_p=0.1, tx_batch=8, used_ring_ns=50,
         host_stack_ns_per_packet=100, host_stack_ns_per_byte=0.1, local_rx_ns_per_packet=500,
         wake_on_completion=True, completion="out_of_order", pend_placement="stall",
-        flows=[{"name": "a"}, {"name": "b"}],
+        size_dist="uniform", straggler_p=0.01, flows=[{"name": "a"}, {"name": "b"}],
     ))["params"]
     for name in L.P.names:
         assert a[0][name] != 0 or b[0][name] != 0, name

@@ -137,6 +137,10 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         fl_f[f, L.FF_STRAGGLER_NS] = flow["straggler_ns"]
         fl_f[f, L.FF_LIM_NS] = 1e9 / flow["egress_rate_pps"] if flow["egress_rate_pps"] > 0 else 0.0
         fl_f[f, L.FF_LIM_NS_PER_BYTE] = 8000.0 / flow["egress_rate_mbps"] if flow["egress_rate_mbps"] > 0 else 0.0
+    for field, col in (("size_kind", L.FI_SIZE_KIND), ("size_min", L.FI_SIZE_MIN), ("size_max", L.FI_SIZE_MAX),
+                       ("size_n", L.FI_SIZE_N)):
+        p[field] = fl_i[0, col]
+    p["straggler_p"], p["straggler_ns"] = fl_f[0, L.FF_STRAGGLER_P], fl_f[0, L.FF_STRAGGLER_NS]
     share = [flow["share"] for flow in flows]
     f_thresh, f_alias = alias_table([w / sum(share) for w in share])
     return {

@@ -79,8 +79,15 @@ def _draw_alias(s, vals, thresh, alias, off, n):
 
 
 @njit(inline="always")
-def _draw_size(s, fl_i, f, size_vals, size_thresh, size_alias):
-    """One packet size of flow f: uniform, or from its table."""
+def _draw_size(s, p, multi, fl_i, f, size_vals, size_thresh, size_alias):
+    """One packet size of flow f: uniform, or from its table. One flow: its
+    row is in the parameter record (flow 0's table starts at 0)."""
+    if not multi:
+        if p.size_kind == L.SIZE_UNIFORM:
+            return p.size_min + int(rng.uniform(s) * (p.size_max - p.size_min + 1))
+        if p.size_n == 1:
+            return size_vals[0]
+        return _draw_alias(s, size_vals, size_thresh, size_alias, 0, p.size_n)
     if fl_i[f, L.FI_SIZE_KIND] == L.SIZE_UNIFORM:
         lo = fl_i[f, L.FI_SIZE_MIN]
         return lo + int(rng.uniform(s) * (fl_i[f, L.FI_SIZE_MAX] - lo + 1))
@@ -91,7 +98,7 @@ def _draw_size(s, fl_i, f, size_vals, size_thresh, size_alias):
 
 
 @njit(inline="always")
-def _draw_dma(s, p, fl_f, f):
+def _draw_dma(s, p, multi, fl_f, f):
     """Completion delay after the wire: the device's TX clean-up, maybe held."""
     if p.dma_dist == L.DMA_FIXED:
         d = p.dma_base
@@ -99,9 +106,9 @@ def _draw_dma(s, p, fl_f, f):
         d = rng.exponential(s, p.dma_base)
     else:
         d = rng.lognormal(s, p.dma_base, p.dma_sigma)
-    sp = fl_f[f, L.FF_STRAGGLER_P]
+    sp = fl_f[f, L.FF_STRAGGLER_P] if multi else p.straggler_p
     if sp > 0.0 and rng.uniform(s) < sp:
-        d += fl_f[f, L.FF_STRAGGLER_NS]
+        d += fl_f[f, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
     return d
 
 
@@ -152,7 +159,7 @@ def _deliver(t, length, f, zc, slot, seq, p, fl_i, fl_f, rs, o, hp, hp_n,
         nic_i[1, tail] = f
         nic_n += 1
         if zc:
-            hp_n = heap.push(hp, hp_n, done + _draw_dma(rs, p, fl_f, f), slot)
+            hp_n = heap.push(hp, hp_n, done + _draw_dma(rs, p, True, fl_f, f), slot)
     else:
         start = loc_free if loc_free > t else t
         copy = p.copy_per_byte * length if zc else 0.0
@@ -555,7 +562,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     nic_i[1, tail] = s_flow
                     nic_n += 1
                     if zc:
-                        hp_n = heap.push(hp, hp_n, done + _draw_dma(rs, p, fl_f, s_flow if extended else 0), s_slot)
+                        hp_n = heap.push(hp, hp_n, done + _draw_dma(rs, p, multi, fl_f, s_flow), s_slot)
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_WIRE_START] = start
                         trace_f[k, L.T_WIRE_DONE] = done
@@ -843,7 +850,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             # ---- open-loop arrival at the guest qdisc ----------------------------------------
             f = a_flow
             a_next_f[f] = now + rng.exponential(rs, fl_f[f, L.FF_GAP])
-            length = _draw_size(rs, fl_i, f, size_vals, size_thresh, size_alias)
+            length = _draw_size(rs, p, multi, fl_i, f, size_vals, size_thresh, size_alias)
             a_next = a_next_f[0]
             a_flow = 0
             for j in range(1, p.n_flows if extended else 1):
@@ -906,9 +913,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     # a bulk sender: each packet belongs to a flow drawn by share
                     if multi:
                         g_flow = _draw_alias(rs, flow_ids, flow_thresh, flow_alias, 0, p.n_flows)
-                        g_len = _draw_size(rs, fl_i, g_flow, size_vals, size_thresh, size_alias)
+                        g_len = _draw_size(rs, p, multi, fl_i, g_flow, size_vals, size_thresh, size_alias)
                     else:  # one flow: row 0, a constant the compiler folds
-                        g_len = _draw_size(rs, fl_i, 0, size_vals, size_thresh, size_alias)
+                        g_len = _draw_size(rs, p, multi, fl_i, 0, size_vals, size_thresh, size_alias)
                 g_state = G_TX
                 g_next = ready + p.guest_xmit
                 g_busy_until = g_next

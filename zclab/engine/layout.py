@@ -52,6 +52,10 @@ P = _struct(
     # flows, destinations, batching, the host outside vhost
     ("n_flows", i8), ("tx_batch", i8), ("used_ring", f8), ("stack_per_packet", f8), ("stack_per_byte", f8),
     ("local_rx", f8),
+    # flow 0 again, read through the record on the single-flow path (one pointer,
+    # not a matrix's data, shape and strides kept live across the event loop)
+    ("size_kind", i8), ("size_min", i8), ("size_max", i8), ("size_n", i8),
+    ("straggler_p", f8), ("straggler_ns", f8),
 )
 
 # --- per-flow parameters: int64 and float64 matrices, one row per flow ---------------------
