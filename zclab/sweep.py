@@ -385,4 +385,5 @@ def aggregate(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
     half.loc[(n < 2).to_numpy()] = np.nan
     # built in one piece (reset_index would insert the many group keys one by one)
     res = pd.concat([out, half[list(metrics)].add_suffix("_ci"), n.rename("n")], axis=1)
-    return pd.concat([res.index.to_frame(index=False), res.reset_index(drop=True)], axis=1)
+    # copy(): one block per dtype, so that adding a column later does not warn of fragmentation
+    return pd.concat([res.index.to_frame(index=False), res.reset_index(drop=True)], axis=1).copy()

@@ -16,7 +16,6 @@ entries refused because they overran unconsumed ones (``guest_avail_overruns``).
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -27,12 +26,6 @@ __all__ = ["PATHS", "WORKLOADS", "COUNTERS", "probabilities", "grid", "sizes", "
            "debug_check", "figure_adversarial", "answer"]
 
 
-def _aggregate(df: pd.DataFrame, **kw) -> pd.DataFrame:
-    """:func:`zclab.aggregate`, without pandas' PerformanceWarning about the fragmented
-    frame it builds (harmless; it would print in every notebook)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-        return zclab.aggregate(df, **kw).copy()
 
 #: The transmit paths: label -> (policy preset, mode).
 PATHS = {
@@ -97,7 +90,7 @@ def sweep_duplicates(host: str, quick: bool = True, seed: int = 1, store="defaul
     runs = _label(rates(df))
     metrics = [c for c in runs.columns if c.endswith("_per_1k")] + COUNTERS + [
         "duplicates", "packets", "deadlocked", "throughput_gbps", "mpps", "latency_p99_ns"]
-    agg = _label(_aggregate(runs, metrics=metrics))
+    agg = _label(zclab.aggregate(runs, metrics=metrics))
     return runs, agg
 
 

@@ -16,7 +16,6 @@ straggler holding the ring.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -30,12 +29,6 @@ __all__ = [
 ]
 
 
-def _aggregate(df: pd.DataFrame, **kw) -> pd.DataFrame:
-    """:func:`zclab.aggregate`, without pandas' PerformanceWarning about the fragmented
-    frame it builds (harmless; it would print in every notebook)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-        return zclab.aggregate(df, **kw).copy()
 
 #: The configuration every point starts from: the patch as posted, a bulk IMIX sender.
 BASE = {"policy": "seed-2011", "workload": "imix"}
@@ -84,7 +77,7 @@ def sweep_orders(host: str, quick: bool = True, seed: int = 1, store="default",
     n, reps = sizes(quick)
     df = zclab.sweep(base_config(host, seed, n), grid(quick), replications=reps,
                      store=store, progress=progress)
-    return _aggregate(df)
+    return zclab.aggregate(df)
 
 
 #: The straggler setting at which the cache argument is weighed.
@@ -105,7 +98,7 @@ def penalty_sweep(host: str, quick: bool = True, seed: int = 1, store="default",
     points = [{"completion": "in_order", "per_packet_ns": base.per_packet_ns}]
     points += [{"completion": "out_of_order", "per_packet_ns": base.per_packet_ns + e} for e in extras]
     df = zclab.sweep(base, points, replications=reps, store=store, progress=progress)
-    agg = _aggregate(df).copy()
+    agg = zclab.aggregate(df).copy()
     agg["extra_ns"] = agg["per_packet_ns"] - base.per_packet_ns
     agg.loc[agg["completion"] == "in_order", "extra_ns"] = 0.0
     return agg

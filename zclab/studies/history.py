@@ -16,7 +16,6 @@ held 1 ms: a shaped qdisc or a slow local receiver), on two ring sizes.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -28,12 +27,6 @@ __all__ = ["PATHS", "CONDITIONS", "PANELS", "METRICS", "grid", "sizes", "sweep_h
            "relative_to_copy", "deadlocks", "figure_history", "answer"]
 
 
-def _aggregate(df: pd.DataFrame, **kw) -> pd.DataFrame:
-    """:func:`zclab.aggregate`, without pandas' PerformanceWarning about the fragmented
-    frame it builds (harmless; it would print in every notebook)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-        return zclab.aggregate(df, **kw).copy()
 
 #: The transmit paths compared: label -> (policy preset, mode).
 PATHS = {
@@ -88,7 +81,7 @@ def sweep_history(host: str, quick: bool = True, seed: int = 1, store="default",
     base = zclab.Config(host=host, seed=seed, n_packets=n, straggler_ns=STRAGGLER_NS)
     df = zclab.sweep(base, grid(quick), replications=reps, store=store, progress=progress)
     df["deadlocked"] = df["deadlocked"].astype(float)
-    return label_paths(_aggregate(df))
+    return label_paths(zclab.aggregate(df))
 
 
 def relative_to_copy(agg: pd.DataFrame) -> pd.DataFrame:
