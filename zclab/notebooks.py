@@ -66,6 +66,9 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 RUNS_DIR = PROJECT_ROOT / "runs"
+#: How long each notebook took in the last full study of the project (committed, so
+#: that a fresh clone can say how long ``zclab study --full`` will take).
+STUDY_TIMES = NOTEBOOKS_DIR / "study_times.json"
 KERNEL_NAME = "zclab"
 KERNEL_DISPLAY_NAME = "Python (zclab)"
 
@@ -328,6 +331,28 @@ def _last_full_seconds(sources: list[Path], output_dir: Path) -> dict[str, float
     return seconds
 
 
+def _recorded_full_seconds(notebooks_dir: Path) -> tuple[dict[str, float], str] | None:
+    """The per-notebook times of the project's last full study (``STUDY_TIMES``)."""
+    import json
+
+    try:
+        rec = json.loads((notebooks_dir / STUDY_TIMES.name).read_text())
+        return {k: float(v) for k, v in rec["seconds"].items()}, rec["machine"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _record_full_seconds(runs: list[NotebookRun]) -> None:
+    import json
+    import platform
+
+    machine = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({platform.machine()})"
+    rec = {"machine": machine, "seconds": {r.name: round(r.seconds, 1) for r in runs}}
+    tmp = STUDY_TIMES.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec, indent=1) + "\n")
+    os.replace(tmp, STUDY_TIMES)
+
+
 def study(
     quick: bool = True,
     parameters: Mapping[str, Any] | None = None,
@@ -358,15 +383,22 @@ def study(
     line = f"zclab study ({mode}): {len(sources)} notebook(s) from {Path(notebooks_dir)}"
     if not quick and sources:
         last = _last_full_seconds(sources, Path(output_dir))
+        recorded = _recorded_full_seconds(Path(notebooks_dir))
         if last:
             some = "" if len(last) == len(sources) else f" ({len(last)} of them)"
             line += (f"; the last full run{some} took {sum(last.values()):.0f} s "
                      "(less when the store already holds their points)")
+        elif recorded:
+            times, meta = recorded
+            line += (f"; estimate: {sum(times.get(s.stem, 0.0) for s in sources) / 60:.0f} min, as the project's "
+                     f"last full study took on {meta}")
         else:
-            line += "; no earlier full run in the output directory to estimate the time from"
+            line += "; no earlier full run to estimate the time from"
     print(line, flush=True)
     runs = run_notebooks(None, parameters, quick=quick, notebooks_dir=notebooks_dir,
                          output_dir=output_dir, report=report)
+    if not quick and runs and all(r.ok for r in runs) and Path(notebooks_dir) == NOTEBOOKS_DIR:
+        _record_full_seconds(runs)
     if html and runs:
         _write_report(runs, Path(output_dir))
     if findings and runs and all(r.ok for r in runs):
