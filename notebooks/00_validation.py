@@ -44,7 +44,12 @@
 #
 # A configuration that does not isolate what its check assumes (the worker stopped where it
 # must not, the guest ran out of descriptors) stops the notebook with a `SetupError`.
-# The last cell fails if any row is not `ok`, so `zclab study` reports a failed validation.
+# **Two stages.** A row outside its tolerance is run again with independent seeds (base seed
+# + 1,000,000); the last cell fails if any row fails in both runs, so `zclab study` reports a
+# failed validation. A correct simulator fails a given row twice with probability at most
+# (0.05/m)²: a statistical false alarm does not come back, a real disagreement does. (The
+# full size at seed 1 has one such false alarm: the M/G/1 row at load 0.3, 4.6 ns below
+# the theory's 1,489 ns; seeds 2 and 3 are within 0.07%.)
 
 # %% tags=["parameters"]
 quick = False  # True: small, fast runs (CI and `zclab study --quick`)
@@ -370,9 +375,14 @@ print(f"largest relative error over all {sum(len(f) for f in frames.values())} r
 summary
 
 # %%
-failed = validation.failures(frames)
-if len(failed):
-    raise AssertionError(f"{len(failed)} validation row(s) disagree with theory beyond their tolerance "
-                         "(run again with another seed: a statistical false alarm does not come back, "
-                         "a real disagreement does):\n" + failed.to_string())
-print(f"all {sum(len(f) for f in frames.values())} rows of {len(frames)} checks are within their tolerance")
+checked = validation.confirm(frames, quick=quick, seed=seed, progress=progress)
+if len(checked):
+    print(f"{len(checked)} row(s) outside their tolerance at seed {seed}, run again at seed "
+          f"{seed + validation.CONFIRM_SEED_OFFSET}:")
+    display(checked)
+confirmed = checked[checked["confirmed"]]
+if len(confirmed):
+    raise AssertionError(f"{len(confirmed)} validation row(s) disagree with theory beyond their tolerance "
+                         "in two independent runs:\n" + confirmed.to_string())
+print(f"all {sum(len(f) for f in frames.values())} rows of {len(frames)} checks agree with theory "
+      f"({len(checked)} false alarm(s) not confirmed by a second, independent run)")

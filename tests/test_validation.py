@@ -56,6 +56,32 @@ def test_every_check_can_fail(frames, check, factor):
     assert not judged["ok"].all(), f"{check}: a theory {factor}x the right one still passes every case"
 
 
+def test_a_false_alarm_is_not_confirmed_by_the_second_stage(frames):
+    """A row marked failed at the first seed (as a chance excursion would be) is run
+    again with independent seeds; the right model passes there, so it is not confirmed."""
+    first = dict(frames)
+    df = first["md1k"].copy()
+    df.loc[df.index[0], "ok"] = False
+    first["md1k"] = df
+    checked = validation.confirm(first, quick=True, seed=1)
+    assert len(checked) == 1 and (checked["check"] == "md1k").all()
+    assert checked["ok_2"].all() and not checked["confirmed"].any()
+    assert (checked["seed_2"] == 1 + validation.CONFIRM_SEED_OFFSET).all()
+
+
+def test_a_real_disagreement_is_confirmed_by_the_second_stage(frames, monkeypatch):
+    """A theory that is wrong stays wrong at any seed: both stages fail."""
+    right = theory.mg1_sojourn
+    monkeypatch.setattr(theory, "mg1_sojourn", lambda *args: 1.1 * right(*args))
+    first = {"mg1": validation.judge(frames["mg1"].assign(theory=lambda d: d["theory"] * 1.1))}
+    checked = validation.confirm(first, quick=True, seed=1)
+    assert len(checked) > 0 and checked["confirmed"].all()
+
+
+def test_nothing_to_confirm_when_every_row_passes(frames):
+    assert validation.confirm(frames, quick=True, seed=1).empty
+
+
 def test_the_stochastic_checks_use_intervals_and_the_deterministic_ones_floors(frames):
     for name in ("mg1", "md1k", "stragglers"):
         assert frames[name]["tolerance_basis"].str.startswith("CI").all(), name

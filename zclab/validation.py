@@ -90,6 +90,8 @@ __all__ = [
     "judge",
     "largest_relative_error",
     "failures",
+    "confirm",
+    "CONFIRM_SEED_OFFSET",
     "overview",
     "exponential_size_table",
 ]
@@ -685,6 +687,50 @@ def failures(frames: Mapping[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
     if not bad:
         return pd.DataFrame(columns=["check", "metric", *RESULT_COLUMNS])
     return pd.concat(bad, ignore_index=True)
+
+
+#: The confirmation stage runs a failed check again with base seed ``seed + CONFIRM_SEED_OFFSET``
+#: (sweep seeds derive from the base seed and each point, so the streams are independent).
+CONFIRM_SEED_OFFSET = 1_000_000
+
+
+def confirm(frames: Mapping[str, pd.DataFrame], quick: bool = True, seed: int = 1,
+            progress: bool = False) -> pd.DataFrame:
+    """The second stage of the verdict: run every check with a failed row again,
+    with independent seeds, and return the failed rows with the second stage's
+    ``simulated_2``, ``tolerance_2``, ``ok_2`` and ``confirmed`` (failed twice).
+
+    A correct simulator fails a row of a check with probability at most
+    ALPHA / m (Bonferroni); failing the same row twice in independent runs then
+    has probability at most (ALPHA / m)^2: a statistical false alarm does not come
+    back, while a real disagreement between model and theory does. Only confirmed
+    rows fail the validation.
+
+        >>> frames = run_all(quick=True)                         # doctest: +SKIP
+        >>> confirm(frames, quick=True)["confirmed"].any()       # doctest: +SKIP
+        False
+    """
+    names = [name for name, df in frames.items() if len(df) and not df["ok"].astype(bool).all()]
+    if not names:
+        return pd.DataFrame(columns=["check", "metric", *RESULT_COLUMNS, "simulated_2", "tolerance_2", "ok_2", "confirmed"])
+    seed_2 = seed + CONFIRM_SEED_OFFSET
+    if "littles_law" in names:  # checked on the runs of every other check
+        again, runs = _all_runs(quick, seed_2, progress)
+        again["littles_law"] = littles_law(runs)
+    else:
+        again = {name: _CHECK_FUNCTIONS[name](quick, seed_2, progress)[0] for name in names}
+    out = []
+    for name in names:
+        first, second = frames[name].reset_index(drop=True), again[name].reset_index(drop=True)
+        bad = ~first["ok"].astype(bool)
+        rows = first[bad].copy()
+        rows["seed_2"] = seed_2
+        rows["simulated_2"] = second.loc[bad, "simulated"].to_numpy()
+        rows["tolerance_2"] = second.loc[bad, "tolerance"].to_numpy()
+        rows["ok_2"] = second.loc[bad, "ok"].astype(bool).to_numpy()
+        rows["confirmed"] = ~rows["ok_2"]
+        out.append(rows)
+    return pd.concat(out, ignore_index=True)
 
 
 def overview(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
