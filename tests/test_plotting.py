@@ -163,3 +163,17 @@ def test_line_error_bars_and_unknown_columns(df):
     plotting.line(ax, df, "size_bytes", "ci", hue="mode", err="ci")
     assert ax.get_ylabel() == "ci"  # not in UNITS: the column name
     assert len(ax.containers) == 2  # one ErrorbarContainer per hue value
+
+
+def test_show_saves_closes_and_displays_the_png_it_wrote(tmp_path, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    fig, ax = plotting.figure()
+    ax.plot([0, 1], [0, 1])
+    paths = plotting.show(fig, "shown", tmp_path)
+    assert [p.name for p in paths] == ["shown.png", "shown.svg", "shown.pdf"]
+    assert all(p.exists() for p in paths)
+    assert not plt.fignum_exists(fig.number)  # closed: a notebook shows it once, from the file
+    assert len(shown) == 1 and shown[0].data == paths[0].read_bytes()
