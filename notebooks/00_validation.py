@@ -102,9 +102,8 @@ def residuals(ax, df, x, hue=None, logx=False):
 
 
 def show_figure(fig, name):
-    paths = plotting.savefig(fig, name, figures_dir)
-    plt.close(fig)  # shown once, from the file just written
-    display(Image(filename=str(paths[0])))
+    """Save the figure (PNG, SVG, PDF) and show it once, from the PNG just written."""
+    plotting.show(fig, name, figures_dir)
 
 
 def verdict(name):

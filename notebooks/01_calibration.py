@@ -69,9 +69,8 @@ seconds = {}
 
 
 def show_figure(fig, name):
-    paths = plotting.savefig(fig, name, figures_dir)
-    plt.close(fig)
-    display(Image(filename=str(paths[0])))
+    """Save the figure (PNG, SVG, PDF) and show it once, from the PNG just written."""
+    plotting.show(fig, name, figures_dir)
 
 
 def timed(name, fn, *args, **kw):

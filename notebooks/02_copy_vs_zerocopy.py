@@ -57,11 +57,8 @@ figures = []
 
 
 def show(fig, name):
-    """Save a figure (PNG, SVG, PDF) and show it once, from the file just written."""
-    paths = plotting.savefig(fig, name, figures_dir)
-    plt.close(fig)
-    figures.append(paths[0])
-    display(Image(filename=str(paths[0])))
+    """Save the figure (PNG, SVG, PDF), show it from the PNG, and list it for the findings."""
+    figures.append(plotting.show(fig, name, figures_dir)[0])
 
 
 # %% [markdown]

@@ -55,10 +55,7 @@ pd.set_option("display.max_columns", 30)
 
 def show(fig, name):
     """Save the figure (PNG, SVG, PDF) and show it once, from the PNG just written."""
-    paths = plotting.savefig(fig, name, figures_dir)
-    plt.close(fig)
-    display(Image(filename=str(paths[0])))
-    return paths
+    return plotting.show(fig, name, figures_dir)
 
 
 n_packets, replications = history.sizes(quick)

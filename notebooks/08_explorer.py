@@ -36,7 +36,7 @@ store = "../data/store"  # not used: the explorer runs single configurations
 progress = True  # not used
 seed = 1  # seed of every run
 host = "calibrated-2011"  # the host preset
-interactive = True  # the widgets; always off in batch runs (the runner sets MPLBACKEND=Agg)
+interactive = True  # the widgets; always off in batch runs, where the runner sets the Agg backend
 knobs = {"mode": "zerocopy", "policy": "seed-2011", "mix": "bimodal 64 B / 64 KB", "straggler_p": 0.001}  # the fixed run
 
 # %%
