@@ -188,3 +188,27 @@ def test_notebooks_are_in_sync_with_their_py_pair(path):
     ipynb, py = jupytext.read(path), jupytext.read(pair)
     cells = lambda nb: [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]  # noqa: E731
     assert cells(ipynb) == cells(py), f"run: jupytext --sync {pair}"
+
+
+def test_a_full_study_on_a_fresh_clone_prints_an_estimate_from_the_recorded_times(monkeypatch, capsys, tmp_path):
+    recorded = notebooks._recorded_full_seconds(notebooks.NOTEBOOKS_DIR)
+    assert recorded is not None, "notebooks/study_times.json: the times of the project's last full study"
+    times, _ = recorded
+    assert set(times) == {p.stem for p in notebooks.available()}, "every notebook has a recorded full time"
+    monkeypatch.setattr(notebooks, "run_notebooks", lambda *a, **k: [])
+    notebooks.study(quick=False, output_dir=tmp_path / "runs", html=False, findings=False)
+    line = capsys.readouterr().out.splitlines()[0]
+    assert f"estimate: {sum(times.values()) / 60:.0f} min" in line
+
+
+def test_a_full_study_records_its_times_only_when_every_notebook_ran(monkeypatch, tmp_path):
+    target = tmp_path / "study_times.json"
+    monkeypatch.setattr(notebooks, "STUDY_TIMES", target)
+    runs = [notebooks.NotebookRun("a", None, None, True, 12.34, None),
+            notebooks.NotebookRun("b", None, None, False, 1.0, "boom")]
+    monkeypatch.setattr(notebooks, "run_notebooks", lambda *a, **k: runs)
+    notebooks.study(quick=False, output_dir=tmp_path / "runs", html=False, findings=False)
+    assert not target.exists()  # a failed notebook: its time says nothing about a full run
+    runs[1] = notebooks.NotebookRun("b", None, None, True, 1.0, None)
+    notebooks.study(quick=False, output_dir=tmp_path / "runs", html=False, findings=False)
+    assert json.loads(target.read_text())["seconds"] == {"a": 12.3, "b": 1.0}
