@@ -63,7 +63,9 @@ SUMMARY_FIELDS = {
     "guest_bad_ring": "used entries the guest found not to be a head (BAD_RING)",
     "guest_early_free": "heads the guest freed while the host still held a post of them",
     "guest_avail_overruns": "avail entries written over unconsumed ones, refused by the host",
-    "deadlocked": "the run stopped with work left and nothing that could ever wake it",
+    "deadlocked": ("the run stopped with work left and nothing that could ever wake it; the other fields "
+                   "describe the window up to that moment, after which the system sends nothing: "
+                   "its long-run throughput is 0 (the studies count it so)"),
     "invariant_violations": "host-side invariant violations (model.md section 3); must be 0",
     "events": "events simulated, warm-up included",
 }
