@@ -604,6 +604,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     n_pub = b_n if flush else 0
                 elif release:
                     n_pub = n_done_list if p.ooo else prefix_end - done_idx
+                    # the whole batch leaves heads[] before its used-ring update
+                    n_held -= n_pub
+                    n_done -= n_pub
                 else:
                     n_pub = 0
                 if n_pub == 0:
@@ -622,8 +625,6 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if h_state[slot] != H_DONE:
                             violation = 3
                         h_state[slot] = H_FREE
-                        n_held -= 1
-                        n_done -= 1
                         head, post, length, zc, t_rec, f = h_id[slot], h_post[slot], h_len[slot], h_zc[slot], h_rec[slot], h_flow[slot]
                         seq = h_seq[slot] if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
@@ -663,8 +664,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     elif returned == p.warmup:
                         # The measured window opens: every running sum restarts now.
                         t_start = now
-                        # the rest of a batch of heads leaves heads[] with it
-                        _open_window(o, n_held - (n_pub - 1 - j) if part == 1 else n_held, fs, ff)
+                        _open_window(o, n_held, fs, ff)
                         out_area = hol_area = inflight_area = 0.0
                         # busy intervals are counted when scheduled: keep what lies past now
                         worker_busy = max(w_busy_until - now, 0.0)
