@@ -99,7 +99,8 @@ def _draw_size(s, p, multi, fl_i, f, size_vals, size_thresh, size_alias):
 
 @njit(inline="always")
 def _draw_dma(s, p, multi, fl_f, f):
-    """Completion delay after the wire: the device's TX clean-up, maybe held."""
+    """Completion delay after the wire: the device's TX clean-up, maybe held.
+    The worker's wire path writes this out (see there); keep the two alike."""
     if p.dma_dist == L.DMA_FIXED:
         d = p.dma_base
     elif p.dma_dist == L.DMA_EXPONENTIAL:
@@ -562,7 +563,19 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     nic_i[1, tail] = s_flow
                     nic_n += 1
                     if zc:
-                        hp_n = heap.push(hp, hp_n, done + _draw_dma(rs, p, multi, fl_f, s_flow), s_slot)
+                        # _draw_dma, written out: inlined as a helper, its array arguments
+                        # live across its branches, and numba increments and decrements
+                        # their reference counts (atomic operations, 7 calls) on every packet
+                        if p.dma_dist == L.DMA_FIXED:
+                            dma = p.dma_base
+                        elif p.dma_dist == L.DMA_EXPONENTIAL:
+                            dma = rng.exponential(rs, p.dma_base)
+                        else:
+                            dma = rng.lognormal(rs, p.dma_base, p.dma_sigma)
+                        sp = fl_f[s_flow, L.FF_STRAGGLER_P] if multi else p.straggler_p
+                        if sp > 0.0 and rng.uniform(rs) < sp:
+                            dma += fl_f[s_flow, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
+                        hp_n = heap.push(hp, hp_n, done + dma, s_slot)
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_WIRE_START] = start
                         trace_f[k, L.T_WIRE_DONE] = done
