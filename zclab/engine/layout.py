@@ -93,3 +93,8 @@ TRACE_F = ("t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_dm
 TRACE_I = ("seq", "head", "len", "path", "flow")
 (T_POST, T_FETCH, T_SUBMIT, T_WIRE_START, T_WIRE_DONE, T_DMA_DONE, T_USED) = range(7)
 (T_SEQ, T_HEAD, T_LEN, T_PATH, T_FLOW) = range(5)
+
+
+# The random generator's state (xoshiro256**, see rng.py) viewed as a record
+# (core.run's rs_rec): numba counts references to arrays, not to records.
+RNG = np.dtype([("s0", np.uint64), ("s1", np.uint64), ("s2", np.uint64), ("s3", np.uint64)], align=True)
