@@ -7,8 +7,9 @@ Prints, for each configuration of the C anchor (../shared/anchors/c_model.c,
 built here with gcc -O2), the median simulated packets per second of the C
 model and of zclab's engine over several runs in this one process, their
 ratio, and both models' results side by side; then the engine's speed per
-workload preset, the time of the first simulate() in a fresh process with a
-warm numba cache, and the peak memory of a long run.
+workload preset and with flows (local delivery, an egress limiter), the time
+of the first simulate() in a fresh process with a warm numba cache, and the
+peak memory of a long run.
 
 This machine is shared and noisy: compare ratios measured in one run, not
 absolute speeds across runs.
@@ -110,6 +111,27 @@ def bench_presets(packets: int, repeats: int) -> None:
             print(f"  {policy:<16} {workload:<16} {median_speed(speeds) / 1e6:6.2f} M simulated packets/s")
 
 
+# Runs that use the flows of model.md section 7 (a separate compiled variant of
+# the engine): local delivery and an egress limiter each take their own path.
+FLOW_CASES = {
+    "one local flow (guest-to-host)": [{"name": "host", "dest": "local", "size_dist": "imix"}],
+    "local flow + rate-limited wire flow": [
+        {"name": "host", "dest": "local", "size_dist": "imix"},
+        {"name": "lim", "size_dist": "fixed", "size_bytes": 1500, "egress_rate_mbps": 2000},
+    ],
+}
+
+
+def bench_flows(packets: int, repeats: int) -> None:
+    import zclab
+
+    print(f"\n== engine speed with flows ({packets:,} packets, median of {repeats})")
+    for name, flows in FLOW_CASES.items():
+        cfg = zclab.Config(flows=flows, n_packets=packets)
+        speeds = [packets / zclab.simulate(cfg).wall_s for _ in range(repeats)]
+        print(f"  {name:<36} {median_speed(speeds) / 1e6:6.2f} M simulated packets/s")
+
+
 def bench_first_call() -> None:
     code = (
         "import time; t0 = time.perf_counter(); import zclab; t1 = time.perf_counter();"
@@ -153,6 +175,7 @@ def main() -> None:
     if exe:
         bench_anchor(exe, packets, repeats)
     bench_presets(200_000 if args.quick else 1_000_000, 3)
+    bench_flows(200_000 if args.quick else 1_000_000, 3)
     bench_first_call()
     if not args.skip_memory:
         bench_memory([1_000_000] if args.quick else [1_000_000, 100_000_000])
