@@ -137,39 +137,32 @@ def run(N, seed, ooo, imix, size_bytes):
                     run_worker = True
                 # guest continues after the (possible) kick below
         if run_worker:
-            # release
+            # release (vhost_zerocopy_signal_used): the done run from done_idx in
+            # order, or the done list out of order; publish_one for each
             k = 0
-            if not ooo:
-                while done < upend and h_state[done & M] == 2 and not finished:
+            while not finished:
+                if ooo:
+                    if k >= dl_n:
+                        break
+                    sl = donelist[k] & M
+                else:
+                    if done >= upend or h_state[done & M] != 2:
+                        break
                     sl = done & M
-                    lat = t - h_post[sl]
-                    lat_sum += lat
-                    xb = np.float64(lat if lat > 1.0 else 1.0).view(np.int64)
-                    b = (xb >> 45) - (1023 << 7)
-                    if b >= (64 << 7):
-                        b = (64 << 7) - 1
-                    hist[b] += 1
-                    ret_bytes += h_len[sl]; zc_ret += h_zc[sl]; h_state[sl] = 0
-                    returned += 1
-                    if returned == N:
-                        finished = True; t_end = t
-                    done += 1; k += 1
-            else:
-                j = 0
-                while j < dl_n and not finished:
-                    sl = donelist[j] & M
-                    lat = t - h_post[sl]
-                    lat_sum += lat
-                    xb = np.float64(lat if lat > 1.0 else 1.0).view(np.int64)
-                    b = (xb >> 45) - (1023 << 7)
-                    if b >= (64 << 7):
-                        b = (64 << 7) - 1
-                    hist[b] += 1
-                    ret_bytes += h_len[sl]; zc_ret += h_zc[sl]; h_state[sl] = 0
-                    returned += 1
-                    if returned == N:
-                        finished = True; t_end = t
-                    j += 1; k += 1
+                    done += 1
+                k += 1
+                lat = t - h_post[sl]
+                lat_sum += lat
+                xb = np.float64(lat if lat > 1.0 else 1.0).view(np.int64)
+                b = (xb >> 45) - (1023 << 7)
+                if b >= (64 << 7):
+                    b = (64 << 7) - 1
+                hist[b] += 1
+                ret_bytes += h_len[sl]; zc_ret += h_zc[sl]; h_state[sl] = 0
+                returned += 1
+                if returned == N:
+                    finished = True; t_end = t
+            if ooo:
                 dl_n = 0
                 while done < upend and h_state[done & M] == 0:
                     done += 1
