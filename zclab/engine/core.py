@@ -28,8 +28,10 @@ number of packets.
 
 Written for speed as well as for reading: one function, so that numba inlines
 everything; parameters read from their record where used rather than held in
-locals; array indices masked so that they are provably non-negative (see
-NONNEG); per-flow bookkeeping only when there are several flows. Each of these
+locals; heads[] and the avail ring as arrays of records (layout.HEAD, DESC),
+one base pointer each rather than one per field; array indices masked so that
+they are provably non-negative (see NONNEG); per-flow bookkeeping only when
+there are several flows. Each of these
 was measured against the C anchor (benchmarks/bench_engine.py).
 """
 
@@ -294,11 +296,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     host_inflight = np.zeros(ring, np.int64)  # posts of each id fetched and not yet returned
     acap = ring  # the avail ring: at most vring.num unconsumed entries
     amask = (acap - 1) & NONNEG
-    av_id = np.empty(acap, np.int64)
-    av_len = np.empty(acap, np.int64)
-    av_flow = np.zeros(acap, np.int64)
-    av_post = np.empty(acap, np.float64)
-    av_seq = np.empty(acap, np.int64)
+    avail = np.zeros(acap, L.DESC)  # its entries (layout.DESC)
     av_head = 0
     av_n = 0
     ucap = 4 * ring
@@ -316,14 +314,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
 
     # ---- vhost zero-copy bookkeeping: heads[] of UIO_MAXIOV entries ----------------------
     # Indices are absolute (slot = idx & umask) so that spans need no modular arithmetic.
-    h_state = np.zeros(p.uio, np.int8)
-    h_id = np.empty(p.uio, np.int64)
-    h_len = np.empty(p.uio, np.int64)
-    h_flow = np.zeros(p.uio, np.int64)
-    h_post = np.empty(p.uio, np.float64)
-    h_rec = np.empty(p.uio, np.float64)  # when recorded
-    h_zc = np.empty(p.uio, np.int8)  # 1: zero-copy, 0: copied (done at once)
-    h_seq = np.empty(p.uio, np.int64)
+    heads = np.zeros(p.uio, L.HEAD)  # vq->heads[]: one record per slot (layout.HEAD)
     upend_idx = 0  # next slot to record
     done_idx = 0  # oldest held slot
     n_held = 0  # heads recorded and not yet returned: "outstanding"
@@ -335,11 +326,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     hp_n = 0
     # copied packets waiting for a used-ring update (copy mode, tx_batch)
     bcap = _pow2(p.tx_batch)
-    b_id = np.empty(bcap, np.int64)
-    b_len = np.empty(bcap, np.int64)
-    b_flow = np.zeros(bcap, np.int64)
-    b_post = np.empty(bcap, np.float64)
-    b_seq = np.empty(bcap, np.int64)
+    batch = np.zeros(bcap, L.DESC)
     b_n = 0
 
     # ---- devices: the NIC (skbs not yet wholly on the wire) and the local receiver ---------
@@ -479,18 +466,18 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             idx = heap.top_key(hp)
             hp_n = heap.pop(hp, hp_n)
             slot = idx & umask
-            if h_state[slot] != H_PENDING:
+            if heads[slot].state != H_PENDING:
                 violation = 4
-            h_state[slot] = H_DONE
+            heads[slot].state = H_DONE
             n_done += 1
-            k = h_seq[slot] - p.warmup if tracing else -1
+            k = heads[slot].seq - p.warmup if tracing else -1
             if tracing and k >= 0 and k < p.trace_n:
                 trace_f[k, L.T_DMA_DONE] = now
             if p.ooo:
                 done_list[n_done_list & NONNEG] = idx
                 n_done_list += 1
             elif idx == prefix_end:
-                while prefix_end < upend_idx and h_state[prefix_end & umask] == H_DONE:
+                while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
                     prefix_end += 1
             o.callback_ns += p.callback
             # The seed's callback only marks the head; mainline's also queues the worker
@@ -604,11 +591,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 elif not zc and s_slot < 0:
                     # ... or with the next batch of copies (copy mode, VHOST_NET_BATCH)
                     e = b_n & (bcap - 1) & NONNEG
-                    b_id[e] = s_id
-                    b_len[e] = s_len
-                    b_flow[e] = s_flow
-                    b_post[e] = s_post
-                    b_seq[e] = s_seq
+                    batch[e].id = s_id
+                    batch[e].len = s_len
+                    batch[e].flow = s_flow
+                    batch[e].post = s_post
+                    batch[e].seq = s_seq
                     b_n += 1
                 pass_bytes += s_len
                 requeue = pass_bytes >= p.weight  # VHOST_NET_WEIGHT: vhost_poll_queue + break
@@ -616,7 +603,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 pass_bytes = 0  # a new handle_tx pass
 
             # where the next packet goes, and whether its device has room
-            next_f = av_flow[av_head & amask] if extended and av_n > 0 else 0
+            next_f = avail[av_head & amask].flow if extended and av_n > 0 else 0
             next_limited = any_limiter and fl_i[next_f, L.FI_LIMITED] != 0
             next_local = extended and fl_i[next_f, L.FI_DEST] == L.DEST_LOCAL
             nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
@@ -646,16 +633,16 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         seq = s_seq
                     elif part == 0:
                         e = j & (bcap - 1) & NONNEG
-                        head, post, length, zc, t_rec, f = b_id[e], b_post[e], b_len[e], 0, -1.0, b_flow[e]
-                        seq = b_seq[e] if tracing else 0
+                        head, post, length, zc, t_rec, f = batch[e].id, batch[e].post, batch[e].len, 0, -1.0, batch[e].flow
+                        seq = batch[e].seq if tracing else 0
                     else:
                         idx = done_list[j & NONNEG] if p.ooo else done_idx + j
                         slot = idx & umask
-                        if h_state[slot] != H_DONE:
+                        if heads[slot].state != H_DONE:
                             violation = 3
-                        h_state[slot] = H_FREE
-                        head, post, length, zc, t_rec, f = h_id[slot], h_post[slot], h_len[slot], h_zc[slot], h_rec[slot], h_flow[slot]
-                        seq = h_seq[slot] if tracing else 0
+                        heads[slot].state = H_FREE
+                        head, post, length, zc, t_rec, f = heads[slot].id, heads[slot].post, heads[slot].len, heads[slot].zc, heads[slot].rec, heads[slot].flow
+                        seq = heads[slot].seq if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
                     if host_inflight[head & idmask] <= 0:
                         violation = 5
@@ -704,7 +691,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     b_n = 0
                 elif p.ooo:
                     n_done_list = 0
-                    while done_idx < upend_idx and h_state[done_idx & umask] == H_FREE:
+                    while done_idx < upend_idx and heads[done_idx & umask].state == H_FREE:
                         done_idx += 1
                 else:
                     done_idx = prefix_end
@@ -750,7 +737,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 else:
                     w_wait = W_IDLE  # vhost_enable_notify: wait for a kick
             else:
-                length = av_len[av_head & amask]
+                length = avail[av_head & amask].len
                 path = L.PATH_COPY
                 need_slot = False
                 if p.zerocopy:
@@ -772,12 +759,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     o.stalls += 1
                     o.span_stalls += 1
                 else:
-                    s_id = av_id[av_head & amask]
+                    s_id = avail[av_head & amask].id
                     s_len = length
                     s_flow = next_f
-                    s_post = av_post[av_head & amask]
+                    s_post = avail[av_head & amask].post
                     if tracing:
-                        s_seq = av_seq[av_head & amask]
+                        s_seq = avail[av_head & amask].seq
                     s_path = path
                     av_head = (av_head + 1) & amask
                     av_n -= 1
@@ -792,25 +779,25 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     s_slot = -1
                     if need_slot:
                         slot = upend_idx & umask
-                        if h_state[slot] != H_FREE:
+                        if heads[slot].state != H_FREE:
                             violation = 2
                         s_slot = upend_idx
-                        h_id[slot] = s_id
-                        h_len[slot] = length
+                        heads[slot].id = s_id
+                        heads[slot].len = length
                         if extended:
-                            h_flow[slot] = s_flow
-                        h_post[slot] = s_post
+                            heads[slot].flow = s_flow
+                        heads[slot].post = s_post
                         if tracing:
-                            h_seq[slot] = s_seq
-                        h_rec[slot] = t_w
+                            heads[slot].seq = s_seq
+                        heads[slot].rec = t_w
                         upend_idx += 1
                         n_held += 1
                         if path == L.PATH_ZEROCOPY:
-                            h_state[slot] = H_PENDING
-                            h_zc[slot] = 1
+                            heads[slot].state = H_PENDING
+                            heads[slot].zc = 1
                         else:
-                            h_state[slot] = H_DONE  # VHOST_DMA_DONE_LEN at once
-                            h_zc[slot] = 0
+                            heads[slot].state = H_DONE  # VHOST_DMA_DONE_LEN at once
+                            heads[slot].zc = 0
                             n_done += 1
                             if p.ooo:
                                 done_list[n_done_list & NONNEG] = s_slot
@@ -844,13 +831,13 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         o.guest_avail_overruns += 1
                         break
                     slot = (av_head + av_n) & amask
-                    av_id[slot] = g_id
-                    av_len[slot] = g_len
+                    avail[slot].id = g_id
+                    avail[slot].len = g_len
                     if extended:
-                        av_flow[slot] = g_flow
-                    av_post[slot] = now
+                        avail[slot].flow = g_flow
+                    avail[slot].post = now
                     if tracing:
-                        av_seq[slot] = posted
+                        avail[slot].seq = posted
                     k = posted - p.warmup if tracing else -1
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_POST] = now
@@ -970,7 +957,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     # bytes in = bytes delivered + bytes still in flight
     in_avail = 0
     for j in range(av_n):
-        in_avail += av_len[(av_head + j) & amask]
+        in_avail += avail[(av_head + j) & amask].len
     in_service = s_len if (w_next < INF and w_phase == PH_SERVICE_END) else 0
     if bytes_posted != bytes_fetched + in_avail or bytes_fetched != bytes_submitted + in_service:
         if o.violations == 0:
