@@ -333,3 +333,19 @@ def test_a_store_file_keeps_every_row_s_columns_when_rows_differ(tmp_path):
     rows = pq.read_table(path).to_pylist()
     assert rows[0]["flow_x_mpps"] == 1.0 and rows[1]["flow_y_mpps"] == 2.0
     assert rows[0]["flow_y_mpps"] is None and rows[1]["flow_x_mpps"] is None
+
+
+def test_the_spec_files_the_readme_names_exist_and_load():
+    # The README's sweep commands are copied and pasted: each spec file they name
+    # must be in the repository and valid (it once named one that was not there).
+    import re
+    from pathlib import Path
+
+    from zclab.spec import load_spec
+
+    root = Path(__file__).resolve().parent.parent
+    named = set(re.findall(r"zclab sweep (\S+\.(?:toml|ya?ml))", (root / "README.md").read_text()))
+    assert named, "the README shows no `zclab sweep SPEC` command"
+    for rel in sorted(named):
+        spec = load_spec(root / rel)
+        assert spec.configs and spec.output is not None, rel
