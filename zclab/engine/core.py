@@ -412,7 +412,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     out_area = hol_area = inflight_area = worker_busy = guest_busy = 0.0
     events = 0
     finished = False
-    violation = 0  # set by a check in this event, counted below
+    # Set by a check in this event, counted at its end. In the record, not a local:
+    # a local assigned at seven checks across the loop is a value the compiler
+    # merges and carries through every branch (3% of the engine's speed, measured).
+    o.violation = 0
 
     fuse = False  # the worker's step at the current instant is provably the next event
     while True:
@@ -434,7 +437,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 break
             t = t_host if t_host <= a_next else a_next
             if t < now:
-                violation = 1
+                o.violation = 1
 
             # ---- integrate the state over (now, t] ---------------------------------------
             # The three sums that move at nearly every event stay in registers; the
@@ -467,7 +470,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             hp_n = heap.pop(hp, hp_n)
             slot = idx & umask
             if heads[slot].state != H_PENDING:
-                violation = 4
+                o.violation = 4
             heads[slot].state = H_DONE
             n_done += 1
             k = heads[slot].seq - p.warmup if tracing else -1
@@ -639,16 +642,16 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         idx = done_list[j & NONNEG] if p.ooo else done_idx + j
                         slot = idx & umask
                         if heads[slot].state != H_DONE:
-                            violation = 3
+                            o.violation = 3
                         heads[slot].state = H_FREE
                         head, post, length, zc, t_rec, f = heads[slot].id, heads[slot].post, heads[slot].len, heads[slot].zc, heads[slot].rec, heads[slot].flow
                         seq = heads[slot].seq if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
                     if host_inflight[head & idmask] <= 0:
-                        violation = 5
+                        o.violation = 5
                     host_inflight[head & idmask] -= 1
                     if used_n == ucap:
-                        violation = 7
+                        o.violation = 7
                     else:
                         used_ids[(used_head + used_n) & umask_used] = head
                         used_n += 1
@@ -780,7 +783,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     if need_slot:
                         slot = upend_idx & umask
                         if heads[slot].state != H_FREE:
-                            violation = 2
+                            o.violation = 2
                         s_slot = upend_idx
                         heads[slot].id = s_id
                         heads[slot].len = length
@@ -805,7 +808,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             elif prefix_end == s_slot:
                                 prefix_end += 1
                         if n_held > ring or upend_idx - done_idx >= p.uio:
-                            violation = 6
+                            o.violation = 6
                         if n_held > o.outstanding_max:
                             o.outstanding_max = n_held
                     k = s_seq - p.warmup if tracing else -1
@@ -937,12 +940,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 g_busy_until = g_next
                 guest_busy += p.guest_xmit
 
-        if violation:
+        if o.violation:
             if o.violations == 0:
-                o.first_violation = violation
+                o.first_violation = o.violation
                 o.first_violation_t = now
             o.violations += 1
-            violation = 0
+            o.violation = 0
             if p.debug:
                 status = L.STATUS_VIOLATION
                 break
