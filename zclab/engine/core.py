@@ -253,7 +253,7 @@ _pow2 = njit(inline="always")(_pow2_at_least)
 
 @njit(cache=True)
 def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, size_alias,
-        out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i, tracing=False, extended=False):
+        out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i, tracing=False, extended=False, open_loop=False):
     """Simulate one configuration.
 
     ``params`` is a one-element array of ``layout.P``; ``fl_i``/``fl_f`` hold
@@ -263,13 +263,16 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     record), the latency histogram ``hist``, the per-flow results and
     histograms (several flows only) and the trace arrays. Returns the status.
     """
-    # Called without ``tracing`` or ``extended``, the argument is a compile-time
-    # False and numba builds (and caches) a variant without that machinery: the
-    # trace, and the features a plain run does not use (several flows, egress
-    # limiters, the local receiver, batched copies). Fewer live values, faster loop.
-    # Parameters are read from the record where they are used: a load either
-    # way, but not a value the loop must carry in a register.
+    # Called without ``tracing``, ``extended`` or ``open_loop``, the argument is a
+    # compile-time False and numba builds (and caches) a variant without that
+    # machinery: the trace; the features a plain run does not use (several flows,
+    # egress limiters, the local receiver, batched copies); the open-loop sources
+    # and the guest qdisc (2% faster closed loop, measured). Fewer live values,
+    # faster loop. Parameters are read from the record where they are used: a load
+    # either way, but not a value the loop must carry in a register.
     p = params[0]
+    if open_loop != p.poisson:
+        raise ValueError("core.run: open_loop must be params.poisson (zclab.simulate passes it)")
     o = out_run[0]  # every running sum lives here (see layout.RUN)
     ring = p.ring
     umask = (p.uio - 1) & NONNEG
@@ -378,7 +381,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     a_flow = 0
     a_next_f = np.full(p.n_flows, INF)
     flow_ids = np.arange(p.n_flows)
-    if p.poisson:
+    if open_loop:
         g_state = G_IDLE
         g_next = INF
         for f in range(p.n_flows):
@@ -432,10 +435,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 t_host = w_next
             if g_next < t_host:
                 t_host = g_next
-            if t_host == INF and (not p.poisson or g_state != G_IDLE):
+            if t_host == INF and (not open_loop or g_state != G_IDLE):
                 status = L.STATUS_DEADLOCK  # nothing can ever wake anyone (model.md section 2)
                 break
-            t = t_host if t_host <= a_next else a_next
+            t = t_host if not open_loop or t_host <= a_next else a_next
             if t < now:
                 o.violation = 1
 
@@ -454,7 +457,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 o.stall_ns += dt
             elif w_stop == STOP_NIC:
                 o.nic_wait_ns += dt
-            if p.poisson:
+            if open_loop:
                 o.qdisc_area += q_n * dt
             now = t
         events += 1
@@ -822,7 +825,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             # signals, then the packet's service or the requeue
             worker_busy += w_busy_until - now
 
-        elif t == g_next:
+        elif not open_loop or t == g_next:  # closed loop: no arrivals, so this is the guest's
             # ---- guest vCPU: start_xmit ends (post), or its interrupt handler runs --------
             if g_state == G_TX:
                 # virtqueue_add_outbuf + the avail ring write
@@ -907,7 +910,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             g_stopped = False
             # the vCPU runs one thing at a time: a kick still under way delays the next send
             ready = guest_ready if guest_ready > g_busy_until else g_busy_until
-            if p.poisson and q_n == 0:
+            if open_loop and q_n == 0:
                 g_state = G_IDLE
                 g_next = INF
                 g_busy_until = ready
@@ -921,7 +924,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 g_nfree -= 1
                 g_id = g_free_ids[g_nfree & NONNEG]
                 g_data[g_id & idmask] = 1
-                if p.poisson:
+                if open_loop:
                     g_len = q_len[q_head & qmask]
                     g_flow = q_flow[q_head & qmask] if extended else 0
                     o.qdisc_delay_sum += now - q_arr[q_head & qmask]
