@@ -214,11 +214,14 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     call = (args["params"], args["fl_i"], args["fl_f"], args["flow_thresh"], args["flow_alias"], args["size_vals"],
             args["size_thresh"], args["size_alias"], out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i)
     t0 = time.perf_counter()
-    # Variants: without a trace, without flows/limiters/local delivery/batching, or
-    # closed loop, numba compiles that machinery out (an omitted argument is a constant).
+    # Variants: without a trace, without flows/limiters/local delivery/batching, closed
+    # loop or in order, numba compiles that machinery out (an omitted argument is a
+    # constant; each variant is compiled on first use and cached on disk).
     kw = {"extended": True} if uses_extensions(cfg) else {}
     if args["params"][0]["poisson"]:
         kw["open_loop"] = True
+    if args["params"][0]["ooo"]:
+        kw["ooo"] = True
     status = run(*call, True, **kw) if n_trace else run(*call, **kw)
     wall = time.perf_counter() - t0
     rec = out_run[0]
