@@ -270,8 +270,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     # (several flows, egress limiters, the local receiver, batched copies); the
     # open-loop sources and the guest qdisc (2% faster closed loop, measured); the
     # out-of-order release (and, with ``ooo``, the in-order one: 2 to 6% faster
-    # in order, measured). Fewer live values, faster loop. Parameters are read from the record where they are used: a load
-    # either way, but not a value the loop must carry in a register.
+    # in order, measured). Fewer live values, faster loop. Parameters are read
+    # from the record where they are used: a load either way, but not a value the
+    # loop must carry in a register.
     p = params[0]
     if open_loop != p.poisson or ooo != p.ooo:
         raise ValueError("core.run: open_loop and ooo must be params.poisson and params.ooo (simulate passes them)")
