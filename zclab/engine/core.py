@@ -52,6 +52,8 @@ PAGE_SHIFT = 12  # pages(len) = ceil(len / 4096)
 # length live, on every access. The masks cost nothing and remove all of that.
 NONNEG = 0x7FFFFFFF
 
+# ids[]: the guest's posted flag and, above it, vhost's count of fetched posts
+ID_POSTED, ID_FETCH = 1, 2
 # heads[] slot states (the seed marks done with heads[i].len = VHOST_DMA_DONE_LEN)
 H_FREE, H_PENDING, H_DONE = 0, 1, 2
 # what the worker's pending event (at w_next) does: finish the packet in
@@ -298,8 +300,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     for i in range(ring):
         g_free_ids[i] = ring - 1 - i
     g_nfree = ring
-    g_data = np.zeros(ring, np.int8)  # vq->data[id] != NULL: the guest thinks id is posted
-    host_inflight = np.zeros(ring, np.int64)  # posts of each id fetched and not yet returned
+    # Per descriptor id, packed in one word: bit 0, vq->data[id] != NULL (the guest
+    # thinks id is posted); the rest, ID_FETCH per post of it vhost has fetched and
+    # not yet returned. One load and one store per use instead of two arrays.
+    ids = np.zeros(ring, np.int64)
     acap = ring  # the avail ring: at most vring.num unconsumed entries
     amask = (acap - 1) & NONNEG
     avail = np.zeros(acap, L.DESC)  # its entries (layout.DESC)
@@ -653,9 +657,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         head, post, length, zc, t_rec, f = heads[slot].id, heads[slot].post, heads[slot].len, heads[slot].zc, heads[slot].rec, heads[slot].flow
                         seq = heads[slot].seq if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
-                    if host_inflight[head & idmask] <= 0:
+                    v = ids[head & idmask]
+                    if v < ID_FETCH:
                         o.violation = 5
-                    host_inflight[head & idmask] -= 1
+                    ids[head & idmask] = v - ID_FETCH
                     if used_n == ucap:
                         o.violation = 7
                     else:
@@ -777,7 +782,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     s_path = path
                     av_head = (av_head + 1) & amask
                     av_n -= 1
-                    host_inflight[s_id & idmask] += 1
+                    ids[s_id & idmask] += ID_FETCH
                     bytes_fetched += length
                     if path == L.PATH_ZEROCOPY:
                         service = p.per_packet + p.zc_setup + p.pin_per_page * ((length + 4095) >> PAGE_SHIFT)
@@ -902,11 +907,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 head = used_ids[used_head & umask_used]
                 used_head = (used_head + 1) & umask_used
                 used_n -= 1
-                if g_data[head & idmask] != 0:
-                    g_data[head & idmask] = 0
+                v = ids[head & idmask]
+                if v & ID_POSTED:
+                    ids[head & idmask] = v - ID_POSTED
                     g_free_ids[g_nfree & NONNEG] = head
                     g_nfree += 1
-                    if host_inflight[head & idmask] > 0:
+                    if v >= ID_FETCH:
                         o.guest_early_free += 1  # another post of this id is still with the host
                 else:
                     o.guest_bad_ring += 1  # BAD_RING: "id %u is not a head!"
@@ -926,7 +932,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             else:
                 g_nfree -= 1
                 g_id = g_free_ids[g_nfree & NONNEG]
-                g_data[g_id & idmask] = 1
+                ids[g_id & idmask] |= ID_POSTED
                 if open_loop:
                     g_len = q_len[q_head & qmask]
                     g_flow = q_flow[q_head & qmask] if extended else 0
