@@ -234,3 +234,30 @@ def test_limiter_faster_than_the_wire_gives_the_same_goodput_in_engine_and_refer
 def test_outstanding_max_agrees_when_a_release_batch_straddles_the_warmup():
     cfg = Config(n_packets=1, warmup_packets=1, seed=2, size_dist="empirical", size_table="1500:1,64:1")
     assert simulate(cfg).summary["outstanding_max"] == simulate_reference(cfg).summary["outstanding_max"]
+
+
+def test_an_adversarial_guest_runs_the_variant_with_the_used_ring():
+    """The plain engine variant hands each used id straight back to the guest's free
+    list, which is only the model when every used id is one the guest posted once.
+    simulate() sends an adversarial guest to the extended variant, whose guest drains
+    a real used ring (and counts BAD_RING and early frees); the plain one refuses it."""
+    import numpy as np
+
+    from zclab.engine import layout as L
+    from zclab.engine.core import run
+    from zclab.engine.histogram import N_BUCKETS
+    from zclab.simulation import kernel_args, uses_extensions
+
+    adversarial = Config(duplicate_head_p=0.3, n_packets=2000, seed=5)
+    assert uses_extensions(adversarial) and not uses_extensions(adversarial.replace(duplicate_head_p=0.0))
+    s = simulate(adversarial).summary
+    assert s["guest_bad_ring"] > 0 and s["guest_early_free"] > 0  # the used ring's checks ran
+    assert_same(s, simulate_reference(adversarial).summary)
+
+    a = kernel_args(adversarial)
+    call = (a["params"], a["fl_i"], a["fl_f"], a["flow_thresh"], a["flow_alias"], a["size_vals"], a["size_thresh"],
+            a["size_alias"], np.zeros(1, L.RUN), np.zeros(N_BUCKETS, np.int64), np.zeros((1, len(L.FLOW_I)), np.int64),
+            np.zeros((1, len(L.FLOW_F))), np.zeros((1, 1), np.int64), np.zeros((0, len(L.TRACE_F))),
+            np.zeros((0, len(L.TRACE_I)), np.int64))
+    with pytest.raises(ValueError, match="adversarial guest"):
+        run(*call)

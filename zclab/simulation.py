@@ -153,9 +153,9 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
 
 def uses_extensions(cfg: Config) -> bool:
     """Does the run need the engine's extended variant (several flows, an egress
-    limiter, local delivery or batched copies)?"""
+    limiter, local delivery, batched copies or an adversarial guest)?"""
     flows = cfg.flow_specs()
-    return (len(flows) > 1 or cfg.tx_batch > 1
+    return (len(flows) > 1 or cfg.tx_batch > 1 or cfg.duplicate_head_p > 0
             or any(f["dest"] == "local" or f["egress_rate_pps"] > 0 or f["egress_rate_mbps"] > 0 for f in flows))
 
 

@@ -278,6 +278,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     p = params[0]
     if open_loop != p.poisson or ooo != p.ooo:
         raise ValueError("core.run: open_loop and ooo must be params.poisson and params.ooo (simulate passes them)")
+    if p.duplicate_p > 0.0 and not extended:
+        raise ValueError("core.run: an adversarial guest (duplicate_p > 0) needs extended=True (simulate passes it)")
     o = out_run[0]  # every running sum lives here (see layout.RUN)
     ring = p.ring
     umask = (p.uio - 1) & NONNEG
@@ -661,11 +663,23 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     if v < ID_FETCH:
                         o.violation = 5
                     ids[head & idmask] = v - ID_FETCH
-                    if used_n == ucap:
-                        o.violation = 7
+                    if extended:
+                        if used_n == ucap:
+                            o.violation = 7
+                        else:
+                            used_ids[(used_head + used_n) & umask_used] = head
+                            used_n += 1
                     else:
-                        used_ids[(used_head + used_n) & umask_used] = head
-                        used_n += 1
+                        # No adversarial guest in this variant (simulate sends those runs
+                        # to the extended one): every id on the used ring is one the guest
+                        # posted once, and the guest drains the ring whole, in order,
+                        # before it takes an id (free_old_xmit_skbs). Handing each id
+                        # straight to its free list here leaves that list the same at
+                        # every take, and nothing else reads the ring (3 to 5% faster,
+                        # measured). Its checks could not fire: see the reclaim below.
+                        ids[head & idmask] -= ID_POSTED
+                        g_free_ids[g_nfree & NONNEG] = head
+                        g_nfree += 1
                     returned += 1
                     k = seq - p.warmup if tracing else -1
                     if tracing and k >= 0 and k < p.trace_n:
@@ -863,7 +877,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     av_n += 1
                     bytes_posted += g_len
                     # adversarial guest: the same head once more (the review's concern)
-                    if dup == 1 or p.duplicate_p == 0.0 or rng.uniform(rs) >= p.duplicate_p:
+                    if not extended or dup == 1 or p.duplicate_p == 0.0 or rng.uniform(rs) >= p.duplicate_p:
                         break
                     o.duplicates += 1
                 # virtqueue_kick, only if the worker waits for one (event index)
@@ -902,8 +916,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     fs[f, L.FR_QDISC_DROPS] += 1
 
         if guest_try:
-            # free_old_xmit_skbs: reclaim every used head before the next transmit
-            while used_n > 0:
+            # free_old_xmit_skbs: reclaim every used head before the next transmit (the
+            # plain variant did so as vhost returned them: see vhost_add_used above)
+            while extended and used_n > 0:
                 head = used_ids[used_head & umask_used]
                 used_head = (used_head + 1) & umask_used
                 used_n -= 1
