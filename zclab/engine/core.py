@@ -336,6 +336,18 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     n_done_list = 0
     hp = np.empty(2 * p.uio, np.float64)  # completions in flight: (time, key) min-heap
     hp_n = 0
+    # Completions of zero-copy skbs on the wire wait in submission order, with the
+    # time the wire finishes them, and enter the heap only once that time is not
+    # after the heap's earliest (at a push, or after a pop). A completion comes after its skb's wire
+    # time, and wire times grow in submission order, so the heap's top is still the
+    # earliest completion of all, ties included: the same order of events. Behind a
+    # busy wire (64 KB packets) the heap holds two or three completions instead of
+    # the hundred queued behind it, and a pop costs one level instead of seven.
+    cqcap = _pow2(2 * p.uio)
+    cqmask = (cqcap - 1) & NONNEG
+    cq = np.empty((cqcap, 3), np.float64)  # (wire done, completion time, key)
+    o.cq_head = 0
+    o.cq_n = 0
     # copied packets waiting for a used-ring update (copy mode, tx_batch)
     bcap = _pow2(p.tx_batch)
     batch = np.zeros(bcap, L.DESC)
@@ -480,6 +492,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             # ---- DMA completion: vhost_zerocopy_callback -----------------------------------
             idx = heap.top_key(hp)
             hp_n = heap.pop(hp, hp_n)
+            # admit the wire's completions that may now be the earliest (see cq)
+            while o.cq_n > 0 and (hp_n == 0 or cq[o.cq_head & NONNEG, 0] <= hp[0]):
+                hp_n = heap.push(hp, hp_n, cq[o.cq_head & NONNEG, 1], cq[o.cq_head & NONNEG, 2])
+                o.cq_head = (o.cq_head + 1) & cqmask
+                o.cq_n -= 1
             slot = idx & umask
             if heads[slot].state != H_PENDING:
                 o.violation = 4
@@ -590,7 +607,14 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         sp = fl_f[s_flow, L.FF_STRAGGLER_P] if multi else p.straggler_p
                         if sp > 0.0 and rng.uniform(rs) < sp:
                             dma += fl_f[s_flow, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
-                        hp_n = heap.push(hp, hp_n, done + dma, s_slot)
+                        if o.cq_n == 0 and (hp_n == 0 or done <= hp[0]):
+                            hp_n = heap.push(hp, hp_n, done + dma, s_slot)  # admitted at once
+                        else:
+                            e = (o.cq_head + o.cq_n) & cqmask
+                            cq[e, 0] = done
+                            cq[e, 1] = done + dma
+                            cq[e, 2] = s_slot
+                            o.cq_n += 1
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_WIRE_START] = start
                         trace_f[k, L.T_WIRE_DONE] = done
