@@ -12,8 +12,9 @@ instead of a general event queue: the guest (``g_next``), the worker
 (``w_next``), the open-loop sources (``a_next``, the earliest of the flows'),
 the egress limiters (``lim_next``), and a min-heap for the completions of
 zero-copy skbs, which arrive out of order (those of skbs still queued for the
-wire wait in submission order until the wire has finished them: see ``cq``). Rules shared with the plain-Python
-reference model (:mod:`zclab.reference`), which agrees to the bit:
+wire wait in submission order until the wire has finished them: see ``cq``).
+Rules shared with the plain-Python reference model (:mod:`zclab.reference`),
+which agrees to the bit:
 
 * simultaneous events run in the order completion, limiter release, worker,
   guest, arrival; completions at the same time in submission order, limiter

@@ -86,6 +86,7 @@ RUN = _struct(
     ("duplicates", i8), ("guest_bad_ring", i8), ("guest_early_free", i8), ("guest_avail_overruns", i8),
     ("stack_cpu_ns", f8), ("local_cpu_ns", f8), ("local_packets", i8), ("local_bytes", i8), ("egress_drops", i8),
     ("used_updates", i8),
+    # the engine's own: the head and length of its FIFO of the wire's completions (core.run's cq)
     ("cq_head", i8), ("cq_n", i8),
 )
 
