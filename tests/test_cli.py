@@ -69,6 +69,16 @@ def test_a_failed_run_exits_1_without_traceback():
     assert code == 1 and "max_events=100" in err and "Traceback" not in err
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`zclab simulate --json | head`: no error line, no traceback, SIGPIPE's exit code."""
+    p = subprocess.Popen([sys.executable, "-m", "zclab.cli", "simulate", "--set", "n_packets=2000", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # gone before the record is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141
+    assert err == ""
+
+
 def test_installed_entry_point_runs():
     """pip install puts a ``zclab`` script beside the interpreter."""
     from pathlib import Path

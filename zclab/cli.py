@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -399,6 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("zclab: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`zclab simulate --json | head`): stop quietly, as a
+        # command killed by SIGPIPE does, and keep Python's exit-time flush quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # a run that failed: say what, no traceback
         print(f"zclab: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
