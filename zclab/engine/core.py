@@ -313,7 +313,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     avail = np.zeros(acap, L.DESC)  # its entries (layout.DESC)
     av_head = 0
     av_n = 0
-    ucap = 4 * ring
+    ucap = 4 * ring if extended else 1  # the plain variant keeps no used ring (see vhost_add_used)
     umask_used = (ucap - 1) & NONNEG
     used_ids = np.empty(ucap, np.int64)
     used_head = 0
