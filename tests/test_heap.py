@@ -16,6 +16,7 @@ from zclab.engine import heap
 def _replay(ops_t, ops_k, ops_pop, capacity):
     """Run a sequence of pushes (ops_pop == 0) and pops (1) and return the popped (time, key)s."""
     h = np.empty(2 * capacity, np.float64)
+    h[0] = np.inf  # empty (as heap.new_heap and the engine leave it)
     n = 0
     out_t = np.empty(len(ops_t), np.float64)
     out_k = np.empty(len(ops_t), np.int64)
@@ -26,6 +27,10 @@ def _replay(ops_t, ops_k, ops_pop, capacity):
             out_k[m] = heap.top_key(h)
             m += 1
             n = heap.pop(h, n)
+            if n == 0 and h[0] != np.inf:
+                out_t[m] = -1.0  # an empty heap must read as +inf: fail the comparison below
+                out_k[m] = -1
+                m += 1
         elif not ops_pop[j]:
             n = heap.push(h, n, ops_t[j], ops_k[j])
     while n > 0:

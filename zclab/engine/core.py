@@ -337,6 +337,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     done_list = np.empty(p.uio, np.int64)  # out of order: done, not yet released, in completion order
     n_done_list = 0
     hp = np.empty(2 * p.uio, np.float64)  # completions in flight: (time, key) min-heap
+    hp[0] = INF  # an empty heap's top (see heap.pop)
     hp_n = 0
     # Completions of zero-copy skbs on the wire wait in submission order, with the
     # time the wire finishes them, and enter the heap only once that time is not
@@ -448,7 +449,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     fuse = False  # the worker's step at the current instant is provably the next event
     while True:
         # ---- next event: completion, limiter, worker, guest, arrival (ties in that order) --
-        t_c = hp[0] if hp_n > 0 else INF
+        t_c = hp[0]  # INF when the heap is empty (heap.pop leaves it so)
         if fuse:
             # Same instant, nothing due before it: skip the selection and the
             # integration over a zero interval (it would add exact zeros).
@@ -460,12 +461,13 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 t_host = w_next
             if g_next < t_host:
                 t_host = g_next
-            if t_host == INF and (not open_loop or g_state != G_IDLE):
-                status = L.STATUS_DEADLOCK  # nothing can ever wake anyone (model.md section 2)
-                break
             t = t_host if not open_loop or t_host <= a_next else a_next
-            if t < now:
-                o.violation = 1
+            if t_host == INF or t < now:  # rarely: one test for both
+                if t_host == INF and (not open_loop or g_state != G_IDLE):
+                    status = L.STATUS_DEADLOCK  # nothing can ever wake anyone (model.md section 2)
+                    break
+                if t < now:
+                    o.violation = 1
 
             # ---- integrate the state over (now, t] ---------------------------------------
             # The three sums that move at nearly every event stay in registers; the
@@ -476,12 +478,13 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             if not ooo:  # no head-of-line blocking out of order
                 hol_area += (n_done - (prefix_end - done_idx)) * dt
             inflight_area += (posted - returned) * dt
-            if g_stopped:
-                o.ring_full_ns += dt
-            if w_stop == STOP_LIMIT:
-                o.stall_ns += dt
-            elif w_stop == STOP_NIC:
-                o.nic_wait_ns += dt
+            if g_stopped or w_stop != STOP_NONE:  # rarely: one test for all three
+                if g_stopped:
+                    o.ring_full_ns += dt
+                if w_stop == STOP_LIMIT:
+                    o.stall_ns += dt
+                elif w_stop == STOP_NIC:
+                    o.nic_wait_ns += dt
             if open_loop:
                 o.qdisc_area += q_n * dt
             now = t
@@ -497,7 +500,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             idx = heap.top_key(hp)
             hp_n = heap.pop(hp, hp_n)
             # admit the wire's completions that may now be the earliest (see cq)
-            while o.cq_n > 0 and (hp_n == 0 or cq[o.cq_head & NONNEG, 0] <= hp[0]):
+            while o.cq_n > 0 and cq[o.cq_head & NONNEG, 0] <= hp[0]:
                 hp_n = heap.push(hp, hp_n, cq[o.cq_head & NONNEG, 1], cq[o.cq_head & NONNEG, 2])
                 o.cq_head = (o.cq_head + 1) & cqmask
                 o.cq_n -= 1
@@ -611,7 +614,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         sp = fl_f[s_flow, L.FF_STRAGGLER_P] if multi else p.straggler_p
                         if sp > 0.0 and rng.uniform(rs) < sp:
                             dma += fl_f[s_flow, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
-                        if o.cq_n == 0 and (hp_n == 0 or done <= hp[0]):
+                        if o.cq_n == 0 and done <= hp[0]:
                             hp_n = heap.push(hp, hp_n, done + dma, s_slot)  # admitted at once
                         else:
                             e = (o.cq_head + o.cq_n) & cqmask
@@ -1006,7 +1009,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 break
         # A wake-up with no latency (a kick, a completion) makes the worker due now;
         # if nothing ranked before it is due by now, its step is the next event.
-        fuse = w_next == now and (hp_n == 0 or hp[0] > now) and lim_next > now
+        fuse = w_next == now and hp[0] > now and lim_next > now
 
     # ---- end of run ------------------------------------------------------------------------
     nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
