@@ -13,10 +13,9 @@ from zclab.engine import heap
 
 
 @njit  # not cached: a numba cache would not see an edit of heap.py
-def _replay(ops_t, ops_k, ops_pop, capacity):
-    """Run a sequence of pushes (ops_pop == 0) and pops (1) and return the popped (time, key)s."""
-    h = np.empty(2 * capacity, np.float64)
-    h[0] = np.inf  # empty (as heap.new_heap and the engine leave it)
+def _replay(h, ops_t, ops_k, ops_pop):
+    """Run a sequence of pushes (ops_pop == 0) and pops (1) on the empty heap ``h``
+    and return the popped (time, key)s."""
     n = 0
     out_t = np.empty(len(ops_t), np.float64)
     out_k = np.empty(len(ops_t), np.int64)
@@ -28,7 +27,7 @@ def _replay(ops_t, ops_k, ops_pop, capacity):
             m += 1
             n = heap.pop(h, n)
             if n == 0 and h[0] != np.inf:
-                out_t[m] = -1.0  # an empty heap must read as +inf: fail the comparison below
+                out_t[m] = -1.0  # an emptied heap must read +inf: fail the comparison below
                 out_k[m] = -1
                 m += 1
         elif not ops_pop[j]:
@@ -51,7 +50,9 @@ def test_heap_pops_in_time_then_key_order(seq):
     ops_t = np.array([t for t, _ in seq])
     ops_k = np.arange(len(seq), dtype=np.int64)[::-1].copy()  # keys not in push order
     ops_pop = np.array([p for _, p in seq], dtype=np.int8)
-    got_t, got_k = _replay(ops_t, ops_k, ops_pop, len(seq))
+    h = heap.new_heap(len(seq))
+    assert h[0] == np.inf  # a new heap reads +inf: the engine takes its top without asking
+    got_t, got_k = _replay(h, ops_t, ops_k, ops_pop)
     ref, expected = [], []
     for (t, p), k in zip(seq, ops_k):
         if p and ref:
