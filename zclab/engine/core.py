@@ -470,8 +470,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     o.violation = 1
 
             # ---- integrate the state over (now, t] ---------------------------------------
-            # The three sums that move at nearly every event stay in registers; the
-            # rare ones sit behind branches that are almost never taken. Busy times
+            # The three sums that move at nearly every event are locals (the compiled
+            # loop keeps them in stack slots, not registers: it has too many live
+            # values); the rare ones sit behind one branch almost never taken. Busy times
             # are added when a busy interval is scheduled (see worker_busy below).
             dt = t - now
             out_area += n_held * dt
