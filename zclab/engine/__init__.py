@@ -2,7 +2,7 @@
 
 Modules: :mod:`.core` (the event loop), :mod:`.rng` (xoshiro256**),
 :mod:`.heap` (pending DMA completions), :mod:`.histogram` (latency
-percentiles), :mod:`.layout` (array index names).
+percentiles), :mod:`.layout` (array index names), :mod:`.hints` (branch hints).
 
 Editing the engine: numba keys its on-disk cache of ``core.run`` by the
 contents of core.py alone, not by the helpers it inlines (numba issue #6845).

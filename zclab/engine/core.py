@@ -24,7 +24,7 @@ which agrees to the bit:
 * time-weighted statistics integrate the state between consecutive events.
 
 Statistics are running sums in the output record (the integrals that move at
-every event in registers), latency percentiles a fixed log-bucketed histogram
+every event in locals), latency percentiles a fixed log-bucketed histogram
 (one more per flow when there are several): memory does not grow with the
 number of packets.
 
@@ -33,8 +33,11 @@ everything; parameters read from their record where used rather than held in
 locals; heads[] and the avail ring as arrays of records (layout.HEAD, DESC),
 one base pointer each rather than one per field; array indices masked so that
 they are provably non-negative (see NONNEG); per-flow bookkeeping only when
-there are several flows. Each of these
-was measured against the C anchor (benchmarks/bench_engine.py).
+there are several flows; the invariant checks, the end of the run, the
+opening of the window and the worker's rare stops marked ``unlikely`` (see
+:mod:`.hints`: LLVM lays out the loop and allocates its registers by how often
+it believes each block runs).
+Each of these was measured against the C anchor (benchmarks/bench_engine.py).
 """
 
 import math
@@ -44,6 +47,7 @@ from numba import njit
 
 from . import heap, rng
 from . import layout as L
+from .hints import unlikely
 from .histogram import bucket_of_bits
 
 INF = math.inf
@@ -462,7 +466,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             if g_next < t_host:
                 t_host = g_next
             t = t_host if not open_loop or t_host <= a_next else a_next
-            if t_host == INF or t < now:  # rarely: one test for both
+            if unlikely(t_host == INF or t < now):  # rarely: one test for both
                 if t_host == INF and (not open_loop or g_state != G_IDLE):
                     status = L.STATUS_DEADLOCK  # nothing can ever wake anyone (model.md section 2)
                     break
@@ -490,7 +494,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 o.qdisc_area += q_n * dt
             now = t
         events += 1
-        if events > p.max_events:
+        if unlikely(events > p.max_events):
             status = L.STATUS_MAX_EVENTS
             break
 
@@ -506,7 +510,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 o.cq_head = (o.cq_head + 1) & cqmask
                 o.cq_n -= 1
             slot = idx & umask
-            if heads[slot].state != H_PENDING:
+            if unlikely(heads[slot].state != H_PENDING):
                 o.violation = 4
             heads[slot].state = H_DONE
             n_done += 1
@@ -685,18 +689,18 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     else:
                         idx = done_list[j & NONNEG] if ooo else done_idx + j
                         slot = idx & umask
-                        if heads[slot].state != H_DONE:
+                        if unlikely(heads[slot].state != H_DONE):
                             o.violation = 3
                         heads[slot].state = H_FREE
                         head, post, length, zc, t_rec, f = heads[slot].id, heads[slot].post, heads[slot].len, heads[slot].zc, heads[slot].rec, heads[slot].flow
                         seq = heads[slot].seq if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
                     v = ids[head & idmask]
-                    if v < ID_FETCH:
+                    if unlikely(v < ID_FETCH):
                         o.violation = 5
                     ids[head & idmask] = v - ID_FETCH
                     if extended:
-                        if used_n == ucap:
+                        if unlikely(used_n == ucap):
                             o.violation = 7
                         else:
                             used_ids[(used_head + used_n) & umask_used] = head
@@ -722,7 +726,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         o.m_bytes += length
                         o.m_zc += zc
                         o.lat_sum += lat
-                        if lat > o.lat_max:
+                        if unlikely(lat > o.lat_max):
                             o.lat_max = lat
                         bucket = bucket_of_bits(np.float64(lat if lat > 1.0 else 1.0).view(np.int64))
                         hist[bucket] += 1
@@ -734,10 +738,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if t_rec >= 0.0:
                             o.heads_hold_sum += now - t_rec
                             o.heads_released += 1
-                        if returned == p.n_total:
+                        if unlikely(returned == p.n_total):
                             finished = True
                             break
-                    elif returned == p.warmup:
+                    elif unlikely(returned == p.warmup):
                         # The measured window opens: every running sum restarts now.
                         t_start = now
                         _open_window(o, n_held, fs, ff)
@@ -745,7 +749,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         # busy intervals are counted when scheduled: keep what lies past now
                         worker_busy = max(w_busy_until - now, 0.0)
                         guest_busy = max(g_busy_until - now, 0.0)
-                if finished:
+                if unlikely(finished):
                     break
                 if part == 0:
                     b_n = 0
@@ -767,7 +771,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     if g_state == G_BLOCKED:
                         g_state = G_READY
                         g_next = t_w + p.irq_latency
-            if finished:
+            if unlikely(finished):
                 break
 
             # ---- fetch the next packet: limits, then vhost_get_vq_desc --------------------
@@ -782,7 +786,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 w_wait = W_STALL
                 w_stop = STOP_LIMIT
                 o.stalls += 1
-            elif device_full:
+            elif unlikely(device_full):
                 # sendmsg would find no room: wait until the device has handled one
                 oldest = loc_t[1, loc_head & lmask] if next_local else nic_t[1, nic_head & nmask]
                 w_next = max(oldest, t_w)
@@ -813,7 +817,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             need_slot = False
                         else:
                             path = -1
-                if path < 0:
+                if unlikely(path < 0):
                     w_wait = W_STALL
                     w_stop = STOP_LIMIT
                     o.stalls += 1
@@ -839,7 +843,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     s_slot = -1
                     if need_slot:
                         slot = upend_idx & umask
-                        if heads[slot].state != H_FREE:
+                        if unlikely(heads[slot].state != H_FREE):
                             o.violation = 2
                         s_slot = upend_idx
                         heads[slot].id = s_id
@@ -864,9 +868,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                                 n_done_list += 1
                             elif prefix_end == s_slot:
                                 prefix_end += 1
-                        if n_held > ring or upend_idx - done_idx >= p.uio:
+                        if unlikely(n_held > ring or upend_idx - done_idx >= p.uio):
                             o.violation = 6
-                        if n_held > o.outstanding_max:
+                        if unlikely(n_held > o.outstanding_max):
                             o.outstanding_max = n_held
                     k = s_seq - p.warmup if tracing else -1
                     if tracing and k >= 0 and k < p.trace_n:
@@ -999,7 +1003,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 g_busy_until = g_next
                 guest_busy += p.guest_xmit
 
-        if o.violation:
+        if unlikely(o.violation != 0):
             if o.violations == 0:
                 o.first_violation = o.violation
                 o.first_violation_t = now
