@@ -1,6 +1,6 @@
 """Engine speed, measured side by side with the C floor.
 
-    python benchmarks/bench_engine.py            # full: about 2 minutes
+    python benchmarks/bench_engine.py            # full: about 30 seconds
     python benchmarks/bench_engine.py --quick    # smaller runs, fewer repeats
 
 Prints, for each configuration of the C anchor (../shared/anchors/c_model.c,
