@@ -29,11 +29,12 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable
 
 from .config import Config
+
+if TYPE_CHECKING:  # imported where used: `import zclab` to simulate needs no pandas
+    import pandas as pd
 
 __all__ = ["Store", "StoreWarning", "point_key", "MODEL_VERSION", "DEFAULT_STORE"]
 
@@ -102,6 +103,8 @@ class Store:
 
     def load(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Every readable row (or those with the given keys) as one frame, one row per key."""
+        import pandas as pd
+
         frames = [df for f in self.files() if (df := self._read(f)) is not None]
         if not frames:
             return pd.DataFrame()

@@ -41,15 +41,17 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from .config import PARAMETERS, Config, ConfigError
 from .result import SUMMARY_FIELDS
 from .simulation import as_config, simulate
 from .store import MODEL_VERSION, Store, default_store, point_key
+
+if TYPE_CHECKING:  # imported where used: `import zclab` to simulate needs no pandas (90 MB)
+    import pandas as pd
 
 __all__ = ["sweep", "plan", "aggregate", "expand", "derive_seed", "SweepError", "SweepFailed", "PARAM_COLUMNS", "METRIC_COLUMNS"]
 
@@ -236,6 +238,8 @@ def sweep(
     store at least every ``flush_seconds`` (default 2, or ``$ZCLAB_FLUSH_SECONDS``)
     and whenever the sweep stops, Ctrl-C included.
     """
+    import pandas as pd
+
     if flush_seconds is None:
         flush_seconds = float(os.environ.get("ZCLAB_FLUSH_SECONDS", "2"))
     p = plan(base, grid, replications, store=store, **overrides)
@@ -365,6 +369,7 @@ def aggregate(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
     (half-width of the Student-t interval at ``confidence``; NaN with one
     replication), plus ``n``, the replications per group.
     """
+    import pandas as pd
     from scipy import stats
 
     if df.empty:
