@@ -250,8 +250,8 @@ def _estimate(p, workers: int) -> float:
 
     from .simulation import simulate, warmup
 
-    warmup()
     first = Config.from_dict(p.todo[0][0])
+    warmup(first)  # so that the probe times the engine, not its compilation
     probe = first.replace(n_packets=min(first.n_packets, 50_000), warmup_packets=min(first.warmup_packets, 1000))
     t0 = time.perf_counter()
     simulate(probe)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any, Mapping
 
@@ -25,7 +26,7 @@ from .engine.histogram import N_BUCKETS, new_histogram
 from .presets import preset_kind
 from .result import Result, summarize
 
-__all__ = ["simulate", "as_config", "kernel_args", "warmup", "SimulationError", "InvariantViolation"]
+__all__ = ["simulate", "as_config", "kernel_args", "variant", "warmup", "SimulationError", "InvariantViolation"]
 
 
 class SimulationError(RuntimeError):
@@ -213,16 +214,17 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     trace_i = np.full((n_trace, len(L.TRACE_I)), -1, np.int64)
     call = (args["params"], args["fl_i"], args["fl_f"], args["flow_thresh"], args["flow_alias"], args["size_vals"],
             args["size_thresh"], args["size_alias"], out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i)
-    t0 = time.perf_counter()
+    tracing, extended, open_loop, ooo = variant(cfg)
     # Variants: without a trace, without flows/limiters/local delivery/batching, closed
     # loop or in order, numba compiles that machinery out (an omitted argument is a
     # constant; each variant is compiled on first use and cached on disk).
-    kw = {"extended": True} if uses_extensions(cfg) else {}
-    if args["params"][0]["poisson"]:
+    kw = {"extended": True} if extended else {}
+    if open_loop:
         kw["open_loop"] = True
-    if args["params"][0]["ooo"]:
+    if ooo:
         kw["ooo"] = True
-    status = run(*call, True, **kw) if n_trace else run(*call, **kw)
+    t0 = time.perf_counter()
+    status = run(*call, True, **kw) if tracing else run(*call, **kw)
     wall = time.perf_counter() - t0
     rec = out_run[0]
     if status == L.STATUS_MAX_EVENTS:
@@ -259,12 +261,39 @@ def _trace_frame(trace_f: np.ndarray, trace_i: np.ndarray):
     return df[["seq", "head", "len", "flow", "path", *L.TRACE_F]]
 
 
-def warmup() -> float:
-    """Compile (or load from the on-disk cache) the engine; returns seconds taken.
+def variant(cfg: Config) -> tuple[bool, bool, bool, bool]:
+    """The compiled variant of the engine a configuration runs in: (tracing,
+    extended, open_loop, ooo), the compile-time arguments of ``core.run``.
 
-    The CLI and the notebooks call this first so that the first timed run is
-    not a compile.
+    >>> variant(Config(completion="out_of_order"))
+    (False, False, False, True)
     """
+    return cfg.trace_packets > 0, uses_extensions(cfg), cfg.arrival == "poisson", cfg.completion == "out_of_order"
+
+
+def _variant_config(tracing: bool, extended: bool, open_loop: bool, ooo: bool) -> Config:
+    """A small configuration that runs in the given variant (local delivery makes it extended)."""
+    return Config(n_packets=100, warmup_packets=0, trace_packets=10 if tracing else 0, dest="local" if extended else "wire",
+                  arrival="poisson" if open_loop else "saturate", completion="out_of_order" if ooo else "in_order")
+
+
+def warmup(*configs: Config, every_variant: bool = False) -> float:
+    """Compile (or load from the on-disk cache) the engine's variants that
+    ``configs`` run in (the default configuration's if none is given; all
+    sixteen with ``every_variant=True``); returns the seconds taken.
+
+    The engine is compiled in a separate variant for each combination of a
+    trace, the extended features, open loop and out-of-order release (see
+    :func:`variant`), each on its first use (15 to 20 s on 2 cores) and then
+    cached on disk. Call this before timing anything, and before starting
+    worker processes, so that they load a variant instead of each compiling it.
+
+    >>> seconds = warmup(Config(completion="out_of_order"))
+    """
+    wanted = {variant(c) for c in configs} if configs else {variant(Config())}
+    if every_variant:
+        wanted = set(itertools.product((False, True), repeat=4))
     t0 = time.perf_counter()
-    simulate(Config(n_packets=100, warmup_packets=0, trace_packets=1))
+    for v in sorted(wanted):
+        simulate(_variant_config(*v))
     return time.perf_counter() - t0

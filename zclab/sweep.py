@@ -290,14 +290,16 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
     try:
         if client is not None:
             _run_dask(client, todo, writer, bar)
-        elif workers == 1:
-            warmup()
-            for item in todo:
-                writer.add(_run_items([item]))
-                bar.update(1)
         else:
-            warmup()  # compile or load once here, before the workers need it
-            _run_pool(todo, writer, workers, bar)
+            # compile or load every variant the sweep needs here, once, before the
+            # workers need it (each worker would otherwise compile it for itself)
+            warmup(*(Config.from_dict(d) for d, *_ in todo))
+            if workers == 1:
+                for item in todo:
+                    writer.add(_run_items([item]))
+                    bar.update(1)
+            else:
+                _run_pool(todo, writer, workers, bar)
     finally:
         writer.flush()
         bar.close()

@@ -1,0 +1,60 @@
+"""zclab.warmup: compile (or load) exactly the engine variants a run will use."""
+
+import itertools
+import subprocess
+import sys
+import textwrap
+
+from zclab import Config
+from zclab.simulation import _variant_config, variant
+
+
+def test_variant_names_the_compile_time_arguments_a_config_needs():
+    assert variant(Config()) == (False, False, False, False)
+    assert variant(Config(trace_packets=5)) == (True, False, False, False)
+    assert variant(Config(arrival="poisson")) == (False, False, True, False)
+    assert variant(Config(completion="out_of_order")) == (False, False, False, True)
+    for extended in (Config(dest="local"), Config(mode="copy", tx_batch=4), Config(duplicate_head_p=0.1),
+                     Config(egress_rate_mbps=1000.0)):
+        assert variant(extended)[1], extended
+
+
+def test_every_variant_has_a_config_that_runs_in_it():
+    for v in itertools.product((False, True), repeat=4):
+        assert variant(_variant_config(*v)) == v
+
+
+def _fresh_process(code: str) -> str:
+    """Run code in a new interpreter (the on-disk cache is warm: conftest compiled every variant)."""
+    prelude = "import zclab\nfrom zclab.engine import core\nfrom zclab import Config, simulate, warmup\n"
+    out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.split()
+
+
+def test_warmup_loads_the_variants_of_the_configs_it_is_given_and_no_other():
+    # In a fresh process nothing is loaded; after warmup(cfg), running cfg loads nothing more.
+    n_warm, n_after, n_default = _fresh_process("""
+        cfgs = [Config(completion="out_of_order", n_packets=500), Config(arrival="poisson", n_packets=500),
+                Config(completion="out_of_order", n_packets=900)]
+        warmup(*cfgs)
+        n_warm = len(core.run.overloads)
+        for c in cfgs:
+            simulate(c)
+        n_after = len(core.run.overloads)
+        simulate(Config(n_packets=500))  # the default variant was not asked for
+        print(n_warm, n_after, len(core.run.overloads))
+    """)
+    assert (n_warm, n_after, n_default) == ("2", "2", "3")
+
+
+def test_warmup_with_no_config_loads_the_default_variant_and_every_variant_all_sixteen():
+    n_default, n_after, n_all = _fresh_process("""
+        warmup()
+        n_default = len(core.run.overloads)
+        simulate(Config(n_packets=500))
+        n_after = len(core.run.overloads)
+        warmup(every_variant=True)
+        print(n_default, n_after, len(core.run.overloads))
+    """)
+    assert (n_default, n_after, n_all) == ("1", "1", "16")
