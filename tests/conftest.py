@@ -9,6 +9,16 @@ import pytest
 from zclab import Config
 
 
+def pytest_sessionstart(session):
+    """Compile (or load) the engine's sixteen variants before any test runs. The
+    suite uses all of them; compiled on first use, several would land in whichever
+    test first needs them (one hypothesis test draws most), and on a slow machine
+    their compile time alone can pass that test's timeout."""
+    from zclab import warmup
+
+    warmup(every_variant=True)
+
+
 @pytest.fixture
 def small():
     """A factory of small runs: ``small(mode="copy")`` -> Config."""
