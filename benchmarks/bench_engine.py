@@ -103,12 +103,15 @@ def bench_anchor(exe, packets: int, repeats: int) -> None:
             print(f"  {k:<18} {c:>14.6g} {z:>14.6g} {rel:+8.2%}")
 
 
+POLICIES = ("seed-2011", "mainline-stall")
+
+
 def bench_presets(packets: int, repeats: int) -> None:
     import zclab
     from zclab.presets import WORKLOAD_PRESETS
 
     print(f"\n== engine speed per workload preset ({packets:,} packets, median of {repeats})")
-    for policy in ("seed-2011", "mainline-stall"):
+    for policy in POLICIES:
         for workload in WORKLOAD_PRESETS:
             cfg = zclab.Config(workload=workload, policy=policy, n_packets=packets, warmup_packets=0)
             speeds = [packets / zclab.simulate(cfg).wall_s for _ in range(repeats)]
@@ -202,8 +205,13 @@ def main() -> None:
     import zclab
 
     print(f"zclab {zclab.__version__}, numba {numba.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {where}")
-    t = zclab.warmup(every_variant=True)
-    print(f"engine ready in {t:.2f} s (its 16 variants compiled or loaded from the cache)")
+    from zclab.presets import WORKLOAD_PRESETS
+
+    used = [zclab.Config(**{**ANCHOR_BASE, **extra}) for extra in ANCHOR_CONFIGS.values()]
+    used += [zclab.Config(workload=w, policy=p) for p in POLICIES for w in WORKLOAD_PRESETS]
+    used += [zclab.Config(flows=flows) for flows in FLOW_CASES.values()]
+    t = zclab.warmup(*used)
+    print(f"engine ready in {t:.2f} s (the variants this benchmark runs, compiled or loaded from the cache)")
     exe = build_anchor(args.anchor)
     packets = 1_000_000 if args.quick else 5_000_000
     repeats = 3 if args.quick else 7
