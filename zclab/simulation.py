@@ -284,7 +284,7 @@ def warmup(*configs: Config, every_variant: bool = False) -> float:
 
     The engine is compiled in a separate variant for each combination of a
     trace, the extended features, open loop and out-of-order release (see
-    :func:`variant`), each on its first use (15 to 20 s on 2 cores) and then
+    :func:`variant`), each on its first use (15 to 30 s on 2 cores) and then
     cached on disk. Call this before timing anything, and before starting
     worker processes, so that they load a variant instead of each compiling it.
 
