@@ -1,6 +1,6 @@
 """Engine speed, measured side by side with the C floor.
 
-    python benchmarks/bench_engine.py            # full: about 40 seconds
+    python benchmarks/bench_engine.py            # full: about 25 seconds
     python benchmarks/bench_engine.py --quick    # smaller runs, fewer repeats
 
 Prints, for each configuration of the C anchor (../shared/anchors/c_model.c,
