@@ -5,8 +5,9 @@
 
 Prints, for each configuration of the C anchor (../shared/anchors/c_model.c,
 built here with gcc -O2), the median simulated packets per second of the C
-model and of zclab's engine over several runs in this one process, their
-ratio, and both models' results side by side; then the engine's speed per
+model and of zclab's engine over several runs in this one process (--repeats),
+their ratio, the lowest, median and highest ratio of the runs taken in pairs
+(the run's own noise), and both models' results side by side; then the engine's speed per
 workload preset and with flows (local delivery, an egress limiter), the time
 of the first simulate() in a fresh process with a warm numba cache, and the
 peak memory of a long run.
@@ -80,7 +81,10 @@ def bench_anchor(exe, packets: int, repeats: int) -> None:
     import zclab
 
     print(f"\n== engine against the C floor ({packets:,} packets, median of {repeats} runs each, interleaved)")
-    print(f"{'config':<14} {'C Mpkt/s':>9} {'zclab Mpkt/s':>13} {'ratio':>6}")
+    # The ratio is of the two medians; beside it, the ratios of the runs taken in
+    # pairs (each zclab run over the C run just before it): their spread is this
+    # run's own noise, so one run shows how far its ratio can be trusted.
+    print(f"{'config':<14} {'C Mpkt/s':>9} {'zclab Mpkt/s':>13} {'ratio':>6}  {'paired runs: lowest, median, highest':>36}")
     rows = []
     for name, extra in ANCHOR_CONFIGS.items():
         cfg = zclab.Config(**{**ANCHOR_BASE, **extra, "n_packets": packets})
@@ -92,7 +96,9 @@ def bench_anchor(exe, packets: int, repeats: int) -> None:
             z_speed.append(packets / r.wall_s)
             z_res = r.summary
         cs, zs = median_speed(c_speed), median_speed(z_speed)
-        print(f"{name:<14} {cs / 1e6:9.2f} {zs / 1e6:13.2f} {zs / cs:6.2f}")
+        paired = sorted(z / c for z, c in zip(z_speed, c_speed))
+        spread = f"{paired[0]:.2f}, {statistics.median(paired):.2f}, {paired[-1]:.2f}"
+        print(f"{name:<14} {cs / 1e6:9.2f} {zs / 1e6:13.2f} {zs / cs:6.2f}  {spread:>36}")
         rows.append((name, c_res, z_res))
     print("\n== results side by side (C | zclab | relative difference)")
     for name, c_res, z_res in rows:
@@ -195,9 +201,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller runs and fewer repeats")
     ap.add_argument("--anchor", type=Path, default=DEFAULT_ANCHOR, help="path to c_model.c")
     ap.add_argument("--skip-memory", action="store_true", help="skip the 100-million-packet memory run")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="runs of each model per C anchor configuration (default 7, 3 with --quick)")
     ap.add_argument("--cpu", type=int, default=None, help="the CPU to run on (default: the last this process may use)")
     ap.add_argument("--no-pin", action="store_true", help="let the scheduler place this process and the C model")
     args = ap.parse_args()
+    if args.repeats is not None and args.repeats < 1:
+        ap.error(f"--repeats {args.repeats}: give a whole number of runs, 1 or more")
     where = "not pinned (--no-pin)" if args.no_pin else pin(args.cpu)
 
     import numba
@@ -214,7 +224,7 @@ def main() -> None:
     print(f"engine ready in {t:.2f} s (the variants this benchmark runs, compiled or loaded from the cache)")
     exe = build_anchor(args.anchor)
     packets = 1_000_000 if args.quick else 5_000_000
-    repeats = 3 if args.quick else 7
+    repeats = args.repeats or (3 if args.quick else 7)
     if exe:
         bench_anchor(exe, packets, repeats)
     bench_presets(200_000 if args.quick else 1_000_000, 3)
