@@ -349,3 +349,45 @@ def test_the_spec_files_the_readme_names_exist_and_load():
     for rel in sorted(named):
         spec = load_spec(root / rel)
         assert spec.configs and spec.output is not None, rel
+
+
+def _fake_engine(monkeypatch, ns_per_packet, deadlocked=lambda cfg: False):
+    """simulate() replaced by an engine whose time per packet depends on the configuration."""
+    from types import SimpleNamespace
+
+    import zclab.simulation as sim
+
+    def fake(cfg):
+        wall = 1e-9 * ns_per_packet(cfg) * (cfg.n_packets + cfg.warmup_packets)
+        return SimpleNamespace(wall_s=wall, summary={"deadlocked": deadlocked(cfg)})
+
+    monkeypatch.setattr(sim, "simulate", fake)
+    monkeypatch.setattr(sim, "warmup", lambda *configs, **kw: 0.0)
+
+
+def test_dry_run_estimate_times_runs_spread_over_a_mixed_grid(monkeypatch, tmp_path):
+    # 64-byte packets first, then 64 KB ones ten times slower per packet: timing the
+    # first run alone would put the whole sweep at 0.55 of its true time
+    from zclab.cli import _estimate, _probe_indices
+
+    _fake_engine(monkeypatch, lambda cfg: 100.0 if cfg.size_bytes == 64 else 1000.0)
+    p = plan({"size_dist": "fixed", "n_packets": 1_000_000, "warmup_packets": 0}, {"size_bytes": [64, 65536]}, 10,
+             store=tmp_path / "store")
+    seconds, warm, timed = _estimate(p, workers=2)
+    truth = 10 * 1e6 * 100e-9 + 10 * 1e6 * 1000e-9  # engine seconds of all twenty runs
+    assert timed == 8 and warm == 0.0
+    assert seconds == pytest.approx(1.1 * truth / 2, rel=0.02)
+    assert _probe_indices(20) == [0, 3, 5, 8, 11, 14, 16, 19] and _probe_indices(3) == [0, 1, 2]
+    assert _estimate(p, workers=64)[0] == pytest.approx(1.1 * truth / 20, rel=0.02)  # at most one worker per run
+
+
+def test_dry_run_estimate_counts_a_deadlocking_run_as_it_ran(monkeypatch, tmp_path):
+    # seed-2011 with ring_size <= max_pend deadlocks early whatever n_packets: its probe's
+    # time is the run's time, not a per-packet rate to scale up
+    from zclab.cli import _estimate
+
+    _fake_engine(monkeypatch, lambda cfg: 100.0, deadlocked=lambda cfg: True)
+    p = plan({"n_packets": 10_000_000}, {"max_pend": [16, 64]}, 1, store=tmp_path / "store")
+    seconds, _, timed = _estimate(p, workers=1)
+    assert timed == 2
+    assert seconds == pytest.approx(1.1 * 2 * 20_000 * 100e-9 + 1.1 * 2 * 1000 * 100e-9, rel=0.05)

@@ -221,8 +221,10 @@ def _cmd_sweep(args) -> int:
           f"{p.stored} in the store {store}, {len(p.todo)} to compute")
     if args.dry_run:
         if p.todo:
-            print(f"estimated time: {_estimate(p, workers or (os.cpu_count() or 1)):.1f} s on "
-                  f"{workers or os.cpu_count()} worker(s) (from a short calibration run)")
+            n_workers = workers or os.cpu_count() or 1
+            seconds, t_warm, n_timed = _estimate(p, n_workers)
+            print(f"estimated time: {seconds:.1f} s on {n_workers} worker(s), from short runs of {n_timed} of the "
+                  f"{len(p.todo)} runs (engine compiled or loaded in {t_warm:.1f} s first; it is cached now)")
         return EXIT_OK
     client = None
     if args.scheduler:
@@ -244,20 +246,53 @@ def _cmd_sweep(args) -> int:
     return EXIT_OK
 
 
-def _estimate(p, workers: int) -> float:
-    """Seconds the missing runs will take: engine speed from a short run of the first one."""
+PROBES = 8  # short runs a --dry-run estimate times, spread over the runs to compute
+
+
+def _probe_indices(n: int, k: int = PROBES) -> list[int]:
+    """Up to ``k`` indices spread evenly over ``range(n)``, first and last included.
+
+        >>> _probe_indices(100, 5), _probe_indices(3)
+        ([0, 25, 50, 74, 99], [0, 1, 2])
+    """
+    k = min(n, k)
+    return sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)})
+
+
+def _estimate(p, workers: int) -> tuple[float, float, int]:
+    """How long the missing runs will take: (seconds on ``workers``, seconds spent
+    compiling or loading the engine first, number of runs timed).
+
+    Runs differ in speed by an order of magnitude across a grid (64-byte against
+    64 KB packets, copy against zero-copy), so a short run of each of up to
+    PROBES runs spread over the list is timed, and their mean scaled to every run.
+    A run's time is its fixed cost (configuration, result) plus the engine's time
+    per packet times its packets; a probe that deadlocks is counted as is (the
+    full run deadlocks at the same point).
+    """
     import time
 
     from .simulation import simulate, warmup
 
-    first = Config.from_dict(p.todo[0][0])
-    warmup(first)  # so that the probe times the engine, not its compilation
-    probe = first.replace(n_packets=min(first.n_packets, 50_000), warmup_packets=min(first.warmup_packets, 1000))
-    t0 = time.perf_counter()
-    simulate(probe)
-    per_packet = (time.perf_counter() - t0) / (probe.n_packets + probe.warmup_packets)
-    packets = sum(d["n_packets"] + d["warmup_packets"] for d, *_ in p.todo)
-    return 1.1 * packets * per_packet / min(workers, len(p.todo))
+    todo = p.todo
+    # every variant the sweep will use, as the sweep itself does first: the probes
+    # then time the engine, not its compilation
+    t_warm = warmup(*(Config.from_dict(d) for d, *_ in todo))
+    picks = _probe_indices(len(todo))
+    total = 0.0
+    for i in picks:
+        cfg = Config.from_dict(todo[i][0])
+        probe = cfg.replace(n_packets=min(cfg.n_packets, 20_000), warmup_packets=min(cfg.warmup_packets, 1000))
+        t0 = time.perf_counter()
+        result = simulate(probe)
+        fixed = max(time.perf_counter() - t0 - result.wall_s, 0.0)
+        if result.summary["deadlocked"]:
+            total += fixed + result.wall_s
+        else:
+            per_packet = result.wall_s / (probe.n_packets + probe.warmup_packets)
+            total += fixed + per_packet * (cfg.n_packets + cfg.warmup_packets)
+    total *= len(todo) / len(picks)
+    return 1.1 * total / min(workers, len(todo)), t_warm, len(picks)
 
 
 def _write_frame(df, path: Path) -> None:
