@@ -263,7 +263,7 @@ def _estimate(p, workers: int) -> tuple[float, float, int]:
     """How long the missing runs will take: (seconds on ``workers``, seconds spent
     compiling or loading the engine first, number of runs timed).
 
-    Runs differ in speed by an order of magnitude across a grid (64-byte against
+    Runs differ in speed several times over across a grid (64-byte against
     64 KB packets, copy against zero-copy), so a short run of each of up to
     PROBES runs spread over the list is timed, and their mean scaled to every run.
     A run's time is its fixed cost (configuration, result) plus the engine's time
