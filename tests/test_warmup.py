@@ -1,12 +1,16 @@
 """zclab.warmup: compile (or load) exactly the engine variants a run will use."""
 
 import itertools
+import json
+import os
 import subprocess
 import sys
 import textwrap
 
-from zclab import Config
-from zclab.simulation import _variant_config, variant
+import pytest
+
+from zclab import Config, simulate
+from zclab.simulation import _variant_config, variant, warmup
 
 
 def test_variant_names_the_compile_time_arguments_a_config_needs():
@@ -24,10 +28,12 @@ def test_every_variant_has_a_config_that_runs_in_it():
         assert variant(_variant_config(*v)) == v
 
 
-def _fresh_process(code: str) -> str:
-    """Run code in a new interpreter (the on-disk cache is warm: conftest compiled every variant)."""
+def _fresh_process(code: str, env: dict | None = None) -> str:
+    """Run code in a new interpreter (the on-disk cache is warm: conftest compiled every
+    variant; unless ``env`` points NUMBA_CACHE_DIR elsewhere)."""
     prelude = "import zclab\nfrom zclab.engine import core\nfrom zclab import Config, simulate, warmup\n"
-    out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
+                         timeout=500, env=None if env is None else {**os.environ, **env})
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.split()
 
@@ -58,3 +64,39 @@ def test_warmup_with_no_config_loads_the_default_variant_and_every_variant_all_s
         print(n_default, n_after, len(core.run.overloads))
     """)
     assert (n_default, n_after, n_all) == ("1", "1", "16")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="warmup(processes=N) forks")
+def test_warmup_in_two_processes_fills_a_cold_cache_with_each_variant_under_its_own_key(tmp_path):
+    # Two forked processes compile one variant each into an empty cache at the same
+    # time; the parent then loads both without compiling either (no entry was lost),
+    # and each variant's entry holds that variant's code: in order and out of order
+    # give the results this process gets from its own cache.
+    a, b = Config(n_packets=2000), Config(completion="out_of_order", n_packets=2000)
+    hits, misses, got = _fresh_process("""
+        import json
+        from zclab.simulation import _cached_variants
+        a, b = Config(n_packets=2000), Config(completion="out_of_order", n_packets=2000)
+        assert not _cached_variants()  # an empty cache
+        warmup(a, b, processes=2)
+        assert _cached_variants() == {(False, False, False, False), (False, False, False, True)}
+        hits, misses = sum(core.run.stats.cache_hits.values()), sum(core.run.stats.cache_misses.values())
+        keys = ("latency_p99_ns", "hol_blocked_mean", "mpps")
+        print(hits, misses, json.dumps([[simulate(c).summary[k] for k in keys] for c in (a, b)], separators=(",", ":")))
+    """, env={"NUMBA_CACHE_DIR": str(tmp_path / "cache")})
+    assert (hits, misses) == ("2", "0")
+    want = [[simulate(c).summary[k] for k in ("latency_p99_ns", "hol_blocked_mean", "mpps")] for c in (a, b)]
+    assert json.loads(got) == want and want[0] != want[1]
+
+
+def test_warmup_checks_its_processes_argument():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="processes="):
+            warmup(processes=bad)
+
+
+def test_the_cache_index_names_every_variant_the_suite_compiled():
+    # conftest compiled all sixteen: warmup reads that from the index and forks nothing
+    from zclab.simulation import _cached_variants
+
+    assert _cached_variants() == set(itertools.product((False, True), repeat=4))

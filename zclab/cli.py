@@ -277,7 +277,7 @@ def _estimate(p, workers: int) -> tuple[float, float, int]:
     todo = p.todo
     # every variant the sweep will use, as the sweep itself does first: the probes
     # then time the engine, not its compilation
-    t_warm = warmup(*(Config.from_dict(d) for d, *_ in todo))
+    t_warm = warmup(*(Config.from_dict(d) for d, *_ in todo), processes=min(workers, len(todo)))
     picks = _probe_indices(len(todo))
     total = 0.0
     for i in picks:

@@ -14,7 +14,10 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
 import time
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -277,7 +280,7 @@ def _variant_config(tracing: bool, extended: bool, open_loop: bool, ooo: bool) -
                   arrival="poisson" if open_loop else "saturate", completion="out_of_order" if ooo else "in_order")
 
 
-def warmup(*configs: Config, every_variant: bool = False) -> float:
+def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) -> float:
     """Compile (or load from the on-disk cache) the engine's variants that
     ``configs`` run in (the default configuration's if none is given; all
     sixteen with ``every_variant=True``); returns the seconds taken.
@@ -288,12 +291,85 @@ def warmup(*configs: Config, every_variant: bool = False) -> float:
     cached on disk. Call this before timing anything, and before starting
     worker processes, so that they load a variant instead of each compiling it.
 
+    A compile uses one core: with ``processes`` above 1 (POSIX only), the
+    variants not yet loaded in this process are compiled or loaded by that many
+    forked processes at once, each its share, and then loaded here from the
+    cache (see :func:`_compile_share` for how their writes to numba's cache are
+    kept apart).
+
     >>> seconds = warmup(Config(completion="out_of_order"))
     """
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"warmup: processes={processes!r}: give a whole number, 1 or more")
     wanted = {variant(c) for c in configs} if configs else {variant(Config())}
     if every_variant:
         wanted = set(itertools.product((False, True), repeat=4))
     t0 = time.perf_counter()
+    missing = sorted(wanted - _loaded_variants() - _cached_variants())
+    if processes > 1 and len(missing) > 1 and hasattr(os, "fork"):
+        n = min(processes, len(missing))
+        ctx = multiprocessing.get_context("fork")
+        children = [ctx.Process(target=_compile_share, args=(missing[i::n],), daemon=True) for i in range(n)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+            if child.exitcode != 0:  # its share is compiled below, here
+                warnings.warn(f"zclab.warmup: a compiling process exited with code {child.exitcode}; "
+                              "compiling its variants in this process", RuntimeWarning, stacklevel=2)
     for v in sorted(wanted):
         simulate(_variant_config(*v))
     return time.perf_counter() - t0
+
+
+def _flags(sig) -> tuple[bool, bool, bool, bool]:
+    """The variant of a signature of ``core.run``: a flag left out is typed Omitted."""
+    from numba.core import types
+
+    return tuple(not isinstance(t, types.Omitted) for t in sig[-4:])
+
+
+def _loaded_variants() -> set[tuple[bool, bool, bool, bool]]:
+    """The variants this process has compiled or loaded."""
+    return {_flags(sig) for sig in run.signatures}
+
+
+def _cached_variants() -> set[tuple[bool, bool, bool, bool]]:
+    """The variants numba's on-disk cache holds for this source on this machine, read
+    from its index without loading any (numba internals: an empty set if they differ,
+    and then warmup merely forks where loading would have done)."""
+    try:
+        cache = run._cache
+        codegen = run.targetctx.codegen()
+        magic, stamp = codegen.magic_tuple(), cache._index_key((), codegen)[2]
+        return {_flags(sig) for sig, m, s in cache._cache_file._load_index() if m == magic and s == stamp}
+    except Exception:
+        return set()
+
+
+def _compile_share(variants: list[tuple[bool, bool, bool, bool]]) -> None:
+    """In a forked process: compile (or load) ``variants`` into numba's on-disk cache.
+
+    numba adds an entry to a function's cache by reading its index, adding the
+    entry, writing the index back and writing the compiled code to a data file
+    named after the entry's number. Two processes doing so at once can each drop
+    the other's entry from the index, or both write the same data file, and then
+    one variant's entry names the other's code. Here each such write holds an
+    exclusive lock on a file in the cache directory, so the writes of these
+    processes follow one another. (Loading needs no lock: numba replaces a file
+    whole, by renaming, so a reader sees the old one or the new one.)
+    """
+    import fcntl
+
+    from numba.core import caching
+
+    save = caching.IndexDataCacheFile.save
+
+    def locked_save(self, key, data):
+        with open(os.path.join(self._cache_path, ".zclab-warmup.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            save(self, key, data)  # the lock goes with the file's closing
+
+    caching.IndexDataCacheFile.save = locked_save
+    for v in variants:
+        simulate(_variant_config(*v))

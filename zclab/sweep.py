@@ -292,8 +292,9 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
             _run_dask(client, todo, writer, bar)
         else:
             # compile or load every variant the sweep needs here, once, before the
-            # workers need it (each worker would otherwise compile it for itself)
-            warmup(*(Config.from_dict(d) for d, *_ in todo))
+            # workers need it (each worker would otherwise compile it for itself);
+            # on a cold cache, as many at once as there are workers
+            warmup(*(Config.from_dict(d) for d, *_ in todo), processes=min(workers, len(todo)))
             if workers == 1:
                 for item in todo:
                     writer.add(_run_items([item]))
