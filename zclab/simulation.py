@@ -292,10 +292,10 @@ def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) ->
     worker processes, so that they load a variant instead of each compiling it.
 
     A compile uses one core: with ``processes`` above 1 (POSIX only), the
-    variants not yet loaded in this process are compiled or loaded by that many
-    forked processes at once, each its share, and then loaded here from the
-    cache (see :func:`_compile_share` for how their writes to numba's cache are
-    kept apart).
+    variants neither loaded in this process nor in the on-disk cache are
+    compiled by up to that many forked processes at once, each its share, and
+    then loaded here from the cache (see :func:`_compile_share` for how their
+    writes to numba's cache are kept apart). Each takes up to 0.9 GB.
 
     >>> seconds = warmup(Config(completion="out_of_order"))
     """
