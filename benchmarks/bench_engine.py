@@ -170,15 +170,21 @@ PEAK_RSS_KB = (
 
 
 def bench_memory(packets_list: list[int]) -> None:
+    # The whole process's peak counts the pages of numpy, pandas, numba and LLVM it has
+    # touched, which vary with the page cache (159 to 191 MB for the same code); so
+    # also the peak after a run of 1,000 packets, and what the long run added to it.
     print("\n== peak resident memory of a whole process running one simulation (VmHWM)")
     for n in packets_list:
         code = PEAK_RSS_KB + (
-            "import time, zclab; t = time.perf_counter();"
+            "import time, zclab; zclab.simulate(n_packets=1000, warmup_packets=0); base = peak_kb();"
+            "t = time.perf_counter();"
             f"r = zclab.simulate(n_packets={n}, warmup_packets=0);"
-            "print(peak_kb(), time.perf_counter() - t, r.summary['packets'])"
+            "print(peak_kb(), base, time.perf_counter() - t, r.summary['packets'])"
         )
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
-        print(f"  n_packets={n:>13,}: peak RSS {int(out[0]) / 1024:6.1f} MB, {float(out[1]):6.1f} s, {int(out[2]):,} packets")
+        peak, base = int(out[0]) / 1024, int(out[1]) / 1024
+        print(f"  n_packets={n:>13,}: peak RSS {peak:6.1f} MB ({base:6.1f} after 1,000 packets, "
+              f"+{peak - base:4.1f} for this run), {float(out[2]):6.1f} s, {int(out[3]):,} packets")
 
 
 def pin(cpu: int | None) -> str:
