@@ -16,8 +16,10 @@ This machine is shared and noisy: compare ratios measured in one run, not
 absolute speeds across runs. The script pins itself, and so the C model it
 starts, to one CPU (the last it may use; --cpu N picks another, --no-pin
 turns it off): both models then run on the same core, one after the other,
-rather than wherever the scheduler puts each. Eight runs of the comparison on
-2026-11-26 gave imix_inorder 0.80 to 0.82 pinned and 0.77 to 0.81 not pinned.
+rather than wherever the scheduler puts each. Even pinned, the ratio moves with
+the machine's load (imix_inorder from 0.70 to 0.83 across single runs on
+2026-11-26; the README gives the series): read the paired runs' spread the
+script prints beside it, and take more pairs with --repeats.
 """
 
 from __future__ import annotations
