@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from .config import Config, size_distribution
 from .engine import layout as L
 from .engine.histogram import N_BUCKETS
+from .engine.rng import ZIGGURAT_EXP_R, ziggurat_exp_tables
 from .result import Result, summarize
 from .simulation import alias_table, as_config, default_max_events
 
@@ -43,6 +44,8 @@ __all__ = ["simulate_reference", "Xoshiro256", "histogram_bucket"]
 
 INF = math.inf
 MASK64 = (1 << 64) - 1
+# the exponential's ziggurat, as plain Python ints and floats
+_ZE_K, _ZE_W, _ZE_F = (arr.tolist() for arr in ziggurat_exp_tables())
 
 
 # --- random numbers: xoshiro256** seeded by splitmix64 ------------------------------------
@@ -80,7 +83,18 @@ class Xoshiro256:
         return float(self.next_u64() >> 11) * (1.0 / 9007199254740992.0)
 
     def exponential(self, mean: float) -> float:
-        return -mean * math.log(1.0 - self.uniform())
+        """The ziggurat of :func:`zclab.engine.rng.exponential`, step for step."""
+        while True:
+            ri = self.next_u64() >> 3
+            layer = ri & 0xFF
+            ri >>= 8
+            x = float(ri) * _ZE_W[layer]
+            if ri < _ZE_K[layer]:
+                return mean * x
+            if layer == 0:
+                return mean * (ZIGGURAT_EXP_R - math.log1p(-self.uniform()))
+            if (_ZE_F[layer - 1] - _ZE_F[layer]) * self.uniform() + _ZE_F[layer] < math.exp(-x):
+                return mean * x
 
     def lognormal(self, mean: float, sigma: float) -> float:
         u1 = 1.0 - self.uniform()
