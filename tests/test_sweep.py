@@ -100,6 +100,26 @@ def test_replications_get_distinct_seeds_from_the_base_seed():
     assert derive_seed(cfg, 0) != derive_seed(cfg.replace(max_pend=64), 0)
 
 
+# What two runs give under each model version. A change that makes the same
+# configuration and seed give other numbers must bump store.MODEL_VERSION (so that
+# a store never serves results of the older model) and add its line here.
+PINNED_RUNS = {
+    2: [(dict(seed=7, n_packets=3000, warmup_packets=0), (8087, 6118032.0, 42230.68666666667)),
+        (dict(seed=7, n_packets=3000, warmup_packets=0, workload="poisson_imix", straggler_p=0.01),
+         (12952, 9540050.069132954, 494298.8986895012))],
+}
+
+
+def test_the_model_version_names_the_numbers_the_store_keeps():
+    from zclab.store import MODEL_VERSION
+
+    assert MODEL_VERSION in PINNED_RUNS, "MODEL_VERSION changed: pin its runs in PINNED_RUNS"
+    for cfg, expected in PINNED_RUNS[MODEL_VERSION]:
+        s = zclab.simulate(**cfg).summary
+        got = (s["events"], s["sim_time_ns"], s["latency_mean_ns"])
+        assert got == expected, f"{cfg} gives {got}: the numbers changed, so bump store.MODEL_VERSION"
+
+
 def test_a_rerun_computes_nothing(tmp_path):
     grid = {"max_pend": [16, 64]}
     first = sweep(None, grid, replications=2, store=tmp_path, progress=False, **SMALL)
