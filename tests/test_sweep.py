@@ -218,7 +218,10 @@ def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_a_run
 
 
 def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
-    spec, store = _spec(tmp_path), tmp_path / "store"
+    # 240 runs, several seconds of work in one worker: the interrupt, half a second
+    # after the first flush, must find the sweep running (with 60 the engine once
+    # finished first)
+    spec, store = _spec(tmp_path, n=240), tmp_path / "store"
     p = _zclab("sweep", str(spec), "--store", str(store), "--no-progress", "--workers", "1")
     _wait_for_files(store)
     time.sleep(0.3)
@@ -227,7 +230,7 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     err = p.stderr.read()
     assert "interrupted" in err and "resume" in err and "Traceback" not in err
     saved = len(Store(store).load())
-    assert 0 < saved < 60
+    assert 0 < saved < 240
     _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
 
 
