@@ -25,7 +25,7 @@ def _exponentials(seed, n, mean):
 
 
 def _layers(seed, n):
-    """The layer and the path (0: at once, 1: tail, 2: wedge or redraw) of n draws."""
+    """The path each of n first draws takes: 0 accepted at once, 1 the tail, 2 a wedge."""
     r = Xoshiro256(seed)
     paths = []
     for _ in range(n):
@@ -37,7 +37,7 @@ def _layers(seed, n):
 
 def test_tables_are_a_ziggurat():
     k, w, f = rng.ziggurat_exp_tables()
-    x = w * 2.0**53  # each layer's right edge; the base strip's is the tail's start scaled by its width
+    x = w * 2.0**53  # each layer's right edge (layer 0: the base strip's width, beyond R)
     assert x[255] == pytest.approx(rng.ZIGGURAT_EXP_R)
     assert np.all(np.diff(x[1:]) > 0)  # layers narrow towards the peak (layer 1 is the top)
     assert np.all(np.diff(f[1:]) < 0) and f[0] == 1.0

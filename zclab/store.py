@@ -41,7 +41,7 @@ __all__ = ["Store", "StoreWarning", "point_key", "MODEL_VERSION", "DEFAULT_STORE
 #: Bumped whenever the same configuration and seed give other numbers (the
 #: model's semantics or its random stream change), so that stored results of an
 #: older model are never mistaken for the current one (it is part of every key).
-#: tests/test_store.py pins a run's record to this version. 2: exponential
+#: tests/test_sweep.py pins two runs' records to this version. 2: exponential
 #: variates by the ziggurat instead of by inversion.
 MODEL_VERSION = 2
 #: Where sweeps keep their points unless told otherwise (relative to the working
