@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from zclab import Config
 from zclab.cli import main
 
 
@@ -55,6 +56,7 @@ def test_size_table_from_a_csv_file(tmp_path, capsys):
         (["simulate", "--set", "max_pend=4096"], "must not exceed uio_maxiov"),
         (["simulate", "--frobnicate"], "unrecognized arguments"),
         (["frobnicate"], "invalid choice"),
+        (["params", "rign_size"], "'rign_size': unknown parameter; did you mean 'ring_size'?"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_traceback(args, fragment):
@@ -62,6 +64,32 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(args, fragment):
     assert code == 2
     assert fragment in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_params_lists_every_parameter_with_its_default_and_what_it_accepts(capsys):
+    from zclab.config import PARAMETERS
+
+    assert main(["params"]) == 0
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    assert listed == list(PARAMETERS)
+    assert out.count("allowed: ") == len(PARAMETERS)
+    ring = next(line for line in out.splitlines() if line.startswith("  ring_size "))
+    assert ring.split()[1] == "256" and "vring.num" in ring
+
+
+def test_params_json_gives_the_defaults_a_config_has_and_who_sets_them(capsys):
+    assert main(["params", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert Config.from_dict({k: r["default"] for k, r in rows.items()}) == Config()
+    assert rows["per_packet_ns"]["set_by_presets"] == ["host"] and rows["per_packet_ns"]["unit"] == "ns"
+    assert rows["arrival"]["set_by_presets"] == ["workload"]
+    assert rows["pend_placement"]["set_by_presets"] == ["policy"] and rows["max_pend"]["set_by_presets"] == []
+    assert rows["seed"]["set_by_presets"] == [] and rows["seed"]["allowed"] == f"from 0 to {2**63 - 1}"
+    assert main(["params", "completion", "ring_size", "--json"]) == 0
+    picked = json.loads(capsys.readouterr().out)
+    assert list(picked) == ["completion", "ring_size"]
+    assert picked["completion"]["allowed"] == "one of 'in_order', 'out_of_order'"
 
 
 def test_a_failed_run_exits_1_without_traceback():

@@ -2,13 +2,14 @@
 
 import json
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zclab import Config, ConfigError
-from zclab.config import PARAMETERS
+from zclab.config import PARAMETERS, allowed
 from zclab.presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
 
 
@@ -258,3 +259,45 @@ def test_a_flows_file_that_cannot_be_read_or_parsed_is_named(tmp_path):
     bad.write_text("[[flows]]\nname = \n")
     with pytest.raises(ConfigError, match=r"flows='.*bad.toml': cannot parse the file"):
         Config(flows=str(bad))
+
+
+# --- what each parameter accepts, in words (error messages and `zclab params`) ----------------
+
+@pytest.mark.parametrize("name", sorted(n for n, m in PARAMETERS.items() if m["kind"] in ("int", "float")))
+def test_the_allowed_text_states_the_bounds_that_are_enforced(name):
+    """A value just past each bound the text names is refused with that same text,
+    and the bound itself passes the range check: the listing of ``zclab params``
+    and the error messages cannot drift from the checks."""
+    meta = PARAMETERS[name]
+    text = allowed(name)
+    for bound, way in ((meta.get("min_exclusive", meta.get("min")), -1), (meta.get("max"), +1)):
+        if bound is None:
+            continue
+        if meta["kind"] == "int":
+            assert str(int(bound)) in text
+            outside = int(bound) + way
+        else:
+            assert f"{bound:g}" in text
+            outside = math.nextafter(bound, way * math.inf)
+        with pytest.raises(ConfigError) as err:
+            Config(**{name: outside})
+        assert err.value.field == name and str(err.value).endswith("must be " + text)
+        if "min_exclusive" in meta and way < 0:
+            with pytest.raises(ConfigError, match=re.escape(text)):
+                Config(**{name: bound})
+            continue
+        try:
+            Config(**{name: bound})
+        except ConfigError as e:  # only a combination with another parameter may refuse it
+            assert not str(e).endswith(text), str(e)
+    if meta.get("pow2"):
+        with pytest.raises(ConfigError, match=re.escape(text) + "$"):
+            Config(**{name: 3 * meta["min"]})
+
+
+def test_allowed_names_the_choices_and_the_integers_exactly():
+    assert allowed("completion") == "one of 'in_order', 'out_of_order'"
+    assert allowed("ring_size") == "a power of two from 2 to 32768"
+    assert allowed("seed") == f"from 0 to {2**63 - 1}"  # not 9.22337e+18
+    with pytest.raises(ConfigError, match=f"seed=-1: must be from 0 to {2**63 - 1}$"):
+        Config(seed=-1)

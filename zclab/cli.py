@@ -5,6 +5,7 @@
     zclab sweep SPEC [--workers N] [--scheduler ADDRESS] [--dry-run] [--store DIR] [--output FILE]
     zclab notebooks run [NAME ...] [-p KEY VALUE ...] [--quick] [--output-dir DIR]
     zclab study [--quick | --full]
+    zclab params [NAME ...] [--json]
 
 Bad input exits with code 2 and one line on stderr naming the problem; a
 failure inside a run (or a notebook that failed) exits with code 1. Nothing
@@ -14,15 +15,17 @@ prints a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
 import signal
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import PARAMETERS, Config, ConfigError
+from .config import PARAMETERS, Config, ConfigError, allowed
 from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
 
@@ -373,6 +376,41 @@ def _cmd_study(args) -> int:
     return _finish(runs)
 
 
+def _cmd_params(args: argparse.Namespace) -> int:
+    """Every parameter (or those named): group, default, unit, what it accepts, what it is."""
+    names = list(PARAMETERS)
+    if args.names:
+        for name in args.names:
+            if name not in PARAMETERS:
+                close = difflib.get_close_matches(name, PARAMETERS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise UsageError(f"{name!r}: unknown parameter{hint}")
+        names = args.names
+    presets = {name: [kind for kind, table in PRESET_KINDS.items() if any(name in p for p in table.values())]
+               for name in names}
+    if args.json:
+        rows = {name: {"group": PARAMETERS[name]["group"], "default": PARAMETERS[name]["default"],
+                       "unit": PARAMETERS[name]["unit"], "allowed": allowed(name), "doc": PARAMETERS[name]["doc"],
+                       "set_by_presets": presets[name]}
+                for name in names}
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    group = None
+    for name in names:
+        meta = PARAMETERS[name]
+        if meta["group"] != group:
+            group = meta["group"]
+            print(("\n" if name != names[0] else "") + group)
+        default = "none" if meta["default"] is None else _fmt(meta["default"])
+        unit = f" {meta['unit']}" if meta["unit"] else ""
+        by = f"; set by the {' and '.join(presets[name])} preset" if presets[name] else ""
+        first, *rest = textwrap.wrap(meta["doc"] + by, 64) + textwrap.wrap("allowed: " + allowed(name), 64)
+        print(f"  {name:<22} {default + unit:<20} {first}")
+        for line in rest:
+            print(f"  {'':<22} {'':<20} {line}")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="zclab", description="Simulate the Linux vhost-net TX zero-copy design.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -380,7 +418,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", action="append", default=[], metavar="NAME",
                    help="a policy, workload or host preset (repeatable): " + ", ".join(n for t in PRESET_KINDS.values() for n in t))
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a parameter (repeatable), e.g. --set ring_size=512 --set completion=out_of_order")
+                   help="set a parameter (repeatable), e.g. --set ring_size=512 --set completion=out_of_order; "
+                        "`zclab params` lists them")
     s.add_argument("--json", action="store_true", help="print the config and summary as JSON")
     s.set_defaults(func=_cmd_simulate)
 
@@ -416,6 +455,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--output-dir", help=argparse.SUPPRESS)  # for tests
     t.add_argument("--notebooks-dir", help=argparse.SUPPRESS)  # for tests
     t.set_defaults(func=_cmd_study)
+
+    a = sub.add_parser("params", help="list the parameters: default, unit, what each accepts, what it is")
+    a.add_argument("names", nargs="*", metavar="NAME", help="only these parameters")
+    a.add_argument("--json", action="store_true", help="print them as JSON")
+    a.set_defaults(func=_cmd_params)
     return p
 
 

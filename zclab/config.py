@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping
 
 from .presets import HOST_PRESETS, POLICY_PRESETS, PRESET_KINDS, WORKLOAD_PRESETS
 
-__all__ = ["Config", "ConfigError", "PARAMETERS", "MAX_PACKET_BYTES"]
+__all__ = ["Config", "ConfigError", "PARAMETERS", "MAX_PACKET_BYTES", "allowed"]
 
 #: Largest packet (one descriptor chain) the model accepts: a 64 KB GSO frame.
 MAX_PACKET_BYTES = 65536
@@ -290,18 +290,48 @@ def _check_value(name: str, value: Any) -> Any:
             raise ConfigError(name, value, "must be a finite number")
     lo, hi = meta.get("min"), meta.get("max")
     if meta.get("pow2") and (value < lo or value > hi or value & (value - 1)):
-        raise ConfigError(name, value, f"must be a power of two from {lo} to {hi}")
+        raise ConfigError(name, value, "must be " + allowed(name))
     if "min_exclusive" in meta and value <= meta["min_exclusive"]:
-        raise ConfigError(name, value, f"must be greater than {meta['min_exclusive']:g}" + (f" and at most {hi:g}" if hi is not None else ""))
+        raise ConfigError(name, value, "must be " + allowed(name))
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        if hi is None:
-            rule = f"must be at least {lo:g}"
-        elif lo is None:
-            rule = f"must be at most {hi:g}"
-        else:
-            rule = f"must be from {lo:g} to {hi:g}"
-        raise ConfigError(name, value, rule)
+        raise ConfigError(name, value, "must be " + allowed(name))
     return value
+
+
+def allowed(name: str) -> str:
+    """What parameter ``name`` accepts, in words (the end of its error message).
+
+    >>> allowed("ring_size")
+    'a power of two from 2 to 32768'
+    >>> allowed("completion")
+    "one of 'in_order', 'out_of_order'"
+    """
+    meta = PARAMETERS[name]
+    kind, lo, hi = meta["kind"], meta.get("min"), meta.get("max")
+    if kind in ("choice", "preset"):
+        return "one of " + ", ".join(repr(c) for c in meta["choices"])
+    if kind == "bool":
+        return "true or false"
+    if kind == "size_table":
+        return "'size:weight' pairs separated by commas, (size, weight) pairs, or a CSV file (size,weight)"
+    if kind == "flows":
+        return "a list of flow tables: JSON text, or a .json, .toml or .yaml file"
+    what = "an integer" if kind == "int" else "a number"
+
+    def num(x):  # integers exactly (2**63 - 1, not 9.22337e+18)
+        return str(int(x)) if kind == "int" else f"{x:g}"
+
+    if meta.get("pow2"):
+        return f"a power of two from {lo} to {hi}"
+    if "min_exclusive" in meta:
+        return f"greater than {num(meta['min_exclusive'])}" + (f" and at most {num(hi)}" if hi is not None else "")
+    if lo is not None and hi is not None:
+        return f"from {num(lo)} to {num(hi)}"
+    if lo is not None:
+        return f"at least {num(lo)}"
+    if hi is not None:
+        return f"at most {num(hi)}"
+    return what
 
 
 def _as_int(name: str, value: Any) -> int:
