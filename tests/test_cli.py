@@ -90,6 +90,7 @@ def test_params_json_gives_the_defaults_a_config_has_and_who_sets_them(capsys):
     picked = json.loads(capsys.readouterr().out)
     assert list(picked) == ["completion", "ring_size"]
     assert picked["completion"]["allowed"] == "one of 'in_order', 'out_of_order'"
+    assert picked["completion"]["with_others"] is None and rows["max_pend"]["with_others"] == "at most uio_maxiov"
 
 
 def test_a_failed_run_exits_1_without_traceback():

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zclab import Config, ConfigError
-from zclab.config import PARAMETERS, allowed
+from zclab.config import COMBINATIONS, PARAMETERS, allowed
 from zclab.presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
 
 
@@ -301,3 +301,25 @@ def test_allowed_names_the_choices_and_the_integers_exactly():
     assert allowed("seed") == f"from 0 to {2**63 - 1}"  # not 9.22337e+18
     with pytest.raises(ConfigError, match=f"seed=-1: must be from 0 to {2**63 - 1}$"):
         Config(seed=-1)
+
+
+BROKEN_RULES = [  # one configuration breaking each rule of COMBINATIONS, by the field it names
+    ("max_pend", dict(max_pend=65, uio_maxiov=64)),
+    ("reap_threshold", dict(max_pend=8, reap_threshold=64, uio_maxiov=64)),
+    ("size_min", dict(size_dist="uniform", size_min=1501, size_max=1500)),
+    ("size_table", dict(size_dist="empirical")),
+    ("n_packets", dict(n_packets=10**12, warmup_packets=1)),
+    ("egress_rate_mbps", dict(egress_rate_pps=1e3, egress_rate_mbps=1.0)),
+    ("trace_packets", dict(n_packets=10, trace_packets=11)),
+]
+
+
+@pytest.mark.parametrize("field, params", BROKEN_RULES)
+def test_every_rule_between_parameters_that_zclab_params_states_is_enforced(field, params):
+    with pytest.raises(ConfigError) as err:
+        Config(**params)
+    assert err.value.field == field
+
+
+def test_the_rules_between_parameters_are_all_tested():
+    assert set(COMBINATIONS) == {field for field, _ in BROKEN_RULES}

@@ -25,7 +25,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import PARAMETERS, Config, ConfigError, allowed
+from .config import COMBINATIONS, PARAMETERS, Config, ConfigError, allowed
 from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
 
@@ -390,7 +390,8 @@ def _cmd_params(args: argparse.Namespace) -> int:
                for name in names}
     if args.json:
         rows = {name: {"group": PARAMETERS[name]["group"], "default": PARAMETERS[name]["default"],
-                       "unit": PARAMETERS[name]["unit"], "allowed": allowed(name), "doc": PARAMETERS[name]["doc"],
+                       "unit": PARAMETERS[name]["unit"], "allowed": allowed(name),
+                       "with_others": COMBINATIONS.get(name), "doc": PARAMETERS[name]["doc"],
                        "set_by_presets": presets[name]}
                 for name in names}
         print(json.dumps(rows, indent=2))
@@ -404,7 +405,8 @@ def _cmd_params(args: argparse.Namespace) -> int:
         default = "none" if meta["default"] is None else _fmt(meta["default"])
         unit = f" {meta['unit']}" if meta["unit"] else ""
         by = f"; set by the {' and '.join(presets[name])} preset" if presets[name] else ""
-        first, *rest = textwrap.wrap(meta["doc"] + by, 64) + textwrap.wrap("allowed: " + allowed(name), 64)
+        rule = allowed(name) + (f"; {COMBINATIONS[name]}" if name in COMBINATIONS else "")
+        first, *rest = textwrap.wrap(meta["doc"] + by, 64) + textwrap.wrap("allowed: " + rule, 64)
         print(f"  {name:<22} {default + unit:<20} {first}")
         for line in rest:
             print(f"  {'':<22} {'':<20} {line}")

@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping
 
 from .presets import HOST_PRESETS, POLICY_PRESETS, PRESET_KINDS, WORKLOAD_PRESETS
 
-__all__ = ["Config", "ConfigError", "PARAMETERS", "MAX_PACKET_BYTES", "allowed"]
+__all__ = ["Config", "ConfigError", "PARAMETERS", "COMBINATIONS", "MAX_PACKET_BYTES", "allowed"]
 
 #: Largest packet (one descriptor chain) the model accepts: a 64 KB GSO frame.
 MAX_PACKET_BYTES = 65536
@@ -342,6 +342,19 @@ def _as_int(name: str, value: Any) -> int:
     if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
         return int(value)  # 1e6 from a papermill cell or a YAML file
     raise ConfigError(name, value, "must be an integer")
+
+
+#: The rules between parameters that _check_combinations enforces, in words, by the
+#: parameter an error names (``zclab params`` shows them beside each one's range).
+COMBINATIONS = {
+    "max_pend": "at most uio_maxiov",
+    "reap_threshold": "below uio_maxiov",
+    "size_min": "at most size_max (size_dist='uniform')",
+    "size_table": "required when size_dist='empirical'",
+    "n_packets": f"warmup_packets + n_packets at most {MAX_PACKETS}",
+    "egress_rate_mbps": "not together with egress_rate_pps",
+    "trace_packets": "at most n_packets",
+}
 
 
 def _check_combinations(v: dict) -> None:
