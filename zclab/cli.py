@@ -15,7 +15,6 @@ prints a traceback.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import math
 import os
@@ -25,7 +24,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import COMBINATIONS, PARAMETERS, Config, ConfigError, allowed
+from .config import COMBINATIONS, PARAMETERS, Config, ConfigError, allowed, did_you_mean
 from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
 
@@ -382,9 +381,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
     if args.names:
         for name in args.names:
             if name not in PARAMETERS:
-                close = difflib.get_close_matches(name, PARAMETERS, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise UsageError(f"{name!r}: unknown parameter{hint}")
+                raise UsageError(f"{name!r}: unknown parameter" + did_you_mean(name, PARAMETERS))
         names = args.names
     presets = {name: [kind for kind, table in PRESET_KINDS.items() if any(name in p for p in table.values())]
                for name in names}

@@ -241,13 +241,17 @@ Config.__signature__ = inspect.Signature(  # keyword help in Jupyter and IDEs
 )
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'ring_size'?"`` for a misspelt name, else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _resolve(base: Mapping[str, Any], given: Mapping[str, Any], from_resolved: bool = False) -> dict:
     """Defaults, then presets, then explicit values; validate the whole."""
     for name in given:
         if name not in _DEFAULTS:
-            close = difflib.get_close_matches(name, _DEFAULTS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(name, given[name], f"unknown parameter{hint}")
+            raise ConfigError(name, given[name], "unknown parameter" + did_you_mean(name, _DEFAULTS))
     values = dict(base)
     for kind in _PRESET_FIELDS:
         # A fresh Config applies every preset it names; replace() only the ones changed.
@@ -492,9 +496,8 @@ def _parse_flows(value: Any) -> tuple:
             raise ConfigError(f"flows[{i}]", flow, "must be a table of flow fields (name, share, size_dist, dest, ...)")
         unknown = [k for k in flow if k not in FLOW_FIELDS]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], FLOW_FIELDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"flows[{i}].{unknown[0]}", flow[unknown[0]], f"unknown flow field{hint} (allowed: {', '.join(FLOW_FIELDS)})")
+            raise ConfigError(f"flows[{i}].{unknown[0]}", flow[unknown[0]], "unknown flow field"
+                              + did_you_mean(unknown[0], FLOW_FIELDS) + f" (allowed: {', '.join(FLOW_FIELDS)})")
         if "name" not in flow:
             raise ConfigError(f"flows[{i}]", dict(flow), "needs a name")
         flows.append(tuple((k, _check_flow_value(i, k, flow[k])) for k in FLOW_FIELDS if k in flow))
