@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import COMBINATIONS, PARAMETERS, Config, ConfigError, allowed, did_you_mean
+from .result import format_value
 from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
 
@@ -135,59 +136,9 @@ def build_config(presets: Sequence[str], assignments: Sequence[str]) -> Config:
 
 # --- output ------------------------------------------------------------------------------------
 
-_SECTIONS = [
-    ("throughput", ["packets", "bytes", "sim_time_ns", "throughput_gbps", "mpps"]),
-    ("CPU", ["vhost_cpu_util", "host_cpu_util", "host_cpu_ns_per_packet", "host_cycles_per_byte", "guest_cpu_util"]),
-    ("zero-copy", ["zerocopy_fraction", "copy_fallbacks", "outstanding_mean", "outstanding_max", "hol_blocked_mean", "heads_hold_mean_ns", "release_batch_mean"]),
-    ("stops", ["stall_time_fraction", "stalls", "span_stalls", "nic_wait_time_fraction", "ring_full_time_fraction", "requeues"]),
-    ("latency", ["latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns", "inflight_mean"]),
-    ("notifications", ["signals_per_packet", "kicks_per_packet"]),
-    ("open loop", ["arrivals", "drops", "drop_fraction", "qdisc_len_mean", "qdisc_delay_mean_ns"]),
-    ("egress and batching", ["egress_drops", "used_updates_per_packet"]),
-    ("checks", ["deadlocked", "invariant_violations", "duplicates", "guest_bad_ring", "guest_early_free", "guest_avail_overruns", "events"]),
-]
-_FLOW_COLUMNS = ["packets", "mpps", "throughput_gbps", "latency_mean_ns", "latency_p99_ns", "drops", "zerocopy_fraction"]
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "-"
-        if v != 0 and (abs(v) >= 1e7 or abs(v) < 1e-3):
-            return f"{v:.4g}"
-        return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.1f}"
-    return str(v)
-
-
 def _json_safe(d: dict) -> dict:
     """NaN (a metric with nothing to measure) becomes null: strict JSON."""
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
-
-
-def format_table(config: Config, summary: dict, wall_s: float) -> str:
-    c = config
-    lines = [
-        f"zclab simulate: mode={c.mode} policy={c.policy} ({c.pend_placement}, limit {c.pend_limit}, {c.completion})",
-        f"  workload={c.workload} ({c.arrival}, {c.size_dist}) host={c.host} ring_size={c.ring_size} "
-        f"goodcopy_len={c.goodcopy_len} n_packets={c.n_packets:,} seed={c.seed}",
-    ]
-    for title, names in _SECTIONS:
-        lines.append(f"\n{title}")
-        for name in names:
-            lines.append(f"  {name:<26} {_fmt(summary[name]):>16}")
-    if c.flows is not None:
-        lines.append("\nflows")
-        lines.append("  " + f"{'name':<12}" + "".join(f"{col:>18}" for col in _FLOW_COLUMNS))
-        for spec in c.flow_specs():
-            name = spec["name"]
-            values = [summary.get(f"flow_{name}_{col}", math.nan) for col in _FLOW_COLUMNS]
-            lines.append("  " + f"{name:<12}" + "".join(f"{_fmt(v):>18}" for v in values))
-    lines.append(f"\n({summary['events']:,} events in {wall_s:.2f} s of wall time)")
-    return "\n".join(lines)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -201,7 +152,7 @@ def _cmd_simulate(args) -> int:
         record = {"config": cfg.to_dict(), "summary": _json_safe(result.summary)}
         print(json.dumps(record, indent=2, allow_nan=False))
     else:
-        print(format_table(cfg, result.summary, result.wall_s))
+        print(result.to_text())
     return EXIT_OK
 
 
@@ -399,7 +350,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
         if meta["group"] != group:
             group = meta["group"]
             print(("\n" if name != names[0] else "") + group)
-        default = "none" if meta["default"] is None else _fmt(meta["default"])
+        default = "none" if meta["default"] is None else format_value(meta["default"])
         unit = f" {meta['unit']}" if meta["unit"] else ""
         by = f"; set by the {' and '.join(presets[name])} preset" if presets[name] else ""
         rule = allowed(name) + (f"; {COMBINATIONS[name]}" if name in COMBINATIONS else "")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .config import Config
 
-__all__ = ["Result", "SUMMARY_FIELDS", "summarize"]
+__all__ = ["Result", "SUMMARY_FIELDS", "SECTIONS", "summarize", "format_value"]
 
 #: The summary's fields, in order, with a one-line meaning (units in the name).
 SUMMARY_FIELDS = {
@@ -69,6 +69,42 @@ SUMMARY_FIELDS = {
     "invariant_violations": "host-side invariant violations (model.md section 3); must be 0",
     "events": "events simulated, warm-up included",
 }
+
+
+#: The summary's fields grouped for reading (``zclab simulate``'s table, a Result in Jupyter).
+SECTIONS = (
+    ("throughput", ("packets", "bytes", "sim_time_ns", "throughput_gbps", "mpps")),
+    ("CPU", ("vhost_cpu_util", "host_cpu_util", "host_cpu_ns_per_packet", "host_cycles_per_byte", "guest_cpu_util")),
+    ("zero-copy", ("zerocopy_fraction", "copy_fallbacks", "outstanding_mean", "outstanding_max", "hol_blocked_mean",
+                   "heads_hold_mean_ns", "release_batch_mean")),
+    ("stops", ("stall_time_fraction", "stalls", "span_stalls", "nic_wait_time_fraction", "ring_full_time_fraction",
+               "requeues")),
+    ("latency", ("latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns",
+                 "inflight_mean")),
+    ("notifications", ("signals_per_packet", "kicks_per_packet")),
+    ("open loop", ("arrivals", "drops", "drop_fraction", "qdisc_len_mean", "qdisc_delay_mean_ns")),
+    ("egress and batching", ("egress_drops", "used_updates_per_packet")),
+    ("checks", ("deadlocked", "invariant_violations", "duplicates", "guest_bad_ring", "guest_early_free",
+                "guest_avail_overruns", "events")),
+)
+#: The per-flow fields shown, one row per flow (``flow_<name>_<column>`` in the summary).
+FLOW_COLUMNS = ("packets", "mpps", "throughput_gbps", "latency_mean_ns", "latency_p99_ns", "drops", "zerocopy_fraction")
+
+
+def format_value(v: Any) -> str:
+    """A summary value for reading: thousands separators, 4 significant digits
+    where a float is very large or small, ``-`` for NaN (nothing to measure)."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        if v != 0 and (abs(v) >= 1e7 or abs(v) < 1e-3):
+            return f"{v:.4g}"
+        return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.1f}"
+    return str(v)
 
 
 def _div(a: float, b: float) -> float:
@@ -200,6 +236,55 @@ class Result:
         import pandas as pd
 
         return pd.Series(self.summary, name="value")
+
+    def _headline(self) -> tuple[str, str]:
+        c = self.config
+        return (f"mode={c.mode} policy={c.policy} ({c.pend_placement}, limit {c.pend_limit}, {c.completion})",
+                f"workload={c.workload} ({c.arrival}, {c.size_dist}) host={c.host} ring_size={c.ring_size} "
+                f"goodcopy_len={c.goodcopy_len} n_packets={c.n_packets:,} seed={c.seed}")
+
+    def _flow_rows(self) -> list[tuple[str, list[Any]]]:
+        if self.config.flows is None:
+            return []
+        return [(spec["name"], [self.summary.get(f"flow_{spec['name']}_{col}", math.nan) for col in FLOW_COLUMNS])
+                for spec in self.config.flow_specs()]
+
+    def to_text(self) -> str:
+        """The summary as a readable table, by section (what ``zclab simulate`` prints)."""
+        first, second = self._headline()
+        lines = [f"zclab simulate: {first}", f"  {second}"]
+        for title, names in SECTIONS:
+            lines.append(f"\n{title}")
+            lines += [f"  {name:<26} {format_value(self.summary[name]):>16}" for name in names]
+        flows = self._flow_rows()
+        if flows:
+            lines.append("\nflows")
+            lines.append("  " + f"{'name':<12}" + "".join(f"{col:>18}" for col in FLOW_COLUMNS))
+            lines += ["  " + f"{name:<12}" + "".join(f"{format_value(v):>18}" for v in values) for name, values in flows]
+        lines.append(f"\n({self.summary['events']:,} events in {self.wall_s:.2f} s of wall time)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The same table in a notebook: one column per section, each field's meaning on hover."""
+        from html import escape
+
+        first, second = self._headline()
+        cells = []
+        for title, names in SECTIONS:
+            rows = "".join(
+                f'<tr title="{escape(SUMMARY_FIELDS[n])}"><td style="text-align:left">{n}</td>'
+                f'<td style="text-align:right">{escape(format_value(self.summary[n]))}</td></tr>' for n in names)
+            cells.append(f'<td style="vertical-align:top"><b>{title}</b><table>{rows}</table></td>')
+        per_row = 3
+        grid = "".join(f"<tr>{''.join(cells[i:i + per_row])}</tr>" for i in range(0, len(cells), per_row))
+        flows = ""
+        if self._flow_rows():
+            head = "".join(f"<th>{col}</th>" for col in ("flow",) + FLOW_COLUMNS)
+            body = "".join(f"<tr><td>{escape(name)}</td>" + "".join(f"<td>{escape(format_value(v))}</td>" for v in values)
+                           + "</tr>" for name, values in self._flow_rows())
+            flows = f"<b>flows</b><table><tr>{head}</tr>{body}</table>"
+        return (f"<div><b>zclab Result</b>: {escape(first)}<br>{escape(second)}<table>{grid}</table>{flows}"
+                f"<small>{self.summary['events']:,} events in {self.wall_s:.2f} s of wall time</small></div>")
 
     def __repr__(self) -> str:
         s = self.summary
