@@ -1,6 +1,7 @@
 """The command line: a readable table or JSON; bad input exits 2 with one line."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -223,3 +224,33 @@ flows = [
     assert len(df) == 4 and df["flow_small_mpps"].notna().all() and df["flow_zc_mpps"].notna().all()
     stall, fallback = df.iloc[0], df.iloc[2]  # the limited zero-copy flow: stall vs copy fallback
     assert fallback["flow_small_mpps"] > 100 * stall["flow_small_mpps"]
+
+
+def test_a_first_run_that_must_compile_says_so_and_a_cached_one_says_nothing(tmp_path, monkeypatch, capsys):
+    # an empty numba cache: the default run's variant would have to be compiled
+    probe = "from zclab import Config; from zclab.simulation import to_compile; print(bool(to_compile(Config())))"
+    cold = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert cold.stdout.strip() == "True", cold.stderr
+    warm = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert warm.stdout.strip() == "False", warm.stderr  # the suite's session warmed the cache
+    assert main(["simulate", "--set", "n_packets=1000"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: {(False, False, False, False)})
+    assert main(["simulate", "--set", "n_packets=1000"]) == 0
+    assert "compiling the engine for this kind of run" in capsys.readouterr().err
+
+
+def test_a_sweep_says_when_it_compiles_the_engine_first(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "orders"\n[base]\nn_packets = 500\nwarmup_packets = 50\n'
+                    '[grid]\ncompletion = ["in_order", "out_of_order"]\n')
+    args = ["sweep", str(spec), "--store", str(tmp_path / "store"), "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    assert "compiling" not in capsys.readouterr().out  # the suite's session warmed the cache
+    seen = []
+    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: seen.extend(cfgs) or {(False,) * 4, (False, False, False, True)})
+    assert main([*args[:3], str(tmp_path / "store2"), *args[4:]]) == 0
+    out = capsys.readouterr().out
+    assert "compiling 2 variant(s) of the engine first, 1 at a time" in out
+    assert sorted(c.completion for c in seen) == ["in_order", "out_of_order"]  # asked about every run to compute

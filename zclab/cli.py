@@ -144,9 +144,12 @@ def _json_safe(d: dict) -> dict:
 # --- commands ------------------------------------------------------------------------------------
 
 def _cmd_simulate(args) -> int:
-    from .simulation import simulate
+    from .simulation import simulate, to_compile
 
     cfg = build_config(args.preset, args.set)
+    if to_compile(cfg):  # say why the first run of a kind is silent for half a minute
+        print("zclab: compiling the engine for this kind of run (once: it is then cached on disk; 15 to 40 s)",
+              file=sys.stderr, flush=True)
     result = simulate(cfg)
     if args.json:
         record = {"config": cfg.to_dict(), "summary": _json_safe(result.summary)}
@@ -179,6 +182,14 @@ def _cmd_sweep(args) -> int:
             print(f"estimated time: {seconds:.1f} s on {n_workers} worker(s), from short runs of {n_timed} of the "
                   f"{len(p.todo)} runs (engine compiled or loaded in {t_warm:.1f} s first; it is cached now)")
         return EXIT_OK
+    if p.todo and not args.scheduler:
+        from .simulation import to_compile
+
+        n = len(to_compile(*(Config.from_dict(d) for d, *_ in p.todo)))
+        if n:
+            at_once = min(n, workers or os.cpu_count() or 1)
+            print(f"compiling {n} variant(s) of the engine first, {at_once} at a time (once: they are then cached "
+                  "on disk; 15 to 40 s each)", flush=True)
     client = None
     if args.scheduler:
         try:

@@ -338,13 +338,31 @@ def _cached_variants() -> set[tuple[bool, bool, bool, bool]]:
     """The variants numba's on-disk cache holds for this source on this machine, read
     from its index without loading any (numba internals: an empty set if they differ,
     and then warmup merely forks where loading would have done)."""
+    return _read_cache_index() or set()
+
+
+def _read_cache_index() -> set[tuple[bool, bool, bool, bool]] | None:
+    """:func:`_cached_variants`, or None if numba's cache could not be read."""
     try:
         cache = run._cache
         codegen = run.targetctx.codegen()
         magic, stamp = codegen.magic_tuple(), cache._index_key((), codegen)[2]
         return {_flags(sig) for sig, m, s in cache._cache_file._load_index() if m == magic and s == stamp}
     except Exception:
-        return set()
+        return None
+
+
+def to_compile(*configs: Config) -> set[tuple[bool, bool, bool, bool]]:
+    """The variants of the engine that simulating ``configs`` in this process must
+    first compile (15 to 40 s each): neither loaded here nor in numba's on-disk
+    cache. Empty when the cache cannot be read (nothing is known either way).
+
+    >>> _ = simulate(n_packets=100); to_compile(Config(n_packets=5))
+    set()
+    """
+    wanted = {variant(c) for c in configs} - _loaded_variants()
+    cached = _read_cache_index() if wanted else set()
+    return set() if cached is None else wanted - cached
 
 
 def _compile_share(variants: list[tuple[bool, bool, bool, bool]]) -> None:
