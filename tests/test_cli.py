@@ -254,3 +254,23 @@ def test_a_sweep_says_when_it_compiles_the_engine_first(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     assert "compiling 2 variant(s) of the engine first, 1 at a time" in out
     assert sorted(c.completion for c in seen) == ["in_order", "out_of_order"]  # asked about every run to compute
+
+
+def test_ctrl_c_ends_a_long_simulate_at_once():
+    """Compiled code never checks Python's interrupt flag: without its own handling
+    a Ctrl-C would wait for the whole run (here about an hour)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "zclab.cli", "simulate", "--set", "n_packets=50_000_000_000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's
+    time.sleep(3)  # imported, and inside the run (the cache is warm: under a second)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGINT and time.monotonic() - t0 < 30
+    assert "Traceback" not in proc.stderr.read()

@@ -150,6 +150,12 @@ def _cmd_simulate(args) -> int:
     if to_compile(cfg):  # say why the first run of a kind is silent for half a minute
         print("zclab: compiling the engine for this kind of run (once: it is then cached on disk; 15 to 40 s)",
               file=sys.stderr, flush=True)
+    # Compiled code does not look at Python's interrupt flag: a Ctrl-C would wait for
+    # the run to end, hours for a long one. One run has nothing to save, so let SIGINT
+    # end the process at once, as it does a C program (unless it was ignored when the
+    # process started, as in a background job).
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     result = simulate(cfg)
     if args.json:
         record = {"config": cfg.to_dict(), "summary": _json_safe(result.summary)}

@@ -202,6 +202,15 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     runs), :class:`SimulationError` if the run hits ``max_events``, and
     :class:`InvariantViolation` on a violation when ``debug=True``. A deadlock
     is not an error: it is a finding, reported as ``summary["deadlocked"]``.
+
+    The run itself is compiled code, which does not see a KeyboardInterrupt:
+    an interrupt (Jupyter's stop button) takes effect when the run returns. The
+    engine simulates 10 to 40 million packets a second; for a long run, time a
+    short one first (``Result.wall_s``). ``zclab simulate`` ends at a Ctrl-C.
+
+    >>> r = simulate(n_packets=5_000, completion="out_of_order")
+    >>> r.summary["packets"], r.config.completion
+    (5000, 'out_of_order')
     """
     cfg = as_config(config, **overrides)
     args = kernel_args(cfg)
