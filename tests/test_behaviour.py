@@ -265,3 +265,16 @@ def test_trace_records_the_first_packets_after_warmup():
     zc = done[done["path"] == "zerocopy"]
     assert (zc["t_dma_done"] >= zc["t_wire_done"]).all() and (zc["t_used"] >= zc["t_dma_done"]).all()
     assert done.loc[done["path"] == "copy", "t_dma_done"].isna().all()
+
+
+def test_a_deadlock_during_warmup_reports_the_run_from_its_start():
+    """The window never opens: the fields cover the run from t = 0 (docs/model.md
+    section 4), the same as a run with no warm-up, and nothing per measured packet."""
+    cfg = Config(ring_size=128, straggler_p=0.01, n_packets=100_000)  # seed-2011: deadlocks early
+    warm = simulate(cfg).summary
+    cold = simulate(cfg.replace(warmup_packets=0)).summary
+    assert warm["deadlocked"] and cold["deadlocked"]
+    assert warm["packets"] == 0 < cold["packets"] < cfg.warmup_packets
+    for name in ("sim_time_ns", "mpps", "outstanding_mean", "ring_full_time_fraction", "events"):
+        assert warm[name] == cold[name], name
+    assert np.isnan(warm["latency_p99_ns"]) and np.isnan(warm["zerocopy_fraction"])

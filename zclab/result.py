@@ -65,7 +65,9 @@ SUMMARY_FIELDS = {
     "guest_avail_overruns": "avail entries written over unconsumed ones, refused by the host",
     "deadlocked": ("the run stopped with work left and nothing that could ever wake it; the other fields "
                    "describe the window up to that moment, after which the system sends nothing: "
-                   "its long-run throughput is 0 (the studies count it so)"),
+                   "its long-run throughput is 0 (the studies count it so); a deadlock during warm-up "
+                   "leaves the window unopened: the fields then cover the run from t = 0, and those per "
+                   "measured packet are NaN"),
     "invariant_violations": "host-side invariant violations (model.md section 3); must be 0",
     "events": "events simulated, warm-up included",
 }
