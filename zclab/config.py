@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping
 
 from .presets import HOST_PRESETS, POLICY_PRESETS, PRESET_KINDS, WORKLOAD_PRESETS
 
-__all__ = ["Config", "ConfigError", "PARAMETERS", "COMBINATIONS", "MAX_PACKET_BYTES", "allowed"]
+__all__ = ["Config", "ConfigError", "PARAMETERS", "COMBINATIONS", "MAX_PACKET_BYTES", "allowed", "did_you_mean"]
 
 #: Largest packet (one descriptor chain) the model accepts: a 64 KB GSO frame.
 MAX_PACKET_BYTES = 65536
