@@ -18,7 +18,7 @@ starts, to one CPU (the last it may use; --cpu N picks another, --no-pin
 turns it off): both models then run on the same core, one after the other,
 rather than wherever the scheduler puts each. Even pinned, the ratio moves with
 the machine's load (imix_inorder from 0.70 to 0.83 across single runs on
-2026-11-26 before the engine drew exponentials by the ziggurat, 0.80 to 0.83
+2026-11-26 before the engine drew exponentials by the ziggurat, 0.78 to 0.83
 after it; docs/performance.md gives the series): read the paired runs' spread the
 script prints beside it, and take more pairs with --repeats. The two models no
 longer draw the same random numbers (C inverts, the engine uses a ziggurat):

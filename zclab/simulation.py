@@ -314,7 +314,7 @@ def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) ->
     if every_variant:
         wanted = set(itertools.product((False, True), repeat=4))
     t0 = time.perf_counter()
-    missing = sorted(wanted - _loaded_variants() - _cached_variants())
+    missing = sorted(wanted - _loaded_variants() - (_cached_variants() or set()))
     if processes > 1 and len(missing) > 1 and hasattr(os, "fork"):
         n = min(processes, len(missing))
         ctx = multiprocessing.get_context("fork")
@@ -343,15 +343,11 @@ def _loaded_variants() -> set[tuple[bool, bool, bool, bool]]:
     return {_flags(sig) for sig in run.signatures}
 
 
-def _cached_variants() -> set[tuple[bool, bool, bool, bool]]:
+def _cached_variants() -> set[tuple[bool, bool, bool, bool]] | None:
     """The variants numba's on-disk cache holds for this source on this machine, read
-    from its index without loading any (numba internals: an empty set if they differ,
-    and then warmup merely forks where loading would have done)."""
-    return _read_cache_index() or set()
-
-
-def _read_cache_index() -> set[tuple[bool, bool, bool, bool]] | None:
-    """:func:`_cached_variants`, or None if numba's cache could not be read."""
+    from its index without loading any; None if it cannot be read (numba internals:
+    warmup then merely forks where loading would have done, and ``to_compile``
+    reports nothing)."""
     try:
         cache = run._cache
         codegen = run.targetctx.codegen()
@@ -370,7 +366,7 @@ def to_compile(*configs: Config) -> set[tuple[bool, bool, bool, bool]]:
     set()
     """
     wanted = {variant(c) for c in configs} - _loaded_variants()
-    cached = _read_cache_index() if wanted else set()
+    cached = _cached_variants() if wanted else set()
     return set() if cached is None else wanted - cached
 
 

@@ -6,7 +6,7 @@ invariant checks, the end of the run, the opening of the measured window and
 the worker's rare stops so. LLVM weighs block placement and register
 allocation by how often blocks run; without the hints it guesses, and on the
 event loop it guessed badly: 3 to 8% faster on IMIX with them (measured: see
-the README). Outside compiled code ``unlikely`` returns its argument::
+docs/performance.md). Outside compiled code ``unlikely`` returns its argument::
 
     >>> unlikely(3 > 4)
     False

@@ -107,7 +107,7 @@ RNG = np.dtype([("s0", np.uint64), ("s1", np.uint64), ("s2", np.uint64), ("s3", 
 #: recorded, descriptor id, length, flow, zero-copy or not, sequence number. One
 #: record array rather than eight arrays: the event loop keeps one base pointer
 #: live instead of eight (2 to 3.5% faster on the C anchor's configurations,
-#: measured side by side with the engine before; see the README).
+#: measured side by side with the engine before; see docs/performance.md).
 HEAD = _struct(("post", f8), ("rec", f8), ("id", i8), ("len", i8), ("flow", i8), ("seq", i8),
                ("state", b1), ("zc", b1))
 

@@ -8,7 +8,7 @@ The state is a ``uint64[4]`` array, seeded by splitmix64 from one integer::
 Exponential variates come from the ziggurat method, as NumPy's do: one draw,
 two table reads and a multiply in 98.9% of cases, where inversion
 (``-log(1 - U)``) calls ``log`` every time (measured: 64 KB zero-copy packets,
-one DMA delay each, simulate 11% faster; see the README).
+one DMA delay each, simulate 11% faster; see docs/performance.md).
 
 References: Blackman and Vigna, "Scrambled linear pseudorandom number
 generators" (2018), https://prng.di.unimi.it/; Marsaglia and Tsang, "The
