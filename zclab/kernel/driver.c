@@ -215,15 +215,18 @@ static void trace_start(long worker) {
 	snprintf(p, sizeof p, "%s/tracing_on", idir); wr(p, "1", 0);
 }
 
-static long profile_hits(const char *name) {
+/* kprobe_profile: "EVENT HITS MISSES"; a miss is a call the probe saw but could not record
+ * (another probe was running on that CPU), so the calls are hits + misses */
+static long profile_hits(const char *name, long *missed) {
 	char p[300], line[512], want[64];
 	snprintf(p, sizeof p, "%s/kprobe_profile", tdir);
 	snprintf(want, sizeof want, "zclab/%s", name);
 	FILE *f = fopen(p, "r"); if (!f) return -1;
 	long hits = -1;
+	*missed = 0;
 	while (fgets(line, sizeof line, f)) {
 		char ev[128]; long h, m;
-		if (sscanf(line, "%127s %ld %ld", ev, &h, &m) == 3 && (!strcmp(ev, want) || !strcmp(ev, name))) hits = h;
+		if (sscanf(line, "%127s %ld %ld", ev, &h, &m) == 3 && (!strcmp(ev, want) || !strcmp(ev, name))) { hits = h; *missed = m; }
 	}
 	fclose(f);
 	return hits;
@@ -234,8 +237,8 @@ static void trace_finish(long sent, int zcopytx, long worker) {
 	char p[512], line[1024];
 	if (!tracing) return;
 	snprintf(p, sizeof p, "%s/tracing_on", idir); wr(p, "0", 0);
-	long hits[NPROBE];
-	for (int i = 0; i < NPROBE; i++) hits[i] = pok[i] ? profile_hits(pname[i]) : -1;
+	long hits[NPROBE], missed[NPROBE];
+	for (int i = 0; i < NPROBE; i++) { missed[i] = 0; hits[i] = pok[i] ? profile_hits(pname[i], &missed[i]) : -1; }
 	long lost = 0;
 	glob_t g;
 	snprintf(p, sizeof p, "%s/per_cpu/cpu*/stats", idir);
@@ -273,10 +276,13 @@ static void trace_finish(long sent, int zcopytx, long worker) {
 	 * sendmsg were recorded: all packets if nothing was lost, else those before the last seen */
 	long known = nsend == sent && lost == 0 ? sent : (nsend > 0 && nsend <= sent ? nsend - 1 : 0);
 	if (nsend > sent) known = 0; /* a sendmsg was retried (failed and re-posted): no inference */
+	if (missed[P_SEND] > 0 || missed[P_USED] > 0) known = 0; /* an event is missing somewhere */
 	printf("ZC_TRACE probes=%s%s%s%s worker_pid=%ld send_events=%ld used_events=%ld cb_events=%ld cb_failed=%ld "
-	       "copy_events=%ld cb_hits=%ld copy_hits=%ld send_hits=%ld lost_events=%ld path_known=%ld\n",
+	       "copy_events=%ld cb_hits=%ld cb_missed=%ld copy_hits=%ld copy_missed=%ld send_hits=%ld send_missed=%ld "
+	       "used_missed=%ld lost_events=%ld path_known=%ld\n",
 	       pok[P_SEND] ? "s" : "", pok[P_USED] ? "u" : "", pok[P_CB] ? "c" : "", pok[P_COPY] ? "y" : "",
-	       worker, nsend, nused, ncb, ncbfail, ncopy, hits[P_CB], hits[P_COPY], hits[P_SEND], lost, known);
+	       worker, nsend, nused, ncb, ncbfail, ncopy, hits[P_CB], missed[P_CB], hits[P_COPY], missed[P_COPY],
+	       hits[P_SEND], missed[P_SEND], missed[P_USED], lost, known);
 	printf("ZC_PATH ");
 	for (long i = 0; i < known;) {
 		long j = i + 1;

@@ -70,7 +70,7 @@ def shared_libraries(binary: str) -> list[str]:
 
 def build_initramfs(out: Path, init_script: str, driver: Path, modules: dict[str, Path]) -> Path:
     """Write the archive to ``out``: /init, /bin/busybox, /bin/zclab-vhost-tx,
-    /lib/modules/NAME.ko, /sbin/ip and /sbin/tc with their libraries."""
+    /lib/modules/NAME.ko, /usr/local/sbin/ip and tc with their libraries."""
     busybox = shutil.which("busybox")
     if busybox is None:
         raise InitramfsError("busybox is not installed: run `zclab kernel setup` (busybox-static)")
@@ -91,7 +91,7 @@ def build_initramfs(out: Path, init_script: str, driver: Path, modules: dict[str
             c.add_file(f"lib/modules/{name}.ko", Path(path).read_bytes())
         libs: set[str] = set()
         for tool, path in tools.items():
-            c.add_file(f"sbin/{tool}", Path(path).read_bytes(), 0o755)
+            c.add_file(f"usr/local/sbin/{tool}", Path(path).read_bytes(), 0o755)  # busybox --install leaves it be
             libs.update(shared_libraries(path))
         for lib in sorted(libs):
             c.add_file(lib, Path(os.path.realpath(lib)).read_bytes(), 0o755)

@@ -170,9 +170,9 @@ def build_result(scn, parsed: dict[str, Any], stats: dict[str, Any], backend: st
     qdisc = parse_qdisc(stats.get("qdisc", "")) if scn.netem else None
     n_zc = path_text.count("z")
 
-    def count(key):  # -1 from the driver: the probe could not be placed
-        v = tr.get(key)
-        return None if v is None or v < 0 else v
+    def count(key):  # calls = recorded hits + misses; -1 from the driver: the probe could not be placed
+        v = tr.get(key + "_hits")
+        return None if v is None or v < 0 else v + int(tr.get(key + "_missed", 0))
 
     summary = {
         "backend": backend,
@@ -190,9 +190,11 @@ def build_result(scn, parsed: dict[str, Any], stats: dict[str, Any], backend: st
         "path_known": int(tr.get("path_known", 0)),
         "zerocopy_tried": n_zc if tr else None,
         "copied": path_text.count("c") if tr else None,
-        "zerocopy_completions": count("cb_hits"),
-        "zerocopy_failed": count("cb_failed") if tr else None,
-        "late_copies": count("copy_hits"),
+        "zerocopy_completions": count("cb"),
+        # from the recorded events: a missed probe (cb_missed) loses its success flag
+        "zerocopy_failed": tr.get("cb_failed") if tr else None,
+        "zerocopy_unrecorded": tr.get("cb_missed") if tr else None,
+        "late_copies": count("copy"),
         "trace_lost_events": tr.get("lost_events"),
         "lower_tx_packets": stats.get("lower_tx_packets"),
         "lower_tx_dropped": stats.get("lower_tx_dropped"),

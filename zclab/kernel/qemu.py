@@ -59,7 +59,10 @@ def guest_script(scenarios, watchdog_s: float = 5.0) -> str:
     base = [m for m in MODULES if m != "vhost_net"]
     head = f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/sbin:/bin  # iproute2's ip and tc before busybox's
+export PATH=/usr/local/sbin:/bin:/sbin
+# Debian's busybox ash prefers its own applets to PATH: functions reach iproute2's ip and tc
+ip() {{ /usr/local/sbin/ip "$@"; }}
+tc() {{ /usr/local/sbin/tc "$@"; }}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
