@@ -6,6 +6,9 @@
     zclab notebooks run [NAME ...] [-p KEY VALUE ...] [--quick] [--output-dir DIR]
     zclab study [--quick | --full]
     zclab params [NAME ...] [--json]
+    zclab kernel run [--backend qemu|host] [--preset NAME ...] [--set key=value ...] [--json] [--trace FILE.csv]
+    zclab kernel setup [--cache-dir DIR] [--yes]
+    zclab kernel info
 
 Bad input exits with code 2 and one line on stderr naming the problem; a
 failure inside a run (or a notebook that failed) exits with code 1. Nothing
@@ -378,6 +381,81 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kernel_error(exc) -> int:
+    """A kernel run that failed: what was seen, then the console's tail; exit 1."""
+    print(f"zclab: kernel run failed: {exc}", file=sys.stderr)
+    for r in getattr(exc, "results", []):
+        print(f"  finished before it: {r.summary['scenario']}: {r.summary['used_entries']} returned", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _cmd_kernel_run(args) -> int:
+    from . import kernel
+
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    cfg = build_config(args.preset, args.set)
+    kernel.scenario(cfg, args.backend)  # a field the kernel cannot honour: exit 2 before anything runs
+    try:
+        result = kernel.run(cfg, backend=args.backend, timeout=args.timeout, cache_dir=args.cache_dir)
+    except kernel.BackendUnavailable as exc:
+        raise UsageError(f"backend {args.backend!r} unavailable: {exc}") from None
+    except kernel.KernelRunError as exc:
+        return _kernel_error(exc)
+    if args.trace:
+        _write_frame(result.trace, Path(args.trace))
+    if args.json:
+        print(json.dumps({"config": cfg.to_dict(), "summary": _json_safe(result.summary)}, indent=2, allow_nan=False))
+    else:
+        print(result.to_text())
+    return EXIT_OK
+
+
+def _cmd_kernel_setup(args) -> int:
+    from .kernel.install import SetupError, setup
+
+    try:
+        setup(cache_dir=args.cache_dir, yes=args.yes, say=lambda m: print(f"zclab kernel setup: {m}", flush=True))
+    except SetupError as exc:
+        raise UsageError(f"kernel setup: {exc}") from None
+    return EXIT_OK
+
+
+def _cmd_kernel_info(args) -> int:
+    from .kernel.info import backend_info, format_info
+
+    print(format_info(backend_info(args.cache_dir)))
+    return EXIT_OK
+
+
+def _cmd_kernel_missing(args) -> int:
+    raise UsageError("kernel: give an action: run, setup or info")
+
+
+def _kernel_parser(sub) -> None:
+    kp = sub.add_parser("kernel", help="drive the real kernel's vhost-net (qemu-emulated or this host); see docs/kernel.md")
+    kp.set_defaults(func=_cmd_kernel_missing)
+    ksub = kp.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    cache = dict(metavar="DIR", default=None, help="kernel and driver cache (default: $ZCLAB_KERNEL_CACHE or ~/.cache/zclab/kernel)")
+    r = ksub.add_parser("run", help="run one configuration on the real kernel, e.g. "
+                                    "--set size_dist=fixed --set size_bytes=1500 --set n_packets=2000")
+    r.add_argument("--backend", choices=("qemu", "host"), default="qemu", help="qemu: emulated Debian kernel (default); host: this kernel")
+    r.add_argument("--preset", action="append", default=[], metavar="NAME", help="a policy, workload or host preset (repeatable)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="set a parameter (repeatable)")
+    r.add_argument("--json", action="store_true", help="print the config and summary as JSON")
+    r.add_argument("--trace", metavar="FILE", help="write the per-packet trace (.csv or .parquet)")
+    r.add_argument("--timeout", type=float, default=None, metavar="S", help="give up on a hung guest after S seconds")
+    r.add_argument("--cache-dir", **cache)
+    r.set_defaults(func=_cmd_kernel_run)
+    s = ksub.add_parser("setup", help="install qemu and busybox-static (apt), fetch and unpack the kernel package")
+    s.add_argument("--cache-dir", **cache)
+    s.add_argument("--yes", action="store_true", help="download without asking")
+    s.set_defaults(func=_cmd_kernel_setup)
+    i = ksub.add_parser("info", help="which backends can run here, and why not")
+    i.add_argument("--cache-dir", **cache)
+    i.set_defaults(func=_cmd_kernel_info)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="zclab", description="Simulate the Linux vhost-net TX zero-copy design.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -427,6 +505,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("names", nargs="*", metavar="NAME", help="only these parameters")
     a.add_argument("--json", action="store_true", help="print them as JSON")
     a.set_defaults(func=_cmd_params)
+
+    _kernel_parser(sub)
     return p
 
 
