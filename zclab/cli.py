@@ -389,12 +389,17 @@ def _kernel_error(exc) -> int:
     return EXIT_FAILED
 
 
+KERNEL_DEFAULT_PACKETS = 10_000  # `zclab kernel run` without --set n_packets=N
+
+
 def _cmd_kernel_run(args) -> int:
     from . import kernel
 
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     cfg = build_config(args.preset, args.set)
+    if not any(item.partition("=")[0].strip() == "n_packets" for item in args.set):
+        cfg = cfg.replace(n_packets=KERNEL_DEFAULT_PACKETS)  # the model's default (a million) is long for a kernel
     kernel.scenario(cfg, args.backend)  # a field the kernel cannot honour: exit 2 before anything runs
     try:
         result = kernel.run(cfg, backend=args.backend, timeout=args.timeout, cache_dir=args.cache_dir)
@@ -441,7 +446,8 @@ def _kernel_parser(sub) -> None:
                                     "--set size_dist=fixed --set size_bytes=1500 --set n_packets=2000")
     r.add_argument("--backend", choices=("qemu", "host"), default="qemu", help="qemu: emulated Debian kernel (default); host: this kernel")
     r.add_argument("--preset", action="append", default=[], metavar="NAME", help="a policy, workload or host preset (repeatable)")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="set a parameter (repeatable)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a parameter (repeatable); n_packets defaults to 10000 here")
     r.add_argument("--json", action="store_true", help="print the config and summary as JSON")
     r.add_argument("--trace", metavar="FILE", help="write the per-packet trace (.csv or .parquet)")
     r.add_argument("--timeout", type=float, default=None, metavar="S", help="give up on a hung guest after S seconds")

@@ -67,7 +67,7 @@ def split_output(text: str) -> dict[int, dict]:
 
     >>> out = split_output("@@ZCLAB BEGIN 0\\nZC_RESULT sent=1\\n@@ZCLAB STAT rc=0 lower_tx_packets=1\\n@@ZCLAB END 0\\n")
     >>> out[0]["stats"], out[0]["ended"], out[0]["driver"]["result"]
-    ({'rc': 0, 'lower_tx_packets': 1, 'qdisc': ''}, True, {'sent': 1})
+    ({'qdisc': '', 'rc': 0, 'lower_tx_packets': 1}, True, {'sent': 1})
     """
     runs: dict[int, dict] = {}
     cur = None

@@ -49,7 +49,11 @@ def check_host() -> None:
         if modprobe is None:
             raise BackendUnavailable(f"this kernel ({release}) has no /dev/vhost-net, and no modprobe to load vhost_net: "
                                      "use the qemu backend (`zclab kernel setup`, then --backend qemu)")
-        if subprocess.run([modprobe, "-n", "-q", "vhost_net"], capture_output=True).returncode != 0:
+        try:
+            found = subprocess.run([modprobe, "-n", "-q", "vhost_net"], capture_output=True).returncode == 0
+        except OSError:
+            found = False
+        if not found:
             raise BackendUnavailable(f"this kernel ({release}) has no /dev/vhost-net and no vhost_net module: "
                                      "use the qemu backend (`zclab kernel setup`, then --backend qemu)")
     for tool, pkg in (("modprobe", "kmod"), ("rmmod", "kmod"), ("ip", "iproute2"), ("tc", "iproute2")):
