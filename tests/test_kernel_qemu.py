@@ -1,0 +1,150 @@
+"""The real 6.1 kernel under QEMU: the facts of /work/shared/design/real-kernel.md's table
+(docs/kernel.md), all scenarios in ONE boot (about 20 s). Skipped, with the reason, when
+the qemu backend is not set up (`zclab kernel setup`)."""
+
+import dataclasses
+
+import pytest
+
+from zclab import Config
+from zclab.config import PARAMETERS
+from zclab.kernel import run, scenario
+from zclab.kernel.info import backend_info
+from zclab.kernel.qemu import run_qemu
+
+pytestmark = pytest.mark.slow
+
+_QEMU = backend_info()["qemu"]
+N = 2000
+
+
+def _scn(egress_delay_ns=0.0, vnet_hdr="socket", cycle=None, **kw):
+    """A scenario from Config, through the fields Config has; the newer ones (egress_delay_ns,
+    vnet_hdr, size_dist='cycle') are set on the scenario while Config lacks them."""
+    kw = {"size_dist": "fixed", "size_bytes": 1500, "n_packets": N, **kw}
+    new = {}
+    if egress_delay_ns:
+        if "egress_delay_ns" in PARAMETERS:
+            kw.update(egress_delay_ns=egress_delay_ns, egress_queue=100_000)
+        else:
+            new["netem"] = f"delay {egress_delay_ns / 1000:g}us limit 100000"
+    if vnet_hdr != "socket":
+        if "vnet_hdr" in PARAMETERS:
+            kw["vnet_hdr"] = vnet_hdr
+        else:
+            new["vnet_hdr"] = vnet_hdr
+    if cycle:
+        if "cycle" in PARAMETERS["size_dist"]["choices"]:
+            kw.update(size_dist="cycle", size_table=",".join(map(str, cycle)))
+        else:
+            new["sizes"] = tuple(cycle)
+    return dataclasses.replace(scenario(Config(**kw)), **new)
+
+
+MATRIX = {
+    "zc_64": _scn(size_bytes=64),
+    "zc_1500": _scn(),
+    "zc_1500_netem": _scn(egress_delay_ns=2e6),
+    "zc_cycle_netem": _scn(egress_delay_ns=2e6, cycle=(1500, 64)),
+    "zc_local": _scn(dest="local"),
+    "copy_1500_netem": _scn(egress_delay_ns=2e6, mode="copy"),
+    "socket_243": _scn(size_bytes=243, n_packets=300),
+    "socket_244": _scn(size_bytes=244, n_packets=300),
+    "vhost_255": _scn(size_bytes=255, n_packets=300, vnet_hdr="vhost"),
+    "vhost_256": _scn(size_bytes=256, n_packets=300, vnet_hdr="vhost"),
+}
+
+
+@pytest.fixture(scope="module")
+def results():
+    if not _QEMU.usable:
+        pytest.skip(f"qemu backend not set up: {_QEMU.reason}")
+    res = run_qemu(list(MATRIX.values()), timeout=240)
+    return dict(zip(MATRIX, res))
+
+
+def _returned(r):
+    """seqs in used-ring order"""
+    return r.trace.sort_values("used_idx")["seq"].tolist()
+
+
+def _in_order(r):
+    return _returned(r) == list(range(r.summary["packets"])) and r.summary["ooo_returns"] == 0
+
+
+def test_every_run_completes_on_6_1_with_every_path_known(results):
+    for name, r in results.items():
+        s = r.summary
+        assert s["completed"], name
+        assert s["kernel"].startswith("6.1."), s["kernel"]
+        assert s["emulated"] and s["backend"] == "qemu"
+        assert s["path_known"] == s["packets"], name
+        assert r.trace["used_idx"].min() == 0 and sorted(r.trace["used_idx"]) == list(range(s["packets"]))
+
+
+def test_64_bytes_are_copied_in_order(results):
+    r = results["zc_64"]
+    assert (r.trace["path"] == "copy").all() and _in_order(r)
+    assert r.summary["zerocopy_completions"] == 0 and r.summary["lower_tx_packets"] == N
+
+
+def test_1500_bytes_go_zero_copy_in_order_when_nothing_holds_them(results):
+    r = results["zc_1500"]
+    s = r.summary
+    assert (r.trace["path"] == "zerocopy").all() and _in_order(r)
+    assert s["zerocopy_completions"] == N and s["late_copies"] == 0 and s["zerocopy_failed"] == 0
+    assert s["lower_tx_packets"] == N
+
+
+def test_netem_2ms_ring_256_first_65_zero_copy_then_66th_copied_and_returned_first(results):
+    r = results["zc_1500_netem"]
+    path = r.trace["path"].tolist()
+    # vhost_exceeds_maxpend: pending > min(VHOST_MAX_PEND, num >> 2) = 64, strictly
+    assert path[:65] == ["zerocopy"] * 65 and path[65] == "copy"
+    assert _returned(r)[0] == 65
+    assert r.summary["ooo_returns"] > 0 and r.summary["qdisc_sent"] == N and r.summary["lower_tx_packets"] == N
+
+
+def test_alternating_1500_64_with_netem_returns_the_copied_64_byte_ones_first(results):
+    r = results["zc_cycle_netem"]
+    t = r.trace
+    assert t["len"].tolist()[:4] == [1500, 64, 1500, 64]
+    assert (t[t["len"] == 64]["path"] == "copy").all()
+    assert (t["path"].tolist()[:64:2]) == ["zerocopy"] * 32  # the 1500 B ones below the pending limit
+    first = _returned(r)[:32]
+    assert first[0] == 1  # the first 64 B packet (seq 1) came back first
+    assert sum(s % 2 == 1 for s in first) >= 28, first
+
+
+def test_local_tap_tries_one_in_64_zero_copy_and_copies_each_later(results):
+    s = results["zc_local"].summary
+    tried = s["zerocopy_tried"]
+    # vhost_net_tx_select_zcopy: tx_packets / 64 >= tx_zcopy_err; every try fails at delivery
+    assert 0.8 * N / 64 <= tried <= 1.3 * N / 64 + 2, tried
+    assert s["late_copies"] == tried and s["zerocopy_completions"] == tried
+    assert s["zerocopy_failed"] + s["zerocopy_unrecorded"] >= tried > 0
+    assert s["lower_tx_packets"] is None
+
+
+def test_zero_copy_off_copies_all_in_order(results):
+    r = results["copy_1500_netem"]
+    assert (r.trace["path"] == "copy").all() and _in_order(r)
+    assert r.summary["zerocopy_completions"] == 0 and r.summary["zcopytx"] == 0
+
+
+def test_vnet_hdr_decides_what_length_vhost_compares_with_goodcopy_len(results):
+    # header in the socket: vhost compares 12 + frame with VHOST_GOODCOPY_LEN (256)
+    assert (results["socket_243"].trace["path"] == "copy").all()
+    assert (results["socket_244"].trace["path"] == "zerocopy").all()
+    # VHOST_NET_F_VIRTIO_NET_HDR: vhost strips it (vhost_hlen 12) and compares the frame
+    assert results["vhost_255"].summary["vhost_hlen"] == 12
+    assert (results["vhost_255"].trace["path"] == "copy").all()
+    assert (results["vhost_256"].trace["path"] == "zerocopy").all()
+
+
+def test_run_api_one_config_returns_one_result():
+    if not _QEMU.usable:
+        pytest.skip(f"qemu backend not set up: {_QEMU.reason}")
+    r = run(Config(size_dist="fixed", size_bytes=64, n_packets=100, mode="copy"), backend="qemu", timeout=120)
+    assert r.summary["packets"] == 100 and len(r.trace) == 100 and r.config.mode == "copy"
+    assert r.summary["boot_wall_s"] > 0 and (r.trace["path"] == "copy").all()
