@@ -10,7 +10,7 @@ from zclab import Config
 from zclab.config import PARAMETERS
 from zclab.kernel import run, scenario
 from zclab.kernel.info import backend_info
-from zclab.kernel.qemu import run_qemu
+from zclab.kernel.qemu import KernelRunError, run_qemu
 
 pytestmark = pytest.mark.slow
 
@@ -55,12 +55,57 @@ MATRIX = {
 }
 
 
+# Last in the same boot: netem holds the first two (zero-copy) skbs 7 s; the copies behind
+# them come back, then nothing for 5 s and the driver's watchdog stops the run.
+STUCK = _scn(egress_delay_ns=7e9, ring_size=4, n_packets=50)
+
+
 @pytest.fixture(scope="module")
-def results():
+def boot():
     if not _QEMU.usable:
         pytest.skip(f"qemu backend not set up: {_QEMU.reason}")
-    res = run_qemu(list(MATRIX.values()), timeout=240)
-    return dict(zip(MATRIX, res))
+    with pytest.raises(KernelRunError) as e:
+        run_qemu([*MATRIX.values(), STUCK], timeout=240)
+    return e.value
+
+
+@pytest.fixture(scope="module")
+def results(boot):
+    # the finished scenarios, then the one the watchdog stopped
+    assert len(boot.results) == len(MATRIX) + 1, str(boot)
+    assert all(r.ok for r in boot.results[:-1]) and not boot.results[-1].ok
+    return dict(zip(MATRIX, boot.results))
+
+
+def test_the_watchdog_stops_a_run_without_completions_and_says_what_it_saw(boot):
+    msg = str(boot)
+    assert f"scenario {len(MATRIX)}" in msg and "watchdog" in msg
+    assert "sent 50 of 50, 48 returned, 2 in flight" in msg, msg
+    assert "console tail" in msg
+    stuck = boot.results[-1]
+    assert stuck.summary["watchdog"] and stuck.summary["used_entries"] == 48
+    assert stuck.trace["path"].tolist()[:3] == ["zerocopy", "zerocopy", "copy"]  # pending > 1 = 4 >> 2
+    assert (stuck.trace["used_idx"][:2] == -1).all()
+
+
+def test_a_hung_guest_is_killed_at_the_timeout(monkeypatch):
+    if not _QEMU.usable:
+        pytest.skip(f"qemu backend not set up: {_QEMU.reason}")
+    import subprocess
+
+    from zclab.kernel import qemu
+
+    procs = []
+    real = subprocess.Popen
+
+    def spy(*a, **kw):
+        procs.append(real(*a, **kw))
+        return procs[-1]
+
+    monkeypatch.setattr(qemu.subprocess, "Popen", spy)
+    with pytest.raises(KernelRunError, match="did not finish within 2 s .it did not finish booting"):
+        run_qemu([MATRIX["zc_64"]], timeout=2)
+    assert procs and procs[0].poll() is not None  # qemu is gone
 
 
 def _returned(r):

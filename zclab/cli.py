@@ -385,7 +385,8 @@ def _kernel_error(exc) -> int:
     """A kernel run that failed: what was seen, then the console's tail; exit 1."""
     print(f"zclab: kernel run failed: {exc}", file=sys.stderr)
     for r in getattr(exc, "results", []):
-        print(f"  finished before it: {r.summary['scenario']}: {r.summary['used_entries']} returned", file=sys.stderr)
+        if r.ok:
+            print(f"  finished before it: {r.summary['scenario']}", file=sys.stderr)
     return EXIT_FAILED
 
 

@@ -166,7 +166,8 @@ def scenario(cfg: Config, backend: str = "qemu") -> Scenario:
     if delay > 0 or rate_bps > 0:
         parts = []
         if delay > 0:
-            parts.append(f"delay {delay / 1000:.6g}us")  # tc reads no "ns"
+            us = f"{delay / 1000:.3f}".rstrip("0").rstrip(".")
+            parts.append(f"delay {us}us")  # tc reads no "ns"
         if rate_bps > 0:
             parts.append(f"rate {round(rate_bps)}bit")
         parts.append(f"limit {cfg.egress_queue}")
