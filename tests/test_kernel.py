@@ -305,10 +305,66 @@ def test_cli_kernel_run_failure_exits_1(capsys, monkeypatch):
 
 def test_cli_kernel_needs_an_action(capsys):
     assert main(["kernel"]) == 2
-    assert "run, setup or info" in capsys.readouterr().err
+    assert "run, setup, info, measure or fit" in capsys.readouterr().err
 
 
 def test_cli_setup_without_root_exits_2(capsys, monkeypatch):
     monkeypatch.setattr(install.os, "geteuid", lambda: 1000)
     assert main(["kernel", "setup", "--yes"]) == 2
     assert "root" in capsys.readouterr().err
+
+
+# --- fit ------------------------------------------------------------------------------------
+
+def _table(copy_ns=lambda s: 200 + 0.25 * s, zc_ns=lambda s: 200 + 500 + 40 * -(-(12 + s) // 4096)):
+    import pandas as pd
+
+    rows = []
+    for mode in ("copy", "zerocopy"):
+        for s in (64, 1500, 9000, 65000):
+            zc = mode == "zerocopy" and s > 244
+            rows.append({"backend": "host", "emulated": False, "kernel": "6.1", "mode": mode, "size": s,
+                         "packets": 1000, "ns_per_packet": (zc_ns if zc else copy_ns)(s),
+                         "zerocopy_tried": 1000 if zc else 0, "copied": 0 if zc else 1000})
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_the_costs_it_was_made_from():
+    from zclab.kernel.fit import fit_preset
+
+    p = fit_preset(_table())
+    v = p["values"]
+    assert v["per_packet_ns"] == pytest.approx(200) and v["copy_ns_per_byte"] == pytest.approx(0.25)
+    assert v["zc_setup_ns"] == pytest.approx(500) and v["pin_ns_per_page"] == pytest.approx(40)
+    assert p["fit"]["rows_zerocopy"] == 3  # the 64 B zero-copy-mode row was copied: not a zero-copy row
+    assert p["fit"]["emulated"] is False and "EMULATION" not in p["note"]
+    Config(**v)
+
+
+def test_fit_needs_two_copy_sizes():
+    from zclab.kernel.fit import FitError, fit_preset
+
+    df = _table()
+    with pytest.raises(FitError, match="two sizes"):
+        fit_preset(df[(df["mode"] == "zerocopy") | (df["size"] == 64)])
+
+
+def test_cli_fit_writes_a_preset_and_says_emulated(tmp_path, capsys):
+    df = _table().assign(emulated=True, backend="qemu")
+    df.to_csv(tmp_path / "m.csv", index=False)
+    assert main(["kernel", "fit", str(tmp_path / "m.csv"), "--output", str(tmp_path / "p.json")]) == 0
+    preset = json.loads((tmp_path / "p.json").read_text())
+    assert preset["fit"]["emulated"] is True and "EMULATION" in preset["note"]
+    assert Config(**preset["values"]).per_packet_ns == pytest.approx(200)
+    assert main(["kernel", "fit", str(tmp_path / "m.csv"), "--output", str(tmp_path / "p.toml")]) == 0
+    import tomllib
+
+    assert tomllib.loads((tmp_path / "p.toml").read_text())["values"]["copy_ns_per_byte"] == pytest.approx(0.25)
+    assert main(["kernel", "fit", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_cli_measure_checks_its_lists(capsys):
+    assert main(["kernel", "measure", "--sizes", "64,x"]) == 2
+    assert main(["kernel", "measure", "--modes", "copy,fast"]) == 2
+    assert main(["kernel", "measure", "--sizes", "40"]) == 2  # below the smallest frame
+    assert "size_bytes=40" in capsys.readouterr().err

@@ -193,3 +193,26 @@ def test_run_api_one_config_returns_one_result():
     r = run(Config(size_dist="fixed", size_bytes=64, n_packets=100, mode="copy"), backend="qemu", timeout=120)
     assert r.summary["packets"] == 100 and len(r.trace) == 100 and r.config.mode == "copy"
     assert r.summary["boot_wall_s"] > 0 and (r.trace["path"] == "copy").all()
+
+
+def test_measure_and_fit_run_on_qemu_and_write_a_valid_preset(tmp_path):
+    """Function only: emulated timings mean nothing."""
+    if not _QEMU.usable:
+        pytest.skip(f"qemu backend not set up: {_QEMU.reason}")
+    import json
+
+    from zclab.cli import main
+
+    csv = tmp_path / "m.csv"
+    assert main(["kernel", "measure", "--sizes", "64,1500,65000", "--packets", "1000", "--output", str(csv)]) == 0
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    assert len(df) == 6 and df["emulated"].all() and (df["packets"] == 1000).all()
+    assert (df["pps"] > 0).all()
+    zc = df[df["mode"] == "zerocopy"].set_index("size")
+    assert zc.loc[64, "copied"] == 1000 and zc.loc[65000, "zerocopy_tried"] == 1000  # a 16-page GSO frame
+    assert main(["kernel", "fit", str(csv), "--output", str(tmp_path / "p.json")]) == 0
+    preset = json.loads((tmp_path / "p.json").read_text())
+    assert preset["fit"]["emulated"] is True
+    Config(**preset["values"])

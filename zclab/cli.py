@@ -9,6 +9,8 @@
     zclab kernel run [--backend qemu|host] [--preset NAME ...] [--set key=value ...] [--json] [--trace FILE.csv]
     zclab kernel setup [--cache-dir DIR] [--yes]
     zclab kernel info
+    zclab kernel measure [--backend B] [--sizes 64,1500,...] [--modes copy,zerocopy] [--output FILE.csv]
+    zclab kernel fit TABLE.csv [--output PRESET.json]
 
 Bad input exits with code 2 and one line on stderr naming the problem; a
 failure inside a run (or a notebook that failed) exits with code 1. Nothing
@@ -434,8 +436,64 @@ def _cmd_kernel_info(args) -> int:
     return EXIT_OK
 
 
+def _int_list(option: str, text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected integers separated by commas, e.g. 64,1500") from None
+    if not values:
+        raise UsageError(f"{option} {text!r}: give at least one value")
+    return values
+
+
+def _cmd_kernel_measure(args) -> int:
+    from . import kernel
+    from .kernel.measure import measure
+
+    sizes = _int_list("--sizes", args.sizes)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for m in modes:
+        if m not in ("copy", "zerocopy"):
+            raise UsageError(f"--modes {args.modes!r}: each one of copy, zerocopy")
+    base = build_config(args.preset, args.set)
+    for m in modes:  # refuse a bad point before anything runs
+        for s in sizes:
+            kernel.scenario(base.replace(size_dist="fixed", size_bytes=s, mode=m, n_packets=args.packets), args.backend)
+    try:
+        df = measure(sizes, modes, args.packets, args.backend, base, args.timeout, args.cache_dir)
+    except kernel.BackendUnavailable as exc:
+        raise UsageError(f"backend {args.backend!r} unavailable: {exc}") from None
+    except kernel.KernelRunError as exc:
+        return _kernel_error(exc)
+    _write_frame(df, Path(args.output))
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    note = " (EMULATED: these timings mean nothing)" if df["emulated"].any() else ""
+    print(f"{len(df)} runs written to {args.output}{note}")
+    return EXIT_OK
+
+
+def _cmd_kernel_fit(args) -> int:
+    import pandas as pd
+
+    from .kernel.fit import FitError, fit_preset, write_preset
+
+    path = Path(args.table)
+    if not path.is_file():
+        raise UsageError(f"{args.table}: no such file (write it with zclab kernel measure)")
+    df = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    try:
+        preset = fit_preset(df, name=args.name)
+    except FitError as exc:
+        raise UsageError(f"kernel fit: {exc}") from None
+    write_preset(preset, args.output)
+    for k, v in preset["values"].items():
+        print(f"{k:<18} {v:.4g}")
+    print(f"preset {preset['name']!r} written to {args.output}; {preset['note']}")
+    return EXIT_OK
+
+
 def _cmd_kernel_missing(args) -> int:
-    raise UsageError("kernel: give an action: run, setup or info")
+    raise UsageError("kernel: give an action: run, setup, info, measure or fit")
 
 
 def _kernel_parser(sub) -> None:
@@ -461,6 +519,24 @@ def _kernel_parser(sub) -> None:
     i = ksub.add_parser("info", help="which backends can run here, and why not")
     i.add_argument("--cache-dir", **cache)
     i.set_defaults(func=_cmd_kernel_info)
+    m = ksub.add_parser("measure", help="packet rates over sizes and modes, to a CSV (timings under emulation mean nothing)")
+    m.add_argument("--backend", choices=("qemu", "host"), default="qemu", help="qemu (default) or host")
+    m.add_argument("--sizes", default="64,128,256,512,1024,1500,4000,9000,16000,32000,65000", metavar="LIST",
+                   help="frame sizes, e.g. 64,1500,9000")
+    m.add_argument("--modes", default="copy,zerocopy", metavar="LIST", help="copy,zerocopy (default both)")
+    m.add_argument("--packets", type=int, default=20_000, metavar="N", help="packets per run (default 20000)")
+    m.add_argument("--preset", action="append", default=[], metavar="NAME", help="a preset for the base configuration")
+    m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="set a base parameter, e.g. dest=local")
+    m.add_argument("--output", default="kernel-measure.csv", metavar="FILE", help="the table (.csv or .parquet)")
+    m.add_argument("--timeout", type=float, default=None, metavar="S", help="give up on a hung guest after S seconds")
+    m.add_argument("--cache-dir", **cache)
+    m.set_defaults(func=_cmd_kernel_measure)
+    f = ksub.add_parser("fit", help="fit a host preset (per_packet_ns, copy_ns_per_byte, zc_setup_ns, pin_ns_per_page) "
+                                    "to a measure table")
+    f.add_argument("table", help="the table zclab kernel measure wrote")
+    f.add_argument("--output", default="kernel-host-preset.json", metavar="FILE", help="the preset (.json or .toml)")
+    f.add_argument("--name", default="fitted-host", help="the preset's name")
+    f.set_defaults(func=_cmd_kernel_fit)
 
 
 def _parser() -> argparse.ArgumentParser:

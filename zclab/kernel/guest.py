@@ -4,6 +4,7 @@ a host), and the reading of their output.
 Each scenario prints, on the script's standard output::
 
     @@ZCLAB BEGIN i
+    @@ZCLAB CPU0 <the cpu line of /proc/stat before the driver; CPU1 after it>
     ZC_... lines of the driver
     @@ZCLAB STAT rc=0 lower_tx_packets=N lower_tx_dropped=N
     @@ZCLAB QDISC <tc -s qdisc show dev zcdum0, line by line>
@@ -41,9 +42,11 @@ def scenario_commands(index: int, scn, driver: str, tracefs: str | None, watchdo
             f"tx0=$(cat /sys/class/net/{LOWER}/statistics/tx_packets); dr0=$(cat /sys/class/net/{LOWER}/statistics/tx_dropped)",
             f"idx=$(cat /sys/class/net/{MACVTAP}/ifindex)",
             f"[ -e /dev/tap$idx ] || mknod /dev/tap$idx c $(tr : ' ' < /sys/class/net/{MACVTAP}/macvtap/tap$idx/dev)",
+            f'echo "{MARK} CPU0 $(head -n1 /proc/stat)"',
             " ".join([q(driver)] + [a if a == "/dev/tap$idx" else q(a)
                                     for a in scn.driver_args("/dev/tap$idx", tracefs, watchdog_s)]),
             "rc=$?",
+            f'echo "{MARK} CPU1 $(head -n1 /proc/stat)"',
             # skbs still held by netem (copies are returned before they leave): let them go
             f"n=0; while [ $n -lt 100 ] && ! tc -s qdisc show dev {LOWER} | grep -q 'backlog 0b 0p'; do sleep 0.1; n=$((n+1)); done",
             f'echo "{MARK} STAT rc=$rc lower_tx_packets=$(($(cat /sys/class/net/{LOWER}/statistics/tx_packets) - tx0)) '
@@ -53,8 +56,10 @@ def scenario_commands(index: int, scn, driver: str, tracefs: str | None, watchdo
         ]
     else:
         lines += [
+            f'echo "{MARK} CPU0 $(head -n1 /proc/stat)"',
             " ".join([q(driver)] + [q(a) for a in scn.driver_args(TAP, tracefs, watchdog_s)]),
             "rc=$?",
+            f'echo "{MARK} CPU1 $(head -n1 /proc/stat)"',
             f'echo "{MARK} STAT rc=$rc"',
             f"ip link del {TAP} 2>/dev/null",
         ]
@@ -83,6 +88,8 @@ def split_output(text: str) -> dict[int, dict]:
                 continue
             elif tag == "STAT":
                 cur["stats"].update(parse_kv(rest_text))
+            elif tag in ("CPU0", "CPU1"):  # "cpu  user nice system idle iowait irq softirq steal ..."
+                cur["stats"][tag.lower()] = [int(x) for x in rest_text.split()[1:]]
             elif tag == "QDISC":
                 cur["stats"]["qdisc"] += rest_text + "\n"
             elif tag == "END":

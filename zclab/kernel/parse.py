@@ -106,6 +106,25 @@ def parse_qdisc(text: str) -> dict[str, int] | None:
     return dict(zip(keys, map(int, m.groups())))
 
 
+USER_HZ = 100  # /proc/stat's unit (jiffies as seen by userspace)
+
+
+def cpu_busy(before: list[int] | None, after: list[int] | None) -> tuple[float, float] | tuple[None, None]:
+    """(busy CPU seconds, fraction of all CPUs busy) between two /proc/stat "cpu" lines.
+
+    >>> cpu_busy([10, 0, 10, 80, 0, 0, 0, 0], [20, 0, 20, 160, 0, 0, 0, 0])
+    (0.2, 0.2)
+    """
+    if not before or not after or len(before) < 4 or len(before) != len(after):
+        return None, None
+    delta = [a - b for a, b in zip(after[:8], before[:8])]
+    total = sum(delta)
+    idle = delta[3] + (delta[4] if len(delta) > 4 else 0)
+    if total <= 0:
+        return 0.0, 0.0
+    return (total - idle) / USER_HZ, (total - idle) / total
+
+
 @dataclass
 class KernelResult:
     """One scenario run on the real kernel.
@@ -174,6 +193,7 @@ def build_result(scn, parsed: dict[str, Any], stats: dict[str, Any], backend: st
         v = tr.get(key + "_hits")
         return None if v is None or v < 0 else v + int(tr.get(key + "_missed", 0))
 
+    busy_s, busy_frac = cpu_busy(stats.get("cpu0"), stats.get("cpu1"))
     summary = {
         "backend": backend,
         "emulated": emulated,
@@ -205,6 +225,8 @@ def build_result(scn, parsed: dict[str, Any], stats: dict[str, Any], backend: st
         "time_s": float(res.get("time_s", 0.0)),
         "pps": float(res.get("pps", 0.0)),
         "gbps": float(res.get("pps", 0.0)) * 8 * sum(scn.sizes) / len(scn.sizes) / 1e9,
+        "cpu_busy_s": busy_s,  # CPU time of the whole (guest) machine while the driver ran
+        "cpu_busy_frac": busy_frac,
         "kicks": res.get("kicks"),
         "waits": res.get("waits"),
     }
