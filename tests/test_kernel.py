@@ -30,7 +30,7 @@ def test_copy_mode_is_the_module_parameter_and_local_uses_a_tap():
     s = scenario(Config(**FIXED, mode="copy", dest="local", ring_size=512))
     assert s.zcopytx == 0 and s.dest == "local"
     assert s.driver_args("zctap0", tracefs="/t")[:2] == ["-t", "zctap0"]
-    assert s.driver_args("zctap0", tracefs="/t")[-2:] == ["-K", "/t"]
+    assert s.driver_args("zctap0", tracefs="/t")[-4:] == ["-K", "/t", "-B", "16384"]
     assert "-q" in s.driver_args("x") and "512" in s.driver_args("x")
 
 

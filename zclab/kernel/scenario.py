@@ -41,6 +41,7 @@ MIN_FRAME, MAX_FRAME = 60, 65549
 #: Sizes a 'cycle' table may list.
 MAX_SIZES = 64
 MAX_GSO_NO_HDR = 1514
+TRACE_KB = 16384
 
 # Kernel constants of drivers/vhost/net.c (6.1) and the values a Config must keep.
 _KERNEL_CONSTANT = {
@@ -73,6 +74,7 @@ class Scenario:
     zcopytx: int  # vhost_net experimental_zcopytx
     vnet_hdr: str  # "socket" | "vhost"
     netem: str | None  # arguments of `tc qdisc add dev dum0 root netem ...`, or None
+    trace_kb: int = TRACE_KB  # per-CPU kprobe trace buffer; 200,000 packets need under 16 MB
 
     def driver_args(self, device: str, tracefs: str | None = None, watchdog_s: float = 5.0) -> list[str]:
         """The driver's arguments: ``device`` is the macvtap char device (wire) or the tap name (local)."""
@@ -81,7 +83,7 @@ class Scenario:
         if self.vnet_hdr == "vhost":
             args.append("-V")
         if tracefs:
-            args += ["-K", tracefs]
+            args += ["-K", tracefs, "-B", str(self.trace_kb)]
         return args
 
     def size_of(self, seq: int) -> int:
