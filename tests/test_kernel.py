@@ -368,3 +368,51 @@ def test_cli_measure_checks_its_lists(capsys):
     assert main(["kernel", "measure", "--modes", "copy,fast"]) == 2
     assert main(["kernel", "measure", "--sizes", "40"]) == 2  # below the smallest frame
     assert "size_bytes=40" in capsys.readouterr().err
+
+
+# --- the host backend's module handling (no vhost_net here: a simulated sysfs) ------------------
+
+class _FakeModules:
+    """rmmod/modprobe of vhost_net acting on a parameter file, as sysfs would."""
+
+    def __init__(self, path, busy=False):
+        self.path, self.busy, self.calls = path, busy, []
+
+    def __call__(self, cmd, **kw):
+        self.calls.append(" ".join(cmd))
+        if cmd[0] == "rmmod":
+            if self.busy:
+                return subprocess.CompletedProcess(cmd, 1, "", "rmmod: ERROR: Module vhost_net is in use")
+            self.path.unlink(missing_ok=True)
+        elif cmd[0] == "modprobe" and cmd[1] == "vhost_net":
+            self.path.write_text(cmd[2].split("=")[1] + "\n")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+
+@pytest.mark.parametrize("original", [None, 0, 1])
+def test_host_switches_zcopytx_and_restores_the_module(monkeypatch, tmp_path, original):
+    from zclab.kernel import host
+
+    param = tmp_path / "experimental_zcopytx"
+    if original is not None:
+        param.write_text(f"{original}\n")
+    fake = _FakeModules(param)
+    monkeypatch.setattr(host, "ZCOPY_PARAM", param)
+    monkeypatch.setattr(host.subprocess, "run", fake)
+    for want in (1, 0, 1):
+        host._set_zcopy(want)
+        assert host._zcopy_now() == want
+    host._restore(original)
+    assert host._zcopy_now() == original  # unloaded again, or back to its value
+
+
+def test_host_refuses_to_switch_a_module_in_use(monkeypatch, tmp_path):
+    from zclab.kernel import host
+
+    param = tmp_path / "experimental_zcopytx"
+    param.write_text("0\n")
+    monkeypatch.setattr(host, "ZCOPY_PARAM", param)
+    monkeypatch.setattr(host.subprocess, "run", _FakeModules(param, busy=True))
+    host._set_zcopy(0)  # already so: nothing to do
+    with pytest.raises(host.KernelRunError, match="cannot be unloaded.*VM"):
+        host._set_zcopy(1)
