@@ -53,7 +53,7 @@ def test_vnet_hdr_vhost_negotiates_the_header():
     assert s.vnet_hdr == "vhost" and "-V" in s.driver_args("x")
     assert "-V" not in scenario(Config(**FIXED)).driver_args("x")
     with pytest.raises(ConfigError) as e:  # a GSO frame needs the header in the socket
-        scenario(Config(**FIXED, size_bytes=9000, vnet_hdr="vhost"))
+        scenario(Config(**{**FIXED, "size_bytes": 9000}, vnet_hdr="vhost"))
     assert e.value.field == "size_bytes"
 
 
