@@ -410,6 +410,9 @@ def _cmd_kernel_run(args) -> int:
         raise UsageError(f"backend {args.backend!r} unavailable: {exc}") from None
     except kernel.KernelRunError as exc:
         return _kernel_error(exc)
+    except KeyboardInterrupt:
+        print("zclab: interrupted; the kernel run was stopped (qemu killed, or the host's devices removed)", file=sys.stderr)
+        return 130
     if args.trace:
         _write_frame(result.trace, Path(args.trace))
     if args.json:
@@ -465,6 +468,9 @@ def _cmd_kernel_measure(args) -> int:
         raise UsageError(f"backend {args.backend!r} unavailable: {exc}") from None
     except kernel.KernelRunError as exc:
         return _kernel_error(exc)
+    except KeyboardInterrupt:
+        print("zclab: interrupted; the kernel runs were stopped and nothing was written", file=sys.stderr)
+        return 130
     _write_frame(df, Path(args.output))
     print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     note = " (EMULATED: these timings mean nothing)" if df["emulated"].any() else ""
