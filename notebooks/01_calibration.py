@@ -101,8 +101,8 @@ record[["source_id", "year", "message_bytes", "mode", "metric", "value", "unit"]
 #   limiter of 1 Mbit/s with a 1000-packet queue (the commit's netem). Policies:
 #   `mainline-stall` (v4.14) and `mainline-fallback` (v4.15).
 # * **rh_vendor**: a bulk sender of 64 KB GSO packets to the wire at 10 GbE
-#   (`mainline-stall`, the RHEL 7 kernel), copy against zero-copy. Then 64 B and 256 B
-#   packets ("small").
+#   (`mainline-stall`, the RHEL 7 kernel), copy against zero-copy. Then 64 B and 244 B
+#   frames ("small": 244 B is the largest vhost copies, 256 B with the virtio-net header).
 # * **mst_2012**: the same 64 KB sender to a host socket (`dest = local`). A zero-copy skb
 #   is copied at delivery (skb_orphan_frags), so zero-copy pays the pin and the copy.
 # * **jasowang_2019**: 64 B and 512 B from a testpmd guest (the copy path with

@@ -6,8 +6,9 @@ from zclab import Config
 from zclab.presets import POLICY_PRESETS
 
 
-SIZE_DISTS = ["fixed", "uniform", "imix", "bimodal", "empirical"]
+SIZE_DISTS = ["fixed", "uniform", "imix", "bimodal", "empirical", "cycle"]
 SIZE_TABLES = ["64:1", "64:7,576:4,1500:1", "100:1,9000:2,65536:1"]
+CYCLE_TABLES = ["1500,64", "243,244,245,256,257", "64,64,65536", "9000"]
 
 
 @st.composite
@@ -34,6 +35,8 @@ def flow_tables(draw, max_flows=3, poisson=False):
                 f["small_fraction"] = draw(st.sampled_from([0.0, 0.3, 0.9]))
             elif d == "empirical":
                 f["size_table"] = draw(st.sampled_from(SIZE_TABLES))
+            elif d == "cycle":
+                f["size_table"] = draw(st.sampled_from(CYCLE_TABLES))
         if draw(st.booleans()):
             f["dest"] = draw(st.sampled_from(["wire", "local"]))
         limiter = draw(st.sampled_from([None, None, "pps", "mbps"]))
@@ -41,7 +44,9 @@ def flow_tables(draw, max_flows=3, poisson=False):
             f["egress_rate_pps"] = draw(st.sampled_from([500.0, 2e4, 1e6, 1e8]))
         elif limiter == "mbps":
             f["egress_rate_mbps"] = draw(st.sampled_from([1.0, 100.0, 1e5]))
-        if limiter is not None:
+        if draw(st.booleans()):
+            f["egress_delay_ns"] = draw(st.sampled_from([0.0, 3e3, 2e6]))
+        if limiter is not None or f.get("egress_delay_ns"):
             f["egress_queue"] = draw(st.sampled_from([1, 3, 16, 1000]))
         if draw(st.booleans()):
             f["straggler_p"] = draw(st.sampled_from([0.0, 0.05, 0.5]))
@@ -78,7 +83,7 @@ def run_configs(draw, n_max=1500, adversarial=True, extensions=False):
         qdisc_len=draw(st.integers(0, 50)),
         size_dist=draw(st.sampled_from(SIZE_DISTS)),
         size_bytes=draw(st.integers(1, 65536)),
-        size_table=draw(st.sampled_from(SIZE_TABLES)),
+        vnet_hdr=draw(st.sampled_from(["socket", "vhost"])),
         dma_latency_dist=draw(st.sampled_from(["fixed", "exponential", "lognormal"])),
         dma_base_ns=draw(st.sampled_from([0.0, 1000.0, 20000.0, 200000.0])),
         straggler_p=draw(st.sampled_from([0.0, 0.01, 0.2])),
@@ -94,8 +99,12 @@ def run_configs(draw, n_max=1500, adversarial=True, extensions=False):
         copy_via_heads=draw(st.booleans()),
         reap_threshold=draw(st.integers(0, min(8, uio - 1))),
     )
+    p["size_table"] = draw(st.sampled_from(CYCLE_TABLES if p["size_dist"] == "cycle" else SIZE_TABLES))
     if draw(st.booleans()):
         p["wake_on_completion"] = draw(st.booleans())
+    if draw(st.booleans()):
+        p["goodcopy_test"] = draw(st.sampled_from(["le", "lt"]))
+        p["select_zcopy"] = draw(st.booleans())
     if draw(st.booleans()):
         p["pend_placement"] = draw(st.sampled_from(["seed", "stall", "copy_fallback"]))
     if adversarial:
@@ -115,6 +124,8 @@ def run_configs(draw, n_max=1500, adversarial=True, extensions=False):
             if draw(st.booleans()):
                 p["egress_rate_pps"] = draw(st.sampled_from([500.0, 2e4, 1e8]))
                 p["egress_queue"] = draw(st.sampled_from([1, 16, 1000]))
+            if draw(st.booleans()):
+                p["egress_delay_ns"] = draw(st.sampled_from([3e3, 2e6]))
     p["trace_packets"] = draw(st.integers(0, p["n_packets"]))
     p["max_events"] = 200_000  # keeps the Python reference fast; both must agree on hitting it
     return Config(**p)

@@ -115,9 +115,10 @@ def test_zerocopy_spends_less_host_cpu_per_byte_at_64k():
 
 
 def test_goodcopy_len_decides_the_path_when_no_limit_is_hit():
-    """len <= goodcopy_len: copied, always; larger: zero-copy, always (limit out of reach)."""
+    """len <= goodcopy_len: copied, always; larger: zero-copy, always (limit out of reach).
+    vhost takes the header here, so len is the frame (see the next test for the header)."""
     n = 20_000
-    cfg = Config(size_dist="uniform", size_min=1, size_max=600, goodcopy_len=256, max_pend=1024,
+    cfg = Config(size_dist="uniform", size_min=1, size_max=600, goodcopy_len=256, max_pend=1024, vnet_hdr="vhost",
                  policy="mainline-fallback", max_pend_rule="fixed", n_packets=n, trace_packets=n)
     r = simulate(cfg)
     t = r.trace
@@ -125,6 +126,23 @@ def test_goodcopy_len_decides_the_path_when_no_limit_is_hit():
     assert (t.loc[t["len"] > 256, "path"] == "zerocopy").all()
     assert r.summary["copy_fallbacks"] == 0
     assert r.summary["zerocopy_fraction"] == pytest.approx((t["len"] > 256).mean(), abs=2 * cfg.ring_size / n)
+
+
+@pytest.mark.parametrize("policy, vnet_hdr, first_zerocopy", [
+    ("seed-2011", "vhost", 257),  # if (len <= VHOST_GOODCOPY_LEN) copy; len = the frame
+    ("seed-2011", "socket", 245),  # the socket takes the header: len = 12 + frame
+    ("linux-6.1", "vhost", 256),  # zcopy_used = len >= VHOST_GOODCOPY_LEN
+    ("linux-6.1", "socket", 244),  # as the real 6.1 kernel does with a tap (docs/kernel.md)
+])
+def test_the_size_test_is_the_releases_and_counts_the_header_the_socket_carries(policy, vnet_hdr, first_zerocopy):
+    """The smallest frame that goes zero-copy, for each form of the size test and each
+    owner of the virtio-net header; a cycle of the sizes around it, in turn."""
+    sizes = list(range(first_zerocopy - 3, first_zerocopy + 3))
+    cfg = Config(policy=policy, vnet_hdr=vnet_hdr, size_dist="cycle", size_table=",".join(map(str, sizes)),
+                 n_packets=600, warmup_packets=0, trace_packets=600)
+    t = simulate(cfg).trace
+    assert t["len"].tolist()[:12] == sizes * 2  # posted in turn
+    assert ((t["path"] == "zerocopy") == (t["len"] >= first_zerocopy)).all()
 
 
 def test_copy_fallback_copies_over_the_limit():

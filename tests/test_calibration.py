@@ -37,9 +37,10 @@ WRONG = [
     ("rh_vendor", {"host_stack_ns_per_byte": 0.0}, ["host CPU saved, 64 KB to the wire"]),
     ("rh_vendor", {"copy_ns_per_byte": 2.0}, ["throughput zero-copy / copy, 64 KB",
                                               "throughput, copy, 64 KB / the line's goodput"]),
-    ("rh_vendor", {"goodcopy_len": 0}, ["host CPU zero-copy / copy, 64 B", "host CPU zero-copy / copy, 256 B"]),
-    ("mst_2012", {"pin_ns_per_page": 3000.0}, ["host CPU per byte zero-copy / copy, 64 KB to a host socket"]),
-    ("mst_2012", {"local_rx_ns_per_packet": 0.0}, ["throughput zero-copy / copy, 64 KB to a host socket"]),
+    ("rh_vendor", {"goodcopy_len": 0}, ["host CPU zero-copy / copy, 64 B", "host CPU zero-copy / copy, 244 B"]),
+    # pinning 16 pages at 3 us each: zero-copy to a host socket far more than a minor regression
+    ("mst_2012", {"pin_ns_per_page": 3000.0}, ["host CPU per byte zero-copy / copy, 64 KB to a host socket",
+                                               "throughput zero-copy / copy, 64 KB to a host socket"]),
     ("mst_2012", {"zc_setup_ns": 0.0, "pin_ns_per_page": 0.0, "callback_ns": 0.0},
      ["host CPU per byte zero-copy / copy, 64 KB to a host socket"]),
     ("jasowang_2019", {"used_ring_ns": 0.0, "zc_setup_ns": 0.0, "pin_ns_per_page": 0.0, "callback_ns": 0.0},
@@ -89,11 +90,13 @@ def test_the_presets_exist_validate_and_match_their_fits():
 
 
 def test_ranges_report_the_bounds_the_statements_set():
-    scan, rng = cal.ranges(cal.HOST_2011, ["local_rx_ns_per_packet", "dma_base_ns"], factors=[0.25, 1.0, 4.0, 16.0])
+    scan, rng = cal.ranges(cal.HOST_2011, ["pin_ns_per_page", "local_rx_ns_per_packet"], factors=[0.25, 1.0, 2.0, 4.0])
     r = rng.set_index("parameter")
-    assert r.loc["local_rx_ns_per_packet", "lo"] == 2000.0 and not r.loc["local_rx_ns_per_packet", "lo_open"]
-    assert "host socket" in r.loc["local_rx_ns_per_packet", "fails_below"]
-    assert r.loc["dma_base_ns", "lo_open"] and r.loc["dma_base_ns", "hi_open"]  # not constrained
+    # guest-to-host zero-copy pins, then copies in the worker: a "minor" regression bounds the pin
+    assert r.loc["pin_ns_per_page", "hi"] == 300.0 and not r.loc["pin_ns_per_page", "hi_open"]
+    assert "host socket" in r.loc["pin_ns_per_page", "fails_above"]
+    # the copy stays in the worker, so no receiver cost lets zero-copy gain: not constrained
+    assert r.loc["local_rx_ns_per_packet", "lo_open"] and r.loc["local_rx_ns_per_packet", "hi_open"]
 
 
 def test_sensitivity_headlines_move_with_the_costs_that_define_them():

@@ -50,7 +50,7 @@ def test_config_is_frozen():
         (dict(small_fraction=2.0), "small_fraction", "from 0 to 1"),
         (dict(size_dist="empirical"), "size_table", "needs a size table"),
         (dict(size_dist="empirical", size_table=""), "size_table", "empty"),
-        (dict(size_dist="empirical", size_table="64:7,foo"), "size_table", "not 'size:weight'"),
+        (dict(size_dist="empirical", size_table="64:7,foo:1:2"), "size_table", "not 'size:weight' or a size"),
         (dict(size_dist="empirical", size_table="64:-1"), "size_table", ">= 0"),
         (dict(size_dist="empirical", size_table="0:1"), "size_table", "integer from 1"),
         (dict(size_dist="empirical", size_table="64:0,128:0"), "size_table", "not all be zero"),
@@ -65,6 +65,15 @@ def test_config_is_frozen():
         (dict(size_dist="uniform", size_min=2000, size_max=1500), "size_min", "size_max"),
         (dict(size_bytes=70_000), "size_bytes", "65536"),
         (dict(trace_packets=10, n_packets=5), "trace_packets", "n_packets"),
+        (dict(size_dist="empirical", size_table="64:1,64:2"), "size_table", "a size twice"),
+        (dict(size_dist="cycle"), "size_table", "e.g. '1500,64'"),
+        (dict(size_dist="cycle", size_table="1500:2,64:1"), "size_table", "without weights"),
+        (dict(egress_delay_ns=-1.0), "egress_delay_ns", "from 0"),
+        (dict(egress_delay_ns=float("inf")), "egress_delay_ns", "finite"),
+        (dict(vnet_hdr="guest"), "vnet_hdr", "'socket', 'vhost'"),
+        (dict(goodcopy_test="ge"), "goodcopy_test", "'le', 'lt'"),
+        (dict(flows=[{"name": "a", "size_dist": "cycle"}]), "flows[0].size_table", "e.g. '1500,64'"),
+        (dict(flows=[{"name": "a", "egress_delay_ns": -5}]), "flows[0].egress_delay_ns", "from 0"),
     ],
 )
 def test_bad_values_name_field_value_and_rule(params, field, fragment):
@@ -323,3 +332,21 @@ def test_every_rule_between_parameters_that_zclab_params_states_is_enforced(fiel
 
 def test_the_rules_between_parameters_are_all_tested():
     assert set(COMBINATIONS) == {field for field, _ in BROKEN_RULES}
+
+
+def test_a_cycle_lists_sizes_in_order_repeats_allowed_and_round_trips():
+    cfg = Config(size_dist="cycle", size_table="1500, 64,1500,9000")
+    assert cfg.size_table == ((1500, 1.0), (64, 1.0), (1500, 1.0), (9000, 1.0))
+    assert cfg.to_dict()["size_table"] == "1500,64,1500,9000"
+    assert Config.from_dict(cfg.to_dict()) == cfg
+    assert cfg.mean_size() == pytest.approx((1500 * 2 + 64 + 9000) / 4)
+    assert Config(size_dist="cycle", size_table=[1500, 64]).size_table == ((1500, 1.0), (64, 1.0))
+
+
+def test_the_linux_61_preset_sets_the_releases_rules():
+    c = Config(policy="linux-6.1", ring_size=256)
+    assert (c.pend_placement, c.max_pend_rule, c.goodcopy_test, c.select_zcopy, c.copy_via_heads, c.tx_batch) == (
+        "copy_fallback", "ring_quarter", "lt", True, False, 64)
+    assert c.pend_limit == 64
+    # switching policy resets every rule of the preset
+    assert c.replace(policy="seed-2011").to_dict() == Config(policy="seed-2011", ring_size=256).to_dict()

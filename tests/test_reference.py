@@ -117,7 +117,7 @@ def test_every_engine_parameter_is_set_from_the_config():
         seed=4, max_events=12345, debug=True, arrival="poisson", trace_packets=10,
         reap_threshold=3, signal_every_publish=True, duplicate_head_p=0.1, tx_batch=8, used_ring_ns=50,
         host_stack_ns_per_packet=100, host_stack_ns_per_byte=0.1, local_rx_ns_per_packet=500,
-        wake_on_completion=True, completion="out_of_order", pend_placement="stall",
+        wake_on_completion=True, completion="out_of_order", pend_placement="stall", select_zcopy=True,
         size_dist="uniform", straggler_p=0.01, flows=[{"name": "a"}, {"name": "b"}],
     ))["params"]
     for name in L.P.names:
@@ -171,6 +171,14 @@ EXTENSIONS = {
     "tx_batch_copy": dict(mode="copy", tx_batch=16, used_ring_ns=200.0, guest_xmit_ns=100.0),
     "tx_batch_copy_every_publish": dict(mode="copy", tx_batch=64, used_ring_ns=50.0, signal_every_publish=True, weight_bytes=20_000),
     "tx_batch_zerocopy": dict(tx_batch=8, used_ring_ns=100.0),  # batching only applies in copy mode
+    # netem holding every skb (egress_delay_ns), alone and with a rate; sizes in turn
+    "netem_delay": dict(egress_delay_ns=2e5, egress_queue=100_000, size_dist="cycle", size_table="1500,64"),
+    "netem_delay_rate_drops": dict(egress_delay_ns=5e4, egress_rate_pps=2e5, egress_queue=20, workload="tcp_stream_64k"),
+    # local delivery with vhost_net_tx_select_zcopy turning zero-copy off (tx_zcopy_err)
+    "select_zcopy_local": dict(dest="local", select_zcopy=True, goodcopy_test="lt", size_dist="cycle",
+                               size_table="1500,1500,64", n_packets=3_000),
+    "select_zcopy_flows": dict(select_zcopy=True, flows=[{"name": "host", "dest": "local", "size_bytes": 9000,
+                               "size_dist": "fixed"}, {"name": "wire", "egress_delay_ns": 1e5, "egress_queue": 50}]),
 }
 
 

@@ -92,26 +92,29 @@ class Config:
     arrival: str = _p(_WORKLOAD0["arrival"], "choice", "workload", "closed-loop bulk sender or open-loop Poisson", choices=("saturate", "poisson"))
     rate_pps: float = _p(500_000.0, "float", "workload", "Poisson arrival rate", unit="packets/s", min_exclusive=0.0, max=1e10)
     qdisc_len: int = _p(1000, "int", "workload", "guest qdisc capacity (Poisson); arrivals beyond it are dropped", unit="packets", min=0, max=10_000_000)
-    size_dist: str = _p(_WORKLOAD0["size_dist"], "choice", "workload", "packet size distribution", choices=("fixed", "uniform", "imix", "bimodal", "empirical"))
+    size_dist: str = _p(_WORKLOAD0["size_dist"], "choice", "workload", "packet size distribution ('cycle': size_table's sizes posted in turn)", choices=("fixed", "uniform", "imix", "bimodal", "empirical", "cycle"))
     size_bytes: int = _p(1500, "int", "workload", "size for size_dist='fixed'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
     size_min: int = _p(64, "int", "workload", "smallest size for 'uniform'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
     size_max: int = _p(1500, "int", "workload", "largest size for 'uniform'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
     small_bytes: int = _p(64, "int", "workload", "small size for 'bimodal'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
     large_bytes: int = _p(65536, "int", "workload", "large size for 'bimodal'", unit="bytes", min=1, max=MAX_PACKET_BYTES)
     small_fraction: float = _p(0.5, "float", "workload", "fraction of small packets for 'bimodal'", min=0.0, max=1.0)
-    size_table: tuple | None = _p(None, "size_table", "workload", "sizes and weights for 'empirical': '64:7,576:4,1500:1', pairs, or a CSV file (size,weight)")
+    size_table: tuple | None = _p(None, "size_table", "workload", "sizes and weights for 'empirical': '64:7,576:4,1500:1', pairs, or a CSV file (size,weight); sizes in turn for 'cycle': '1500,64'")
     dest: str = _p("wire", "choice", "workload", "where the packets go: out of the NIC, or to a socket on the host (guest-to-host)", choices=("wire", "local"))
     egress_rate_pps: float = _p(0.0, "float", "workload", "egress limiter (a host qdisc such as netem or tbf) in packets/s; 0: none", unit="packets/s", min=0.0, max=1e10)
     egress_rate_mbps: float = _p(0.0, "float", "workload", "egress limiter in Mbit/s (instead of egress_rate_pps); 0: none", unit="Mbit/s", min=0.0, max=1e7)
-    egress_queue: int = _p(1000, "int", "workload", "packets the egress limiter holds; beyond it they are dropped", unit="packets", min=1, max=1_000_000)
+    egress_delay_ns: float = _p(0.0, "float", "workload", "a fixed delay (netem delay) that holds each skb, in order, before its device; 0: none", unit="ns", min=0.0, max=1e12)
+    egress_queue: int = _p(1000, "int", "workload", "packets the egress limiter (or delay) holds; beyond it they are dropped", unit="packets", min=1, max=1_000_000)
     flows: tuple | None = _p(None, "flows", "workload", "several flows sharing the virtqueue: a list of tables (JSON text, or a .json/.toml/.yaml file); see docs/model.md")
     # virtqueue ---------------------------------------------------------------
     ring_size: int = _p(256, "int", "virtqueue", "vring.num: descriptors in the TX ring", pow2=True, min=2, max=MAX_RING_SIZE)
     signal_every_publish: bool = _p(False, "bool", "virtqueue", "interrupt the guest at every used-ring publish (no event-index suppression)")
+    vnet_hdr: str = _p("socket", "choice", "virtqueue", "who takes the 12-byte virtio-net header: the tap socket (IFF_VNET_HDR, as QEMU sets it up: vhost's length test counts it) or vhost (VHOST_NET_F_VIRTIO_NET_HDR)", choices=("socket", "vhost"))
     # vhost -------------------------------------------------------------------
     mode: str = _p("zerocopy", "choice", "vhost", "TX path: copy every packet, or zero-copy large ones", choices=("copy", "zerocopy"))
     policy: str = _p("seed-2011", "preset", "vhost", "policy preset name", choices=tuple(POLICY_PRESETS))
-    goodcopy_len: int = _p(256, "int", "vhost", "VHOST_GOODCOPY_LEN: packets of this size or less are copied", unit="bytes", min=0, max=MAX_PACKET_BYTES)
+    goodcopy_len: int = _p(256, "int", "vhost", "VHOST_GOODCOPY_LEN: shorter packets are copied (see goodcopy_test)", unit="bytes", min=0, max=MAX_PACKET_BYTES)
+    goodcopy_test: str = _p(_POLICY0["goodcopy_test"], "choice", "vhost", "copy len <= goodcopy_len (the V5 patch) or len < goodcopy_len (mainline: zero-copy if len >= VHOST_GOODCOPY_LEN)", choices=("le", "lt"))
     max_pend: int = _p(128, "int", "vhost", "VHOST_MAX_PEND: the pending zero-copy limit", unit="heads", min=0)
     max_pend_rule: str = _p(_POLICY0["max_pend_rule"], "choice", "vhost", "limit = max_pend, or min(max_pend, ring_size // 4)", choices=("fixed", "ring_quarter"))
     pend_placement: str = _p(_POLICY0["pend_placement"], "choice", "vhost", "where the limit acts", choices=("seed", "stall", "copy_fallback"))
@@ -119,9 +122,10 @@ class Config:
     completion: str = _p("in_order", "choice", "vhost", "release the done prefix of heads[], or every done head", choices=("in_order", "out_of_order"))
     wake_on_completion: bool = _p(_POLICY0["wake_on_completion"], "bool", "vhost", "the completion callback queues an idle worker")
     copy_via_heads: bool = _p(_POLICY0["copy_via_heads"], "bool", "vhost", "zero-copy mode records copied packets in heads[] already done (seed) instead of using them at once (mainline)")
+    select_zcopy: bool = _p(_POLICY0["select_zcopy"], "bool", "vhost", "vhost_net_tx_select_zcopy: zero-copy only while tx_packets / 64 >= tx_zcopy_err (skbs copied after all), both reset every 1024 packets")
     uio_maxiov: int = _p(1024, "int", "vhost", "UIO_MAXIOV: entries of heads[]", pow2=True, min=2, max=65536)
     weight_bytes: int = _p(524288, "int", "vhost", "VHOST_NET_WEIGHT: bytes per handle_tx pass before requeueing", unit="bytes", min=1, max=2**40)
-    tx_batch: int = _p(1, "int", "vhost", "copied packets put on the used ring together (VHOST_NET_BATCH, 64 since 2018); 1: one by one", min=1, max=1024)
+    tx_batch: int = _p(_POLICY0["tx_batch"], "int", "vhost", "copied packets put on the used ring together (VHOST_NET_BATCH, 64 since 2018); 1: one by one", min=1, max=1024)
     # costs -------------------------------------------------------------------
     host: str = _p("assumed-2011", "preset", "costs", "host preset name", choices=tuple(HOST_PRESETS))
     per_packet_ns: float = _p(_HOST0["per_packet_ns"], "float", "costs", "worker CPU per packet: descriptor fetch, sendmsg, skb", unit="ns", min=0.0)
@@ -354,7 +358,7 @@ COMBINATIONS = {
     "max_pend": "at most uio_maxiov",
     "reap_threshold": "below uio_maxiov",
     "size_min": "at most size_max (size_dist='uniform')",
-    "size_table": "required when size_dist='empirical'",
+    "size_table": "required when size_dist='empirical' (no size twice) or 'cycle' (sizes without weights)",
     "n_packets": f"warmup_packets + n_packets at most {MAX_PACKETS}",
     "egress_rate_mbps": "not together with egress_rate_pps",
     "trace_packets": "at most n_packets",
@@ -368,8 +372,7 @@ def _check_combinations(v: dict) -> None:
         raise ConfigError("reap_threshold", v["reap_threshold"], f"must be below uio_maxiov={v['uio_maxiov']}")
     if v["size_dist"] == "uniform" and v["size_min"] > v["size_max"]:
         raise ConfigError("size_min", v["size_min"], f"must not exceed size_max={v['size_max']}")
-    if v["size_dist"] == "empirical" and v["size_table"] is None:
-        raise ConfigError("size_table", None, "size_dist='empirical' needs a size table, e.g. '64:7,576:4,1500:1' or a CSV file")
+    _check_size_table("size_table", v["size_dist"], v["size_table"])
     total = v["warmup_packets"] + v["n_packets"]
     if total > MAX_PACKETS:
         raise ConfigError("n_packets", v["n_packets"], f"warmup_packets + n_packets must be at most {MAX_PACKETS:g}")
@@ -380,6 +383,23 @@ def _check_combinations(v: dict) -> None:
             _check_flow(i, flow, v)
     if v["trace_packets"] > v["n_packets"]:
         raise ConfigError("trace_packets", v["trace_packets"], f"must not exceed n_packets={v['n_packets']}")
+
+
+def _check_size_table(where: str, dist: str, table) -> None:
+    """What each size distribution asks of its table."""
+    if dist not in ("empirical", "cycle"):
+        return
+    if table is None:
+        example = "'64:7,576:4,1500:1' or a CSV file" if dist == "empirical" else "'1500,64'"
+        raise ConfigError(where, None, f"size_dist={dist!r} needs a size table, e.g. {example}")
+    text = _size_table_text(table)
+    if dist == "empirical":
+        sizes = [s for s, _ in table]
+        if len(set(sizes)) != len(sizes):
+            raise ConfigError(where, text, "lists a size twice")
+    elif any(w != 1 for _, w in table):
+        raise ConfigError(where, text, "size_dist='cycle' posts each listed size once, in turn: give sizes "
+                                       "without weights, e.g. '1500,64' (list a size twice to send it twice)")
 
 
 # --- empirical size tables --------------------------------------------------------------
@@ -401,13 +421,15 @@ def _parse_size_table(value: Any) -> tuple[tuple[int, float], ...]:
             pairs = []
             for item in text.split(","):
                 parts = item.split(":")
+                if len(parts) == 1:
+                    parts.append("1")  # a size alone: weight 1 ('1500,64' for size_dist='cycle')
                 if len(parts) != 2:
-                    raise ConfigError(name, value, f"entry {item.strip()!r} is not 'size:weight'")
+                    raise ConfigError(name, value, f"entry {item.strip()!r} is not 'size:weight' or a size")
                 pairs.append((parts[0].strip(), parts[1].strip()))
     elif isinstance(value, Mapping):
         pairs = list(value.items())
     elif isinstance(value, Iterable):
-        pairs = list(value)
+        pairs = [(v, 1) if isinstance(v, numbers.Real) else v for v in value]  # sizes alone: weight 1
     else:
         raise ConfigError(name, value, "must be 'size:weight,...', a CSV path, a mapping or a list of pairs")
     if not pairs:
@@ -424,9 +446,6 @@ def _parse_size_table(value: Any) -> tuple[tuple[int, float], ...]:
         if not math.isfinite(weight) or weight < 0:
             raise ConfigError(name, value, f"weight {weight!r} of size {int(size_f)} must be a finite number >= 0")
         table.append((int(size_f), weight))
-    sizes = [s for s, _ in table]
-    if len(set(sizes)) != len(sizes):
-        raise ConfigError(name, value, "lists a size twice")
     if sum(w for _, w in table) <= 0:
         raise ConfigError(name, value, "weights must not all be zero")
     return tuple(table)
@@ -457,6 +476,8 @@ def _is_number(text: str) -> bool:
 def _size_table_text(table) -> str | None:
     if table is None:
         return None
+    if all(w == 1 for _, w in table):
+        return ",".join(str(s) for s, _ in table)  # sizes alone (a 'cycle' table)
     return ",".join(f"{s}:{w:g}" if w == int(w) and abs(w) < 1e15 else f"{s}:{w!r}" for s, w in table)
 
 
@@ -466,7 +487,7 @@ def _size_table_text(table) -> str | None:
 FLOW_FIELDS = (
     "name", "share", "rate_pps", "size_dist", "size_bytes", "size_min", "size_max", "small_bytes",
     "large_bytes", "small_fraction", "size_table", "dest", "egress_rate_pps", "egress_rate_mbps",
-    "egress_queue", "straggler_p", "straggler_ns",
+    "egress_delay_ns", "egress_queue", "straggler_p", "straggler_ns",
 )
 _INHERITED = FLOW_FIELDS[2:]  # taken from the configuration when a flow does not set them
 
@@ -534,8 +555,7 @@ def _check_flow(i: int, flow: tuple, v: dict) -> None:
         raise ConfigError(f"{where}.egress_rate_mbps", f["egress_rate_mbps"], "give egress_rate_pps or egress_rate_mbps, not both")
     if f["size_dist"] == "uniform" and f["size_min"] > f["size_max"]:
         raise ConfigError(f"{where}.size_min", f["size_min"], f"must not exceed size_max={f['size_max']}")
-    if f["size_dist"] == "empirical" and f["size_table"] is None:
-        raise ConfigError(f"{where}.size_table", None, "size_dist='empirical' needs a size table")
+    _check_size_table(f"{where}.size_table", f["size_dist"], f["size_table"])
 
 
 def _read_flows_file(path: str, suffix: str) -> Any:

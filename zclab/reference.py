@@ -38,7 +38,7 @@ from .engine import layout as L
 from .engine.histogram import N_BUCKETS
 from .engine.rng import ZIGGURAT_EXP_R, ziggurat_exp_tables
 from .result import Result, summarize
-from .simulation import alias_table, as_config, default_max_events
+from .simulation import VNET_HDR_LEN, alias_table, as_config, default_max_events
 
 __all__ = ["simulate_reference", "Xoshiro256", "histogram_bucket"]
 
@@ -141,6 +141,7 @@ class HeadEntry:
     zerocopy: bool
     t_record: float
     done: bool
+    failed: bool = False  # copied after all (skb_copy_ubufs): VHOST_DMA_FAILED_LEN
 
 
 class Heads:
@@ -212,11 +213,13 @@ class Device:
 
 @dataclass
 class Limiter:
-    """A flow's egress limiter (netem, tbf): a FIFO released at a fixed rate."""
+    """A flow's egress limiter (netem, tbf): a FIFO released at a fixed rate,
+    after a fixed delay (netem delay)."""
 
     ns_per_packet: float
     ns_per_byte: float
     capacity: int
+    delay: float = 0.0
     queue: deque = field(default_factory=deque)  # (release time, packet, zero-copy?, heads index)
     free_at: float = 0.0
 
@@ -229,16 +232,19 @@ class Flow:
         self.name = spec["name"]
         self.sizes = size_distribution(spec)
         self.uniform = spec["size_dist"] == "uniform"
+        self.cycle = spec["size_dist"] == "cycle"
+        self.cycle_pos = 0  # 'cycle': the next entry of the table
         if not self.uniform:
             self.thresh, self.alias = alias_table(self.sizes[1])
         self.local = spec["dest"] == "local"
         self.mean_gap = 1e9 / spec["rate_pps"]
         self.straggler_p = spec["straggler_p"]
         self.straggler_ns = spec["straggler_ns"]
-        pps, mbps = spec["egress_rate_pps"], spec["egress_rate_mbps"]
+        pps, mbps, delay = spec["egress_rate_pps"], spec["egress_rate_mbps"], spec["egress_delay_ns"]
         self.limiter = None
-        if pps > 0 or mbps > 0:
-            self.limiter = Limiter(1e9 / pps if pps > 0 else 0.0, 8000.0 / mbps if mbps > 0 else 0.0, spec["egress_queue"])
+        if pps > 0 or mbps > 0 or delay > 0:
+            self.limiter = Limiter(1e9 / pps if pps > 0 else 0.0, 8000.0 / mbps if mbps > 0 else 0.0,
+                                   spec["egress_queue"], delay)
         self.a_next = INF  # next open-loop arrival
 
 
@@ -303,6 +309,9 @@ class ReferenceModel:
         self.host_inflight = [0] * cfg.ring_size
         # vhost
         self.heads = Heads(cfg.uio_maxiov, cfg.completion == "in_order")
+        # vhost_net_tx_select_zcopy's counters: net->tx_packets, net->tx_zcopy_err
+        self.tx_packets = 0
+        self.tx_zcopy_err = 0
         self.completions: list[tuple[float, int]] = []  # heap of (time, heads index)
         self.batch: list[Packet] = []  # copies waiting for a used-ring update
         self.w_next = INF
@@ -347,6 +356,10 @@ class ReferenceModel:
         sizes = flow.sizes[0]
         if len(sizes) == 1:
             return sizes[0]
+        if flow.cycle:  # the listed sizes in turn; no random draw
+            size = sizes[flow.cycle_pos]
+            flow.cycle_pos = (flow.cycle_pos + 1) % len(sizes)
+            return size
         return sizes[alias_draw(self.rng, flow.thresh, flow.alias)]
 
     def draw_dma_delay(self, flow: Flow) -> float:
@@ -511,7 +524,10 @@ class ReferenceModel:
                 done += flow.straggler_ns  # a slow receiver holds this one
             self.count("local_cpu_ns", copy + c.local_rx_ns_per_packet)
             if zc:
+                # from an egress limiter: skb_orphan_frags_rx copies the pages at
+                # delivery; the callback then reports failure (tx_zcopy_err)
                 heapq.heappush(self.completions, (start + copy, idx))
+                self.heads.slots[idx].failed = True
         dev.free_at = done
         dev.queue.append((start, done, packet.length, packet.flow))
         tr = self.traced(packet.seq)
@@ -571,8 +587,25 @@ class ReferenceModel:
         if tr is not None:
             tr["t_submit"] = self.now
         zc = path == "zerocopy"
-        lim = self.flows[packet.flow].limiter
-        if lim is None:
+        if self.c.select_zcopy:  # vhost_net_tx_packet
+            self.tx_packets += 1
+            if self.tx_packets >= 1024:
+                self.tx_packets = self.tx_zcopy_err = 0
+        flow = self.flows[packet.flow]
+        lim = flow.limiter
+        if lim is None and flow.local and zc:
+            # tap's sendmsg delivers in the worker's context (tun_get_user ->
+            # netif_receive_skb): the pages were copied in the service time
+            # (skb_orphan_frags_rx) and the callback has run, reporting failure
+            self.deliver(packet, False, idx)
+            if not self.heads.mark_done(idx):
+                self.violation = 4
+            self.heads.slots[idx].failed = True
+            tr = self.traced(packet.seq)
+            if tr is not None:
+                tr["t_dma_done"] = self.now
+            self.count("callback_ns", c.callback_ns)
+        elif lim is None:
             self.deliver(packet, zc, idx)
         elif len(lim.queue) >= lim.capacity:
             self.count("egress_drops")  # a full limiter drops the skb, which frees it at once
@@ -581,7 +614,8 @@ class ReferenceModel:
             if zc:
                 heapq.heappush(self.completions, (self.now, idx))
         else:
-            release = (lim.free_at if lim.free_at > self.now else self.now) + lim.ns_per_packet + lim.ns_per_byte * packet.length
+            # netem_enqueue: max(the previous skb's time_to_send, now + delay) + time at the rate
+            release = max(lim.free_at, self.now + lim.delay) + lim.ns_per_packet + lim.ns_per_byte * packet.length
             lim.free_at = release
             lim.queue.append((release, packet, zc, idx))
 
@@ -593,6 +627,8 @@ class ReferenceModel:
             entry = h.slots.pop(idx)
             if not entry.done:
                 self.violation = 3
+            if entry.failed:
+                self.tx_zcopy_err += 1
             batch.append((entry.packet, entry.zerocopy, entry.t_record))
         if not batch:
             return
@@ -618,10 +654,10 @@ class ReferenceModel:
                 self.violation = 7
             else:
                 self.used.append(packet.head)
-            self.returned += 1
             tr = self.traced(packet.seq)
             if tr is not None:
-                tr["t_used"] = self.now
+                tr["t_used"], tr["used_idx"] = self.now, self.returned
+            self.returned += 1
             if self.returned > self.c.warmup_packets:
                 o = self.st.o
                 lat = self.now - packet.t_post
@@ -679,10 +715,19 @@ class ReferenceModel:
         packet = self.avail[0]
         path, need_slot = "copy", False
         if self.zerocopy:
-            if packet.length > c.goodcopy_len:
+            # the length vhost compares: the frame, and the virtio-net header when the
+            # socket takes it (vhost_hlen = 0: get_tx_bufs -> init_iov_iter)
+            length = packet.length + (VNET_HDR_LEN if c.vnet_hdr == "socket" else 0)
+            if c.goodcopy_test == "le":
+                big = not length <= c.goodcopy_len  # the V5 patch: if (len <= VHOST_GOODCOPY_LEN) copy
+            else:
+                big = length >= c.goodcopy_len  # mainline: zcopy_used = len >= VHOST_GOODCOPY_LEN && ...
+            if big:
                 path = "zerocopy"
                 if c.pend_placement == "copy_fallback" and h.outstanding > self.limit:
-                    path = "copy_fallback"
+                    path = "copy_fallback"  # !vhost_exceeds_maxpend(net)
+                elif c.select_zcopy and self.tx_packets // 64 < self.tx_zcopy_err:
+                    path = "copy"  # vhost_net_tx_select_zcopy
             need_slot = path == "zerocopy" or c.copy_via_heads
             if need_slot and (h.span_full() or h.outstanding >= c.ring_size):
                 if path == "zerocopy" and c.pend_placement == "copy_fallback" and not c.copy_via_heads:
@@ -696,6 +741,8 @@ class ReferenceModel:
         self.bytes_fetched += packet.length
         if path == "zerocopy":
             service = c.per_packet_ns + c.zc_setup_ns + c.pin_ns_per_page * ((packet.length + 4095) >> 12)
+            if nxt.local and nxt.limiter is None:
+                service += c.copy_ns_per_byte * packet.length  # skb_orphan_frags_rx inside sendmsg
         else:
             service = c.per_packet_ns + c.copy_ns_per_byte * packet.length
             if path == "copy_fallback":

@@ -81,7 +81,7 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("ring", cfg.ring_size),
         ("signal_every", cfg.signal_every_publish),
         ("zerocopy", cfg.mode == "zerocopy"),
-        ("goodcopy", cfg.goodcopy_len),
+        ("goodcopy", goodcopy_threshold(cfg)),
         ("limit", cfg.pend_limit),
         ("placement", {"seed": L.PLACE_SEED, "stall": L.PLACE_STALL, "copy_fallback": L.PLACE_FALLBACK}[cfg.pend_placement]),
         ("reap", cfg.reap_threshold),
@@ -108,6 +108,7 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("dma_base", cfg.dma_base_ns),
         ("dma_sigma", cfg.dma_sigma),
         ("duplicate_p", cfg.duplicate_head_p),
+        ("select_zcopy", cfg.select_zcopy),
         ("n_flows", len(flows)),
         ("tx_batch", cfg.tx_batch),
         ("used_ring", cfg.used_ring_ns),
@@ -127,20 +128,21 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
             fl_i[f, L.FI_SIZE_KIND] = L.SIZE_UNIFORM
             fl_i[f, L.FI_SIZE_MIN], fl_i[f, L.FI_SIZE_MAX] = dist
         else:
-            fl_i[f, L.FI_SIZE_KIND] = L.SIZE_TABLE
+            fl_i[f, L.FI_SIZE_KIND] = L.SIZE_CYCLE if flow["size_dist"] == "cycle" else L.SIZE_TABLE
             t, a = alias_table(dist[1])
             sizes += dist[0]
             thresh += t
             alias += a
             fl_i[f, L.FI_SIZE_N] = len(dist[0])
         fl_i[f, L.FI_DEST] = L.DEST_LOCAL if flow["dest"] == "local" else L.DEST_WIRE
-        fl_i[f, L.FI_LIMITED] = flow["egress_rate_pps"] > 0 or flow["egress_rate_mbps"] > 0
+        fl_i[f, L.FI_LIMITED] = _has_limiter(flow)
         fl_i[f, L.FI_EQUEUE] = flow["egress_queue"]
         fl_f[f, L.FF_GAP] = 1e9 / flow["rate_pps"]
         fl_f[f, L.FF_STRAGGLER_P] = flow["straggler_p"]
         fl_f[f, L.FF_STRAGGLER_NS] = flow["straggler_ns"]
         fl_f[f, L.FF_LIM_NS] = 1e9 / flow["egress_rate_pps"] if flow["egress_rate_pps"] > 0 else 0.0
         fl_f[f, L.FF_LIM_NS_PER_BYTE] = 8000.0 / flow["egress_rate_mbps"] if flow["egress_rate_mbps"] > 0 else 0.0
+        fl_f[f, L.FF_DELAY] = flow["egress_delay_ns"]
     for field, col in (("size_kind", L.FI_SIZE_KIND), ("size_min", L.FI_SIZE_MIN), ("size_max", L.FI_SIZE_MAX),
                        ("size_n", L.FI_SIZE_N)):
         p[field] = fl_i[0, col]
@@ -155,12 +157,42 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
     }
 
 
+VNET_HDR_LEN = 12
+"""struct virtio_net_hdr_mrg_rxbuf: the header in front of every frame (VERSION_1)."""
+
+
+def goodcopy_threshold(cfg: Config) -> int:
+    """The engine's size test as one number: a packet of ``size_bytes`` goes
+    zero-copy when it is larger than this.
+
+    The kernel compares ``len``, the descriptor's bytes less what vhost itself
+    strips (vhost_hlen, get_tx_bufs): with ``vnet_hdr="socket"`` (a tap opened
+    with IFF_VNET_HDR, how QEMU sets it up) that includes the 12-byte header.
+    The V5 patch copies ``len <= VHOST_GOODCOPY_LEN`` (``goodcopy_test="le"``);
+    mainline sends ``len >= VHOST_GOODCOPY_LEN`` zero-copy (``"lt"``: it copies
+    ``len < VHOST_GOODCOPY_LEN``).
+
+    >>> goodcopy_threshold(Config(policy="linux-6.1"))  # 244-byte frames: 256 with the header
+    243
+    >>> goodcopy_threshold(Config(policy="seed-2011", vnet_hdr="vhost"))
+    256
+    """
+    hdr = VNET_HDR_LEN if cfg.vnet_hdr == "socket" else 0
+    return cfg.goodcopy_len - (1 if cfg.goodcopy_test == "lt" else 0) - hdr
+
+
+def _has_limiter(flow: Mapping[str, Any]) -> bool:
+    """A qdisc holds this flow's skbs: a rate (netem rate, tbf) or a delay (netem)."""
+    return flow["egress_rate_pps"] > 0 or flow["egress_rate_mbps"] > 0 or flow["egress_delay_ns"] > 0
+
+
 def uses_extensions(cfg: Config) -> bool:
     """Does the run need the engine's extended variant (several flows, an egress
-    limiter, local delivery, batched copies or an adversarial guest)?"""
+    limiter or delay, local delivery, batched copies or an adversarial guest)?
+    Batched copies only exist in copy mode: zero-copy mode returns each copy at once."""
     flows = cfg.flow_specs()
-    return (len(flows) > 1 or cfg.tx_batch > 1 or cfg.duplicate_head_p > 0
-            or any(f["dest"] == "local" or f["egress_rate_pps"] > 0 or f["egress_rate_mbps"] > 0 for f in flows))
+    return (len(flows) > 1 or (cfg.tx_batch > 1 and cfg.mode == "copy") or cfg.duplicate_head_p > 0
+            or any(f["dest"] == "local" or _has_limiter(f) for f in flows))
 
 
 def alias_table(probs) -> tuple[list[int], list[int]]:
@@ -270,7 +302,7 @@ def _trace_frame(trace_f: np.ndarray, trace_i: np.ndarray):
     df = df[df["seq"] >= 0].reset_index(drop=True)
     df["path"] = pd.Categorical.from_codes(df["path"].clip(lower=0), categories=list(L.PATH_NAMES))
     df.loc[df["t_fetch"].isna(), "path"] = None
-    return df[["seq", "head", "len", "flow", "path", *L.TRACE_F]]
+    return df[["seq", "head", "len", "flow", "path", "used_idx", *L.TRACE_F]]
 
 
 def variant(cfg: Config) -> tuple[bool, bool, bool, bool]:

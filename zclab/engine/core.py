@@ -90,13 +90,16 @@ def _draw_alias(s, vals, thresh, alias, off, n):
 
 @njit(inline="always")
 def _draw_size(s, p, multi, fl_i, f, size_vals, size_thresh, size_alias):
-    """One packet size of flow f: uniform, or from its table. One flow: its
+    """One packet size of flow f: uniform, from its table, or its table's next
+    entry ('cycle': no draw; the flow's row keeps the position). One flow: its
     row is in the parameter record (flow 0's table starts at 0)."""
     if not multi:
         if p.size_kind == L.SIZE_UNIFORM:
             return p.size_min + int(rng.uniform(s) * (p.size_max - p.size_min + 1))
         if p.size_n == 1:
             return size_vals[0]
+        if p.size_kind == L.SIZE_CYCLE:
+            return _next_in_cycle(fl_i, 0, size_vals)
         return _draw_alias(s, size_vals, size_thresh, size_alias, 0, p.size_n)
     if fl_i[f, L.FI_SIZE_KIND] == L.SIZE_UNIFORM:
         lo = fl_i[f, L.FI_SIZE_MIN]
@@ -104,7 +107,17 @@ def _draw_size(s, p, multi, fl_i, f, size_vals, size_thresh, size_alias):
     n = fl_i[f, L.FI_SIZE_N]
     if n == 1:
         return size_vals[fl_i[f, L.FI_SIZE_OFF] & NONNEG]
+    if fl_i[f, L.FI_SIZE_KIND] == L.SIZE_CYCLE:
+        return _next_in_cycle(fl_i, f, size_vals)
     return _draw_alias(s, size_vals, size_thresh, size_alias, fl_i[f, L.FI_SIZE_OFF], n)
+
+
+@njit(inline="always")
+def _next_in_cycle(fl_i, f, size_vals):
+    """size_dist='cycle': the sizes of flow f's table in turn, from its first."""
+    i = fl_i[f, L.FI_CYCLE]
+    fl_i[f, L.FI_CYCLE] = i + 1 if i + 1 < fl_i[f, L.FI_SIZE_N] else 0
+    return size_vals[(fl_i[f, L.FI_SIZE_OFF] + i) & NONNEG]
 
 
 @njit(inline="always")
@@ -156,9 +169,12 @@ def _deliver(t, length, f, zc, seq, p, fl_i, sp, sns, rs, o,
              tracing, trace_f, extended):
     """An skb of flow f (straggler probability sp and delay sns) reaches its
     destination at time t. On the wire: in order at line rate; a zero-copy skb
-    completes when the device is done with it. To a local socket (guest-to-host):
-    the host cannot hand guest pages to a receiver, so a zero-copy skb is copied
-    at delivery (skb_orphan_frags) and completes then. Returns the new (nic_n,
+    completes when the device is done with it. To a local socket (guest-to-host)
+    from an egress limiter: the host cannot hand guest pages to a receiver, so a
+    zero-copy skb is copied at delivery (skb_orphan_frags_rx -> skb_copy_ubufs)
+    and completes then, its callback reporting failure (the caller marks heads[]
+    so: tx_zcopy_err). Straight from sendmsg, the worker has already copied it
+    (the caller passes zc = 0). Returns the new (nic_n,
     nic_free, loc_n, loc_free) and when a zero-copy skb completes (the caller
     queues the completion: with the heap in here, numba would count references
     to it on every call)."""
@@ -296,6 +312,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
 
     rs = np.empty(4, np.uint64)
     rng.seed(rs, p.seed)
+    fl_i[:, L.FI_CYCLE] = 0  # 'cycle' size tables start at their first entry
     # The same state seen as a record, for the inlined helpers that branch
     # (_deliver, _draw_dma): numba counts references, atomically, to an array
     # such a helper is handed, but not to a record (local delivery 45% faster).
@@ -357,6 +374,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     cq = np.empty((cqcap, 3), np.float64)  # (wire done, completion time, key)
     o.cq_head = 0
     o.cq_n = 0
+    # vhost_net_tx_select_zcopy (v3.3+): packets sent since the last reset and the
+    # zero-copy skbs among them that were copied after all (net->tx_packets, tx_zcopy_err)
+    tx_packets = 0
+    tx_zcopy_err = 0
     # copied packets waiting for a used-ring update (copy mode, tx_batch)
     bcap = _pow2(p.tx_batch)
     batch = np.zeros(bcap, L.DESC)
@@ -552,6 +573,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     loc_n, loc_free, nmask, tracing, trace_f, extended)
                 if lim_zc[f, e]:
                     hp_n = heap.push(hp, hp_n, t_zc, lim_slot[f, e])
+                    if fl_i[f, L.FI_DEST] == L.DEST_LOCAL:
+                        heads[lim_slot[f, e] & umask].failed = 1  # copied at delivery
                 lim_head[f] = (lim_head[f] + 1) & lim_mask
                 lim_n[f] -= 1
                 # the next one was due when it was queued, but not before this one left
@@ -574,6 +597,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 if tracing and k >= 0 and k < p.trace_n:
                     trace_f[k, L.T_SUBMIT] = now
                 zc = 1 if s_path == L.PATH_ZEROCOPY else 0
+                if extended and p.select_zcopy:
+                    # vhost_net_tx_packet: every 1024 packets the error count starts again
+                    tx_packets += 1
+                    if tx_packets >= 1024:
+                        tx_packets = 0
+                        tx_zcopy_err = 0
                 if any_limiter and fl_i[s_flow, L.FI_LIMITED]:
                     if lim_n[s_flow] >= fl_i[s_flow, L.FI_EQUEUE]:
                         # the limiter's queue is full: dropped, which frees the skb at once
@@ -583,8 +612,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if zc:
                             hp_n = heap.push(hp, hp_n, now, s_slot)
                     else:
+                        # netem_enqueue: time_to_send = max(the last skb's, now + delay)
+                        # + the skb's time at the rate (tbf: delay 0)
                         lf = lim_free[s_flow]
-                        t_rel = (lf if lf > now else now) + fl_f[s_flow, L.FF_LIM_NS] + fl_f[s_flow, L.FF_LIM_NS_PER_BYTE] * s_len
+                        t_due = now + fl_f[s_flow, L.FF_DELAY]
+                        t_rel = (lf if lf > t_due else t_due) + fl_f[s_flow, L.FF_LIM_NS] + fl_f[s_flow, L.FF_LIM_NS_PER_BYTE] * s_len
                         lim_free[s_flow] = t_rel
                         e = (lim_head[s_flow] + lim_n[s_flow]) & lim_mask
                         lim_rel[s_flow, e] = t_rel
@@ -633,12 +665,33 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         trace_f[k, L.T_WIRE_START] = start
                         trace_f[k, L.T_WIRE_DONE] = done
                 else:
+                    # a local socket: tap's sendmsg delivers the skb in the worker's own
+                    # context (tun_get_user -> netif_receive_skb), where
+                    # __netif_receive_skb_core copies a zero-copy skb's pages
+                    # (skb_orphan_frags_rx -> skb_copy_ubufs; the copy is in its service
+                    # time) and the callback reports failure before sendmsg returns
                     nic_n, nic_free, loc_n, loc_free, t_zc = _deliver(
-                        now, s_len, s_flow, zc, s_seq, p, fl_i, fl_f[s_flow, L.FF_STRAGGLER_P], fl_f[s_flow, L.FF_STRAGGLER_NS],
+                        now, s_len, s_flow, 0, s_seq, p, fl_i, fl_f[s_flow, L.FF_STRAGGLER_P], fl_f[s_flow, L.FF_STRAGGLER_NS],
                         rs_rec, o, nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head, loc_n, loc_free, nmask,
                         tracing, trace_f, extended)
                     if zc:
-                        hp_n = heap.push(hp, hp_n, t_zc, s_slot)
+                        # vhost_zerocopy_callback, here and now (the worker is running:
+                        # nothing to wake); the completion event below does the same
+                        slot = s_slot & umask
+                        if unlikely(heads[slot].state != H_PENDING):
+                            o.violation = 4
+                        heads[slot].state = H_DONE
+                        heads[slot].failed = 1
+                        n_done += 1
+                        if tracing and k >= 0 and k < p.trace_n:
+                            trace_f[k, L.T_DMA_DONE] = now
+                        if ooo:
+                            done_list[n_done_list & NONNEG] = s_slot
+                            n_done_list += 1
+                        elif s_slot == prefix_end:
+                            while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
+                                prefix_end += 1
+                        o.callback_ns += p.callback
                 if not zc and s_slot < 0 and not extended:
                     b_n = 1  # a copy outside heads[]: on the used ring at once (vhost_add_used_and_signal)
                 elif not zc and s_slot < 0:
@@ -694,6 +747,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if unlikely(heads[slot].state != H_DONE):
                             o.violation = 3
                         heads[slot].state = H_FREE
+                        if extended and heads[slot].failed:
+                            tx_zcopy_err += 1  # vhost_zerocopy_signal_used: VHOST_DMA_FAILED_LEN
                         head, post, length, zc, t_rec, f = heads[slot].id, heads[slot].post, heads[slot].len, heads[slot].zc, heads[slot].rec, heads[slot].flow
                         seq = heads[slot].seq if tracing else 0
                     # vhost_add_used: only heads the guest posted, once per post
@@ -718,10 +773,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         ids[head & idmask] -= ID_POSTED
                         g_free_ids[g_nfree & NONNEG] = head
                         g_nfree += 1
-                    returned += 1
                     k = seq - p.warmup if tracing else -1
                     if tracing and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_USED] = now
+                        trace_i[k, L.T_USED_IDX] = returned  # its position in the used ring
+                    returned += 1
                     if returned > p.warmup:
                         lat = now - post
                         o.m_returned += 1
@@ -807,10 +863,14 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 path = L.PATH_COPY
                 need_slot = False
                 if p.zerocopy:
+                    # p.goodcopy folds in the size test as the release writes it and the
+                    # virtio-net header the socket carries (simulation.kernel_args)
                     if length > p.goodcopy:
                         path = L.PATH_ZEROCOPY
                         if p.placement == L.PLACE_FALLBACK and n_held > p.limit:
                             path = L.PATH_FALLBACK  # v4.15: copy rather than stall
+                        elif extended and p.select_zcopy and tx_packets // 64 < tx_zcopy_err:
+                            path = L.PATH_COPY  # vhost_net_tx_select_zcopy: too many copied later
                     need_slot = path == L.PATH_ZEROCOPY or p.copy_via_heads
                     if need_slot and (upend_idx - done_idx + 1 >= p.uio or n_held >= ring):
                         # a new head may not take a slot of heads[] that is still held
@@ -838,6 +898,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     bytes_fetched += length
                     if path == L.PATH_ZEROCOPY:
                         service = p.per_packet + p.zc_setup + p.pin_per_page * ((length + 4095) >> PAGE_SHIFT)
+                        if next_local and not next_limited:
+                            service += p.copy_per_byte * length  # skb_orphan_frags_rx in sendmsg
                     else:
                         service = p.per_packet + p.copy_per_byte * length
                         if path == L.PATH_FALLBACK:
@@ -850,6 +912,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         s_slot = upend_idx
                         heads[slot].id = s_id
                         heads[slot].len = length
+                        if extended:
+                            heads[slot].failed = 0
                         if extended:
                             heads[slot].flow = s_flow
                         heads[slot].post = s_post

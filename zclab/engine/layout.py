@@ -9,7 +9,7 @@ sum of the measured window (zclab.result turns it into the summary).
 import numpy as np
 
 # --- enumerations --------------------------------------------------------------------
-SIZE_TABLE, SIZE_UNIFORM = 0, 1
+SIZE_TABLE, SIZE_UNIFORM, SIZE_CYCLE = 0, 1, 2
 PLACE_SEED, PLACE_STALL, PLACE_FALLBACK = 0, 1, 2
 DMA_FIXED, DMA_EXPONENTIAL, DMA_LOGNORMAL = 0, 1, 2
 
@@ -48,7 +48,7 @@ P = _struct(
     ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
     ("callback", f8), ("signal", f8), ("kick", f8), ("requeue", f8), ("guest_xmit", f8),
     ("irq_latency", f8), ("wake_latency", f8), ("wire_ns_per_byte", f8), ("dma_base", f8),
-    ("dma_sigma", f8), ("duplicate_p", f8),
+    ("dma_sigma", f8), ("duplicate_p", f8), ("select_zcopy", b1),
     # flows, destinations, batching, the host outside vhost
     ("n_flows", i8), ("tx_batch", i8), ("used_ring", f8), ("stack_per_packet", f8), ("stack_per_byte", f8),
     ("local_rx", f8),
@@ -59,8 +59,9 @@ P = _struct(
 )
 
 # --- per-flow parameters: int64 and float64 matrices, one row per flow ---------------------
-(FI_DEST, FI_LIMITED, FI_EQUEUE, FI_SIZE_KIND, FI_SIZE_MIN, FI_SIZE_MAX, FI_SIZE_OFF, FI_SIZE_N, N_FI) = range(9)
-(FF_GAP, FF_STRAGGLER_P, FF_STRAGGLER_NS, FF_LIM_NS, FF_LIM_NS_PER_BYTE, N_FF) = range(6)
+# FI_CYCLE is the engine's own: the next entry of a 'cycle' size table (written by the run)
+(FI_DEST, FI_LIMITED, FI_EQUEUE, FI_SIZE_KIND, FI_SIZE_MIN, FI_SIZE_MAX, FI_SIZE_OFF, FI_SIZE_N, FI_CYCLE, N_FI) = range(10)
+(FF_GAP, FF_STRAGGLER_P, FF_STRAGGLER_NS, FF_LIM_NS, FF_LIM_NS_PER_BYTE, FF_DELAY, N_FF) = range(7)
 DEST_WIRE, DEST_LOCAL = 0, 1
 
 # --- per-flow results: int64 and float64 matrices, one row per flow --------------------------
@@ -92,9 +93,9 @@ RUN = _struct(
 
 # --- trace columns -----------------------------------------------------------------------
 TRACE_F = ("t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_dma_done", "t_used")
-TRACE_I = ("seq", "head", "len", "path", "flow")
+TRACE_I = ("seq", "head", "len", "path", "flow", "used_idx")
 (T_POST, T_FETCH, T_SUBMIT, T_WIRE_START, T_WIRE_DONE, T_DMA_DONE, T_USED) = range(7)
-(T_SEQ, T_HEAD, T_LEN, T_PATH, T_FLOW) = range(5)
+(T_SEQ, T_HEAD, T_LEN, T_PATH, T_FLOW, T_USED_IDX) = range(6)
 
 
 # The random generator's state (xoshiro256**, see rng.py) viewed as a record
@@ -104,12 +105,13 @@ RNG = np.dtype([("s0", np.uint64), ("s1", np.uint64), ("s2", np.uint64), ("s3", 
 
 #: One slot of heads[] (the seed's vq->heads[], with what the model needs of each
 #: packet): state (free, pending, done: VHOST_DMA_DONE_LEN), when posted and
-#: recorded, descriptor id, length, flow, zero-copy or not, sequence number. One
+#: recorded, descriptor id, length, flow, zero-copy or not, copied after all
+#: (skb_copy_ubufs: vhost_zerocopy_callback's success = false), sequence number. One
 #: record array rather than eight arrays: the event loop keeps one base pointer
 #: live instead of eight (2 to 3.5% faster on the C anchor's configurations,
 #: measured side by side with the engine before; see docs/performance.md).
 HEAD = _struct(("post", f8), ("rec", f8), ("id", i8), ("len", i8), ("flow", i8), ("seq", i8),
-               ("state", b1), ("zc", b1))
+               ("state", b1), ("zc", b1), ("failed", b1))
 
 #: A descriptor on its way through vhost (an avail-ring entry; a copy waiting for
 #: its used-ring update): when posted, its id, length, flow and sequence number.
