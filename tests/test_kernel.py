@@ -1,5 +1,6 @@
 """zclab.kernel without a kernel: Config -> scenario, refusals, output parsing, info, CLI."""
 
+import importlib
 import io
 import json
 import subprocess
@@ -8,14 +9,13 @@ import pytest
 
 from zclab import Config, ConfigError
 from zclab.cli import main
-from zclab.config import PARAMETERS
 from zclab.kernel import guest, info, install, qemu, scenario
 from zclab.kernel.build import driver_binary
 from zclab.kernel.initramfs import Cpio
 from zclab.kernel.parse import DriverOutputError, build_result, parse_driver, parse_qdisc
 
+SCENARIO_MODULE = importlib.import_module("zclab.kernel.scenario")  # the package's `scenario` is the function
 FIXED = dict(size_dist="fixed", size_bytes=1500, n_packets=1000)
-HAS = lambda name: name in PARAMETERS  # fields the lead adds to Config (size_dist='cycle', egress_delay_ns, vnet_hdr)
 
 
 # --- Config -> scenario ------------------------------------------------------------------
@@ -40,14 +40,12 @@ def test_egress_rate_and_queue_become_netem():
     assert scenario(Config(**FIXED, egress_rate_pps=1000)).netem == f"rate {1000 * 1500 * 8}bit limit 1000"
 
 
-@pytest.mark.skipif(not HAS("egress_delay_ns"), reason="Config has no egress_delay_ns yet (merge main)")
 def test_egress_delay_becomes_netem_delay_in_microseconds():
     s = scenario(Config(**FIXED, egress_delay_ns=2e6, egress_queue=5000))
     assert s.netem == "delay 2000us limit 5000"
     assert scenario(Config(**FIXED, egress_delay_ns=1500.0)).netem == "delay 1.5us limit 1000"
 
 
-@pytest.mark.skipif(not HAS("vnet_hdr"), reason="Config has no vnet_hdr yet (merge main)")
 def test_vnet_hdr_vhost_negotiates_the_header():
     s = scenario(Config(**FIXED, vnet_hdr="vhost"))
     assert s.vnet_hdr == "vhost" and "-V" in s.driver_args("x")
@@ -57,7 +55,6 @@ def test_vnet_hdr_vhost_negotiates_the_header():
     assert e.value.field == "size_bytes"
 
 
-@pytest.mark.skipif("cycle" not in PARAMETERS["size_dist"]["choices"], reason="Config has no size_dist='cycle' yet")
 def test_cycle_posts_the_table_in_turn():
     s = scenario(Config(size_dist="cycle", size_table="1500,64", n_packets=10))
     assert s.sizes == (1500, 64)
@@ -69,7 +66,15 @@ def test_ignored_fields_do_not_refuse():
     cfg = Config(**FIXED, policy="mainline-stall", host="modern-host", per_packet_ns=1.0, line_rate_gbps=1.0,
                  dma_base_ns=5.0, warmup_packets=0, seed=7, trace_packets=10, tx_batch=64)
     assert scenario(cfg).sizes == (1500,)
-    assert {"per_packet_ns", "line_rate_gbps", "pend_placement", "warmup_packets"} <= scenario.__globals__["IGNORED"]
+    assert {"per_packet_ns", "line_rate_gbps", "pend_placement", "warmup_packets"} <= SCENARIO_MODULE.IGNORED
+
+
+def test_every_config_field_is_honoured_refused_or_ignored():
+    from zclab.config import PARAMETERS
+    mod = SCENARIO_MODULE
+    groups = (mod.HONOURED, mod.REFUSED, mod.IGNORED)
+    assert set(PARAMETERS) == set().union(*groups), "a new Config field: decide what a kernel run does with it"
+    assert not (mod.HONOURED & mod.REFUSED) and not (mod.HONOURED & mod.IGNORED) and not (mod.REFUSED & mod.IGNORED)
 
 
 REFUSED = [
@@ -109,7 +114,6 @@ def test_unhonourable_fields_are_refused_by_name(field, kw):
     assert "kernel harness allows" in str(e.value)
 
 
-@pytest.mark.skipif(not HAS("egress_delay_ns"), reason="Config has no egress_delay_ns yet (merge main)")
 def test_egress_delay_with_local_is_refused():
     with pytest.raises(ConfigError) as e:
         scenario(Config(**FIXED, dest="local", egress_delay_ns=1e6))

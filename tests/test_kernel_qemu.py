@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 
 from zclab import Config
-from zclab.config import PARAMETERS
 from zclab.kernel import run, scenario
 from zclab.kernel.info import backend_info
 from zclab.kernel.qemu import KernelRunError, run_qemu
@@ -18,27 +17,13 @@ _QEMU = backend_info()["qemu"]
 N = 2000
 
 
-def _scn(egress_delay_ns=0.0, vnet_hdr="socket", cycle=None, **kw):
-    """A scenario from Config, through the fields Config has; the newer ones (egress_delay_ns,
-    vnet_hdr, size_dist='cycle') are set on the scenario while Config lacks them."""
+def _scn(egress_delay_ns=0.0, cycle=None, **kw):
     kw = {"size_dist": "fixed", "size_bytes": 1500, "n_packets": N, **kw}
-    new = {}
     if egress_delay_ns:
-        if "egress_delay_ns" in PARAMETERS:
-            kw.update(egress_delay_ns=egress_delay_ns, egress_queue=100_000)
-        else:
-            new["netem"] = f"delay {egress_delay_ns / 1000:g}us limit 100000"
-    if vnet_hdr != "socket":
-        if "vnet_hdr" in PARAMETERS:
-            kw["vnet_hdr"] = vnet_hdr
-        else:
-            new["vnet_hdr"] = vnet_hdr
+        kw.update(egress_delay_ns=egress_delay_ns, egress_queue=100_000)
     if cycle:
-        if "cycle" in PARAMETERS["size_dist"]["choices"]:
-            kw.update(size_dist="cycle", size_table=",".join(map(str, cycle)))
-        else:
-            new["sizes"] = tuple(cycle)
-    return dataclasses.replace(scenario(Config(**kw)), **new)
+        kw.update(size_dist="cycle", size_table=",".join(map(str, cycle)))
+    return scenario(Config(**kw))
 
 
 MATRIX = {

@@ -2,9 +2,9 @@
 module parameter and the qdisc on the lower device must be.
 
     >>> from zclab import Config
-    >>> s = scenario(Config(size_dist="fixed", size_bytes=1500, n_packets=2000, egress_rate_mbps=100))
+    >>> s = scenario(Config(size_dist="cycle", size_table="1500,64", n_packets=2000, egress_delay_ns=2e6))
     >>> s.sizes, s.zcopytx, s.dest, s.netem
-    ((1500,), 1, 'wire', 'rate 100000000bit limit 1000')
+    ((1500, 64), 1, 'wire', 'delay 2000us limit 1000')
     >>> scenario(Config(size_dist="fixed", completion="out_of_order"))
     Traceback (most recent call last):
     ...
@@ -30,7 +30,7 @@ from typing import Any
 from ..config import PARAMETERS, Config, ConfigError
 from ..presets import POLICY_PRESETS
 
-__all__ = ["Scenario", "scenario", "IGNORED", "MAX_PACKETS", "MIN_FRAME", "MAX_FRAME", "MAX_SIZES"]
+__all__ = ["Scenario", "scenario", "HONOURED", "REFUSED", "IGNORED", "MAX_PACKETS", "MIN_FRAME", "MAX_FRAME", "MAX_SIZES"]
 
 #: Largest n_packets a run takes, by backend. Under emulation the kernel sends some ten
 #: thousand packets a second; the per-packet kprobe trace holds the first 200,000.
@@ -60,6 +60,14 @@ IGNORED = frozenset(
        # only meaningful with a size distribution or arrival process the harness refuses
        "rate_pps", "qdisc_len", "size_min", "size_max", "small_bytes", "large_bytes", "small_fraction"}
 )
+
+
+#: Fields a kernel run carries out under the same name.
+HONOURED = frozenset({"n_packets", "ring_size", "size_dist", "size_bytes", "size_table", "mode", "dest",
+                      "egress_delay_ns", "egress_rate_pps", "egress_rate_mbps", "egress_queue", "vnet_hdr"})
+#: Fields refused unless they hold the kernel's own behaviour.
+REFUSED = frozenset({"arrival", "flows", "completion", "duplicate_head_p", "straggler_p", "signal_every_publish",
+                     *_KERNEL_CONSTANT})
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,6 @@ class Scenario:
         return text + (f" netem '{self.netem}'" if self.netem else "")
 
 
-def _get(cfg: Config, name: str, default: Any) -> Any:
-    return getattr(cfg, name, default)
-
-
 def _refuse(name: str, value: Any, why: str, allowed: str) -> ConfigError:
     return ConfigError(name, value, f"{why}; the kernel harness allows {allowed}")
 
@@ -127,7 +131,7 @@ def scenario(cfg: Config, backend: str = "qemu") -> Scenario:
         raise _refuse("signal_every_publish", True,
                       "the driver asks for interrupts only when it waits (VRING_AVAIL_F_NO_INTERRUPT)", "false")
 
-    vnet_hdr = _get(cfg, "vnet_hdr", "socket")
+    vnet_hdr = cfg.vnet_hdr
     dist = cfg.size_dist
     if dist == "fixed":
         sizes = (cfg.size_bytes,)
@@ -151,7 +155,7 @@ def scenario(cfg: Config, backend: str = "qemu") -> Scenario:
     if cfg.n_packets > limit:
         raise _refuse("n_packets", cfg.n_packets, f"the {backend} backend runs at most {limit:,} packets", f"1 to {limit}")
 
-    delay = float(_get(cfg, "egress_delay_ns", 0.0))
+    delay = cfg.egress_delay_ns
     rate_bps = 0.0
     if cfg.egress_rate_mbps > 0:
         rate_bps = cfg.egress_rate_mbps * 1e6
