@@ -462,8 +462,9 @@ int main(int argc, char **argv) {
 	}
 	double dt = now() - t0;
 	long inflight = num - nfree;
-	/* detach the backend first: vhost_net_flush waits for in-flight zero-copy buffers, so a
-	 * watchdog stop prints what it saw before that wait (a hung flush is the caller's timeout) */
+	/* report before closing anything: closing /dev/vhost-net (vhost_net_release ->
+	 * vhost_net_flush) waits for zero-copy buffers still in flight, so after a watchdog stop
+	 * what was seen is out first, and a wait that never ends is the caller's timeout */
 	printf("ZC_RESULT backend=%s vnet_hdr=%s zcopytx=%d sizes=", mtap ? "macvtap" : "tap", vhdr ? "vhost" : "socket", zcopytx);
 	for (int i = 0; i < nsizes; i++) printf("%s%d", i ? "," : "", sizes[i]);
 	printf(" vhost_hlen=%d ring=%d packets=%ld sent=%ld used_entries=%ld inflight=%ld bad_ids=%ld ooo=%ld max_disp=%ld "
