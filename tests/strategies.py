@@ -84,6 +84,7 @@ def run_configs(draw, n_max=1500, adversarial=True, extensions=False):
         size_dist=draw(st.sampled_from(SIZE_DISTS)),
         size_bytes=draw(st.integers(1, 65536)),
         vnet_hdr=draw(st.sampled_from(["socket", "vhost"])),
+        lower_dev=draw(st.sampled_from(["nic", "nic", "dummy"])),
         dma_latency_dist=draw(st.sampled_from(["fixed", "exponential", "lognormal"])),
         dma_base_ns=draw(st.sampled_from([0.0, 1000.0, 20000.0, 200000.0])),
         straggler_p=draw(st.sampled_from([0.0, 0.01, 0.2])),

@@ -3,8 +3,7 @@
 Each test is one row of the table in docs/kernel.md (first seen on Debian's
 6.1.192 under QEMU, ../shared/design/real-kernel.md): the kernel's facts that
 timing does not decide, predicted packet by packet. The lower device is a
-``dummy`` (it frees each skb at transmit): a wire with no serialisation time and
-no completion delay. Sequence numbers are 0-based (the kernel table counts from 1).
+```dummy`` (``lower_dev="dummy"``: it frees each skb as it sends it, inside sendmsg). Sequence numbers are 0-based (the kernel table counts from 1).
 """
 
 import pytest
@@ -13,7 +12,7 @@ from zclab import Config, simulate
 
 #: macvtap on a dummy device: the skb is freed when it is sent, so its zero-copy
 #: callback fires at once (netem, if any, holds it first: egress_delay_ns)
-DUMMY = dict(line_rate_gbps=100_000.0, dma_latency_dist="fixed", dma_base_ns=0.0)
+DUMMY = dict(lower_dev="dummy")
 
 
 def kernel_run(n=2_000, **params):
@@ -53,6 +52,14 @@ def test_netem_holding_skbs_makes_the_first_over_the_limit_a_copy_returned_first
     assert path[: limit + 1] == ["zerocopy"] * (limit + 1)
     assert path[limit + 1] == "copy_fallback"
     assert order[:3] == [limit + 1, limit + 2, limit + 3]
+
+
+def test_alternating_sizes_return_in_order_when_nothing_holds_them():
+    """The dummy frees each zero-copy skb inside sendmsg, so vhost_zerocopy_signal_used
+    right after it returns the 1500 B packet before the next 64 B copy goes on the ring."""
+    r, t, order = kernel_run(size_dist="cycle", size_table="1500,64")
+    assert t["path"].astype(str).tolist()[:4] == ["zerocopy", "copy", "zerocopy", "copy"]
+    assert order == list(range(2_000))
 
 
 def test_alternating_sizes_return_the_copied_small_ones_first():

@@ -174,6 +174,9 @@ EXTENSIONS = {
     # netem holding every skb (egress_delay_ns), alone and with a rate; sizes in turn
     "netem_delay": dict(egress_delay_ns=2e5, egress_queue=100_000, size_dist="cycle", size_table="1500,64"),
     "netem_delay_rate_drops": dict(egress_delay_ns=5e4, egress_rate_pps=2e5, egress_queue=20, workload="tcp_stream_64k"),
+    # a dummy lower device: callbacks inside sendmsg, or at netem's release
+    "dummy": dict(lower_dev="dummy", size_dist="cycle", size_table="1500,64", straggler_p=0.05, straggler_ns=1e5),
+    "dummy_netem": dict(lower_dev="dummy", egress_delay_ns=3e4, egress_queue=100_000, workload="tcp_stream_64k"),
     # local delivery with vhost_net_tx_select_zcopy turning zero-copy off (tx_zcopy_err)
     "select_zcopy_local": dict(dest="local", select_zcopy=True, goodcopy_test="lt", size_dist="cycle",
                                size_table="1500,1500,64", n_packets=3_000),

@@ -145,6 +145,7 @@ class Config:
     local_rx_ns_per_packet: float = _p(_HOST0["local_rx_ns_per_packet"], "float", "costs", "host CPU of the local receiver per packet (dest='local')", unit="ns", min=0.0)
     cpu_ghz: float = _p(_HOST0["cpu_ghz"], "float", "costs", "host clock, for cycles per byte", unit="GHz", min_exclusive=0.0, max=100.0)
     # NIC ---------------------------------------------------------------------
+    lower_dev: str = _p("nic", "choice", "nic", "the device under the tap or macvtap: a NIC (line rate, then the DMA completion delay), or a dummy, which frees each skb as it sends it (no wire time; the callback runs inside sendmsg unless a qdisc holds the skb)", choices=("nic", "dummy"))
     line_rate_gbps: float = _p(_HOST0["line_rate_gbps"], "float", "nic", "wire speed", unit="Gbit/s", min_exclusive=0.0, max=100_000.0)
     wire_overhead_bytes: int = _p(24, "int", "nic", "preamble, FCS, inter-frame gap per packet", unit="bytes", min=0, max=MAX_PACKET_BYTES)
     nic_queue_len: int = _p(1000, "int", "nic", "skbs the device holds before the worker waits for room (qdisc + TX ring)", unit="packets", min=1, max=10_000_000)

@@ -282,7 +282,8 @@ class ReferenceModel:
         self.limit = cfg.pend_limit
         self.n_total = cfg.warmup_packets + cfg.n_packets
         self.max_events = cfg.max_events or default_max_events(cfg)
-        self.wire_ns_per_byte = 8.0 / cfg.line_rate_gbps
+        self.dummy = cfg.lower_dev == "dummy"  # frees each skb as it sends it: no wire time, no delay
+        self.wire_ns_per_byte = 0.0 if self.dummy else 8.0 / cfg.line_rate_gbps
         self.flows = [Flow(spec) for spec in cfg.flow_specs()]
         self.multi = len(self.flows) > 1
         shares = [f.spec["share"] for f in self.flows]
@@ -364,7 +365,9 @@ class ReferenceModel:
 
     def draw_dma_delay(self, flow: Flow) -> float:
         c = self.c
-        if c.dma_latency_dist == "fixed":
+        if self.dummy:
+            d = 0.0
+        elif c.dma_latency_dist == "fixed":
             d = c.dma_base_ns
         elif c.dma_latency_dist == "exponential":
             d = self.rng.exponential(c.dma_base_ns)
@@ -504,7 +507,7 @@ class ReferenceModel:
             q[0] = (self.now, *q[0][1:])
         self.deliver(packet, zc, idx)
 
-    def deliver(self, packet: Packet, zc: bool, idx: int) -> None:
+    def deliver(self, packet: Packet, zc: bool, idx: int, in_sendmsg: bool = False) -> None:
         """The skb reaches its destination now: the wire (in order at line rate; a
         zero-copy skb completes when the device is done), or a local socket (a
         zero-copy skb is copied at delivery, skb_orphan_frags, and completes then)."""
@@ -514,7 +517,11 @@ class ReferenceModel:
             start = dev.free_at if dev.free_at > self.now else self.now
             done = start + (packet.length + c.wire_overhead_bytes) * self.wire_ns_per_byte
             if zc:
-                heapq.heappush(self.completions, (done + self.draw_dma_delay(flow), idx))
+                t_zc = done + self.draw_dma_delay(flow)
+                if in_sendmsg and t_zc <= self.now:
+                    self.callback_in_sendmsg(packet, idx)  # a dummy frees it as it sends it
+                else:
+                    heapq.heappush(self.completions, (t_zc, idx))
         else:
             dev = self.local
             start = dev.free_at if dev.free_at > self.now else self.now
@@ -598,15 +605,10 @@ class ReferenceModel:
             # netif_receive_skb): the pages were copied in the service time
             # (skb_orphan_frags_rx) and the callback has run, reporting failure
             self.deliver(packet, False, idx)
-            if not self.heads.mark_done(idx):
-                self.violation = 4
             self.heads.slots[idx].failed = True
-            tr = self.traced(packet.seq)
-            if tr is not None:
-                tr["t_dma_done"] = self.now
-            self.count("callback_ns", c.callback_ns)
+            self.callback_in_sendmsg(packet, idx)
         elif lim is None:
-            self.deliver(packet, zc, idx)
+            self.deliver(packet, zc, idx, in_sendmsg=True)
         elif len(lim.queue) >= lim.capacity:
             self.count("egress_drops")  # a full limiter drops the skb, which frees it at once
             if self.multi:
@@ -618,6 +620,16 @@ class ReferenceModel:
             release = max(lim.free_at, self.now + lim.delay) + lim.ns_per_packet + lim.ns_per_byte * packet.length
             lim.free_at = release
             lim.queue.append((release, packet, zc, idx))
+
+    def callback_in_sendmsg(self, packet: Packet, idx: int) -> None:
+        """vhost_zerocopy_callback run before sendmsg returns (the skb was copied or
+        freed inside it): the head is done; the worker is running, nothing to wake."""
+        if not self.heads.mark_done(idx):
+            self.violation = 4
+        tr = self.traced(packet.seq)
+        if tr is not None:
+            tr["t_dma_done"] = self.now
+        self.count("callback_ns", self.c.callback_ns)
 
     def signal_used(self) -> None:
         """vhost_zerocopy_signal_used: return the done heads allowed by the completion order."""

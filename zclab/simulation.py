@@ -69,6 +69,7 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
     params = np.zeros(1, L.P)
     p = params[0]
     flows = cfg.flow_specs()
+    dummy = cfg.lower_dev == "dummy"
     for field, value in (
         ("n_total", cfg.warmup_packets + cfg.n_packets),
         ("warmup", cfg.warmup_packets),
@@ -92,7 +93,9 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("weight", cfg.weight_bytes),
         ("overhead", cfg.wire_overhead_bytes),
         ("nic_qlen", cfg.nic_queue_len),
-        ("dma_dist", {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL, "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]),
+        # a dummy lower device: no wire time, the skb freed (and its callback run) at transmit
+        ("dma_dist", L.DMA_FIXED if dummy else {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL,
+                                                "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]),
         ("per_packet", cfg.per_packet_ns),
         ("copy_per_byte", cfg.copy_ns_per_byte),
         ("zc_setup", cfg.zc_setup_ns),
@@ -104,8 +107,8 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("guest_xmit", cfg.guest_xmit_ns),
         ("irq_latency", cfg.irq_latency_ns),
         ("wake_latency", cfg.wake_latency_ns),
-        ("wire_ns_per_byte", 8.0 / cfg.line_rate_gbps),
-        ("dma_base", cfg.dma_base_ns),
+        ("wire_ns_per_byte", 0.0 if dummy else 8.0 / cfg.line_rate_gbps),
+        ("dma_base", 0.0 if dummy else cfg.dma_base_ns),
         ("dma_sigma", cfg.dma_sigma),
         ("duplicate_p", cfg.duplicate_head_p),
         ("select_zcopy", cfg.select_zcopy),

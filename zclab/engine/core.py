@@ -597,6 +597,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 if tracing and k >= 0 and k < p.trace_n:
                     trace_f[k, L.T_SUBMIT] = now
                 zc = 1 if s_path == L.PATH_ZEROCOPY else 0
+                sync = False  # the skb was freed inside sendmsg: its callback has run
                 if extended and p.select_zcopy:
                     # vhost_net_tx_packet: every 1024 packets the error count starts again
                     tx_packets += 1
@@ -653,7 +654,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         sp = fl_f[s_flow, L.FF_STRAGGLER_P] if multi else p.straggler_p
                         if sp > 0.0 and rng.uniform(rs) < sp:
                             dma += fl_f[s_flow, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
-                        if o.cq_n == 0 and done <= hp[0]:
+                        if done + dma <= now:
+                            # a dummy lower device frees the skb as it transmits it,
+                            # inside sendmsg (dev_queue_xmit -> dummy_xmit -> kfree_skb)
+                            sync = True
+                        elif o.cq_n == 0 and done <= hp[0]:
                             hp_n = heap.push(hp, hp_n, done + dma, s_slot)  # admitted at once
                         else:
                             e = (o.cq_head + o.cq_n) & cqmask
@@ -675,23 +680,25 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         rs_rec, o, nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head, loc_n, loc_free, nmask,
                         tracing, trace_f, extended)
                     if zc:
-                        # vhost_zerocopy_callback, here and now (the worker is running:
-                        # nothing to wake); the completion event below does the same
-                        slot = s_slot & umask
-                        if unlikely(heads[slot].state != H_PENDING):
-                            o.violation = 4
-                        heads[slot].state = H_DONE
-                        heads[slot].failed = 1
-                        n_done += 1
-                        if tracing and k >= 0 and k < p.trace_n:
-                            trace_f[k, L.T_DMA_DONE] = now
-                        if ooo:
-                            done_list[n_done_list & NONNEG] = s_slot
-                            n_done_list += 1
-                        elif s_slot == prefix_end:
-                            while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
-                                prefix_end += 1
-                        o.callback_ns += p.callback
+                        heads[s_slot & umask].failed = 1
+                        sync = True
+                if sync:
+                    # vhost_zerocopy_callback, inside sendmsg (the worker is running:
+                    # nothing to wake); the completion event does the same
+                    slot = s_slot & umask
+                    if unlikely(heads[slot].state != H_PENDING):
+                        o.violation = 4
+                    heads[slot].state = H_DONE
+                    n_done += 1
+                    if tracing and k >= 0 and k < p.trace_n:
+                        trace_f[k, L.T_DMA_DONE] = now
+                    if ooo:
+                        done_list[n_done_list & NONNEG] = s_slot
+                        n_done_list += 1
+                    elif s_slot == prefix_end:
+                        while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
+                            prefix_end += 1
+                    o.callback_ns += p.callback
                 if not zc and s_slot < 0 and not extended:
                     b_n = 1  # a copy outside heads[]: on the used ring at once (vhost_add_used_and_signal)
                 elif not zc and s_slot < 0:

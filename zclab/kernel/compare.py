@@ -3,15 +3,15 @@
 A scenario is a :class:`~zclab.Config` the harness can run (``zclab.kernel.scenario``).
 :func:`model_config` turns it into the run of the ``linux-6.1`` preset that predicts
 it: the same ring, sizes, mode, destination and netem; the lower device a ``dummy``
-(it frees each skb when it is sent, so a wire with no serialisation time and no
-completion delay); no warm-up, every packet traced. :func:`side_by_side` lines the two
+(``lower_dev="dummy"``: it frees each skb as it sends it, inside sendmsg unless netem
+holds it); no warm-up, every packet traced. :func:`side_by_side` lines the two
 traces up and :func:`agreement` says, in one row, where they agree and where they
 differ::
 
     >>> from zclab import Config
     >>> cfg = model_config(Config(size_dist="fixed", size_bytes=1500, n_packets=500))
-    >>> cfg.policy, cfg.dma_base_ns, cfg.trace_packets
-    ('linux-6.1', 0.0, 500)
+    >>> cfg.policy, cfg.lower_dev, cfg.trace_packets
+    ('linux-6.1', 'dummy', 500)
 
 What timing does not decide must agree exactly: which packets go zero-copy while
 nothing holds skbs (the size test, the heuristic of vhost_net_tx_select_zcopy), and
@@ -32,7 +32,7 @@ __all__ = ["DUMMY_WIRE", "MATRIX", "model_config", "side_by_side", "agreement", 
 
 #: macvtap on a ``dummy`` device: the skb is freed when it is transmitted, so its
 #: zero-copy callback fires at once (a netem qdisc, if any, holds it first)
-DUMMY_WIRE = dict(line_rate_gbps=100_000.0, dma_latency_dist="fixed", dma_base_ns=0.0, straggler_p=0.0)
+DUMMY_WIRE = dict(lower_dev="dummy", straggler_p=0.0)
 
 #: The ground-truth matrix: (name, Config fields). Sizes on both sides of the
 #: threshold (a 244-byte frame is 256 bytes with the virtio-net header), rings 128 to
