@@ -37,9 +37,11 @@ data_dir = "../data"  # where the frames are written (relative to notebooks/)
 figures_dir = "../figures"  # not used: this notebook has tables, not figures
 store = "../data/store"  # not used: the model's runs here are single runs, not sweeps
 progress = True  # not used: one boot runs the whole matrix
-kernel_runs_dir = "../data/kernel_runs"  # where the kernel's traces are kept (read back when recorded)
+kernel_runs_dir = ""  # where the kernel's traces are kept; empty: kernel_runs in data_dir
 
 # %%
+import os
+
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -52,6 +54,9 @@ pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
 pd.set_option("display.max_colwidth", 60)
 
+keep_dir = kernel_runs_dir or os.path.join(data_dir, "kernel_runs")
+# the runs kept by the project's last full study (committed), for a machine without a backend
+committed_dir = "../data/kernel_runs"
 n_packets = 2_000 if quick else 20_000
 matrix = compare.matrix_configs(n_packets)
 names = [n for n, _ in matrix]
@@ -64,20 +69,22 @@ configs = [c for _, c in matrix]
 # virtio-net header the tap carries), netem holding every skb 2 ms on rings of 128, 256
 # and 1024, 1500 and 64 B in turn, local delivery, zero-copy off. One boot runs them all.
 # With `backend = "recorded"`, or where no backend is usable here, the notebook reads the
-# kernel's traces of the last run kept in `data/kernel_runs/` and says so.
+# kernel's traces kept by the last run (in `data_dir`, else the project's `data/kernel_runs/`)
+# and says so.
 
 # %%
 usable = {name: b.usable for name, b in backend_info().items()}
 source = backend
 if backend != "recorded" and not usable.get(backend):
-    print(f"the {backend} backend is not usable here ({backend_info()[backend].reason}): "
-          f"reading the kernel runs kept in {kernel_runs_dir}")
+    print(f"the {backend} backend is not usable here ({backend_info()[backend].reason})")
     source = "recorded"
 if source == "recorded":
-    names, configs, kernel = compare.load_kernel_runs(kernel_runs_dir)
+    read_from = keep_dir if os.path.exists(os.path.join(keep_dir, "kernel_runs.json")) else committed_dir
+    print(f"reading the kernel runs kept in {read_from}")
+    names, configs, kernel = compare.load_kernel_runs(read_from)
 else:
     kernel = zclab.kernel.run(configs, backend=backend)
-    compare.save_kernel_runs(names, configs, kernel, kernel_runs_dir)
+    compare.save_kernel_runs(names, configs, kernel, keep_dir)
 release = kernel[0].summary.get("kernel")
 emulated = kernel[0].summary.get("emulated")
 print(f"kernel {release}, {'emulated (QEMU TCG)' if emulated else 'real timings'}, {len(configs)} scenarios, "
