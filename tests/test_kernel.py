@@ -367,6 +367,26 @@ def test_cli_fit_writes_a_preset_and_says_emulated(tmp_path, capsys):
     assert main(["kernel", "fit", str(tmp_path / "missing.csv")]) == 2
 
 
+def test_a_fitted_preset_runs_the_model_and_a_bad_file_is_named(tmp_path, capsys):
+    from zclab.kernel.fit import fit_preset, load_preset, write_preset
+
+    for suffix in (".json", ".toml"):
+        path = write_preset(fit_preset(_table()), tmp_path / f"host{suffix}")
+        assert load_preset(path)["per_packet_ns"] == pytest.approx(200)
+        assert main(["simulate", "--preset", f"@{path}", "--set", "n_packets=2000", "--json"]) == 0
+        cfg = json.loads(capsys.readouterr().out)["config"]
+        assert cfg["per_packet_ns"] == pytest.approx(200) and cfg["copy_ns_per_byte"] == pytest.approx(0.25)
+    (tmp_path / "bad.json").write_text('{"values": {"per_packet_ns": -5}}')
+    (tmp_path / "empty.json").write_text('{"name": "x"}')
+    (tmp_path / "junk.json").write_bytes(b"\x00\xff not json")
+    (tmp_path / "half.json").write_text('{"values": ')
+    for name, fragment in (("bad.json", "per_packet_ns=-5"), ("empty.json", "no table of values"),
+                           ("junk.json", "not a text file"), ("half.json", "not valid JSON"),
+                           ("missing.json", "cannot read")):
+        assert main(["simulate", "--preset", f"@{tmp_path / name}"]) == 2
+        assert fragment in capsys.readouterr().err
+
+
 def test_cli_measure_checks_its_lists(capsys):
     assert main(["kernel", "measure", "--sizes", "64,x"]) == 2
     assert main(["kernel", "measure", "--modes", "copy,fast"]) == 2

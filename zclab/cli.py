@@ -126,6 +126,11 @@ def parse_assignment(item: str) -> tuple[str, Any]:
 def build_config(presets: Sequence[str], assignments: Sequence[str]) -> Config:
     params: dict[str, Any] = {}
     for name in presets:
+        if name.startswith("@"):  # a preset file: zclab kernel fit's output
+            from .kernel.fit import load_preset
+
+            params.update(load_preset(name[1:]))
+            continue
         kind = preset_kind(name)
         if kind is None:
             known = "; ".join(f"{k}: {', '.join(t)}" for k, t in PRESET_KINDS.items())
@@ -550,7 +555,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     s = sub.add_parser("simulate", help="run one configuration and print its record")
     s.add_argument("--preset", action="append", default=[], metavar="NAME",
-                   help="a policy, workload or host preset (repeatable): " + ", ".join(n for t in PRESET_KINDS.values() for n in t))
+                   help="a policy, workload or host preset (repeatable): " + ", ".join(n for t in PRESET_KINDS.values() for n in t)
+                        + "; or @FILE, a preset file of zclab kernel fit")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="set a parameter (repeatable), e.g. --set ring_size=512 --set completion=out_of_order; "
                         "`zclab params` lists them")

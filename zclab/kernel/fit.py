@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fit_preset", "write_preset", "FitError", "PAGE"]
+__all__ = ["fit_preset", "write_preset", "load_preset", "FitError", "PAGE"]
 
 PAGE = 4096
 HDR = 12
@@ -115,3 +115,37 @@ def write_preset(preset: dict, path: str | Path) -> Path:
     else:
         path.write_text(json.dumps(preset, indent=2) + "\n")
     return path
+
+
+def load_preset(path: str | Path) -> dict:
+    """The Config values of a preset file that :func:`write_preset` wrote (JSON or TOML),
+    checked; ``Config(**load_preset(path))`` runs the model with them, and so does
+    ``zclab simulate --preset @PATH``.
+
+    Raises :class:`~zclab.ConfigError` naming the file when it cannot be read or holds
+    anything but valid Config values.
+    """
+    from ..config import Config, ConfigError
+
+    path = Path(path)
+    where = f"preset file {path}"
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError("preset", f"@{path}", f"the {where} is not a text file (JSON or TOML)") from None
+    except OSError as exc:
+        raise ConfigError("preset", f"@{path}", f"cannot read the {where}: {exc.strerror}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError("preset", f"@{path}", f"the {where} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from None
+    values = data.get("values") if isinstance(data, dict) else None
+    if not isinstance(values, dict) or not values:
+        raise ConfigError("preset", f"@{path}", f"the {where} has no table of values (zclab kernel fit writes one)")
+    Config(**values)  # each value checked: the error names the field
+    return dict(values)
