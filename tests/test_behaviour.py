@@ -34,7 +34,8 @@ def test_invariants_hold_on_random_configs_adversarial_guest_included(cfg):
         return
     assert s["invariant_violations"] == 0
     assert s["outstanding_max"] <= min(cfg.ring_size, cfg.uio_maxiov - 1)
-    assert s["throughput_gbps"] <= cfg.line_rate_gbps * (1 + 1e-9) or np.isnan(s["throughput_gbps"])
+    if cfg.lower_dev == "nic":  # a dummy device has no line rate
+        assert s["throughput_gbps"] <= cfg.line_rate_gbps * (1 + 1e-9) or np.isnan(s["throughput_gbps"])
     if not s["deadlocked"]:
         assert s["packets"] == cfg.n_packets
     if cfg.mode == "copy":

@@ -409,15 +409,10 @@ def _cmd_kernel_run(args) -> int:
     if not any(item.partition("=")[0].strip() == "n_packets" for item in args.set):
         cfg = cfg.replace(n_packets=KERNEL_DEFAULT_PACKETS)  # the model's default (a million) is long for a kernel
     kernel.scenario(cfg, args.backend)  # a field the kernel cannot honour: exit 2 before anything runs
-    try:
-        result = kernel.run(cfg, backend=args.backend, timeout=args.timeout, cache_dir=args.cache_dir)
-    except kernel.BackendUnavailable as exc:
-        raise UsageError(f"backend {args.backend!r} unavailable: {exc}") from None
-    except kernel.KernelRunError as exc:
-        return _kernel_error(exc)
-    except KeyboardInterrupt:
-        print("zclab: interrupted; the kernel run was stopped (qemu killed, or the host's devices removed)", file=sys.stderr)
-        return 130
+    result = _kernel_call(lambda: kernel.run(cfg, backend=args.backend, timeout=args.timeout, cache_dir=args.cache_dir),
+                          args.backend, "the kernel run was stopped (qemu killed, or the host's devices removed)")
+    if isinstance(result, int):
+        return result
     if args.trace:
         _write_frame(result.trace, Path(args.trace))
     if args.json:
@@ -425,6 +420,22 @@ def _cmd_kernel_run(args) -> int:
     else:
         print(result.to_text())
     return EXIT_OK
+
+
+def _kernel_call(call, backend: str, interrupted: str):
+    """Run ``call`` on the real kernel; an exit code instead of its result when it could
+    not run (exit 2), failed (1, what was seen) or was interrupted (130)."""
+    from . import kernel
+
+    try:
+        return call()
+    except kernel.BackendUnavailable as exc:
+        raise UsageError(f"backend {backend!r} unavailable: {exc}") from None
+    except kernel.KernelRunError as exc:
+        return _kernel_error(exc)
+    except KeyboardInterrupt:
+        print(f"zclab: interrupted; {interrupted}", file=sys.stderr)
+        return 130
 
 
 def _cmd_kernel_setup(args) -> int:
@@ -467,15 +478,10 @@ def _cmd_kernel_measure(args) -> int:
     for m in modes:  # refuse a bad point before anything runs
         for s in sizes:
             kernel.scenario(base.replace(size_dist="fixed", size_bytes=s, mode=m, n_packets=args.packets), args.backend)
-    try:
-        df = measure(sizes, modes, args.packets, args.backend, base, args.timeout, args.cache_dir)
-    except kernel.BackendUnavailable as exc:
-        raise UsageError(f"backend {args.backend!r} unavailable: {exc}") from None
-    except kernel.KernelRunError as exc:
-        return _kernel_error(exc)
-    except KeyboardInterrupt:
-        print("zclab: interrupted; the kernel runs were stopped and nothing was written", file=sys.stderr)
-        return 130
+    df = _kernel_call(lambda: measure(sizes, modes, args.packets, args.backend, base, args.timeout, args.cache_dir),
+                      args.backend, "the kernel runs were stopped and nothing was written")
+    if isinstance(df, int):
+        return df
     _write_frame(df, Path(args.output))
     print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     note = " (EMULATED: these timings mean nothing)" if df["emulated"].any() else ""

@@ -684,7 +684,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         sync = True
                 if sync:
                     # vhost_zerocopy_callback, inside sendmsg (the worker is running:
-                    # nothing to wake); the completion event does the same
+                    # nothing to wake); the completion event does the same, written out
+                    # twice because a helper handed heads[] and done_list would be
+                    # wrapped in reference counting on the completion path (see _draw_dma)
                     slot = s_slot & umask
                     if unlikely(heads[slot].state != H_PENDING):
                         o.violation = 4
