@@ -125,6 +125,23 @@ def test_every_run_completes_on_6_1_with_every_path_known(results):
         assert r.trace["used_idx"].min() == 0 and sorted(r.trace["used_idx"]) == list(range(s["packets"]))
 
 
+def test_the_linux_61_preset_predicts_the_kernel_packet_by_packet(results):
+    """The model beside the kernel (zclab.kernel.compare): every path and the whole order
+    of the used ring where nothing holds skbs; with netem, the paths up to the first copy
+    over the pending limit and the first ten returns (after that, timing decides)."""
+    from zclab import simulate
+    from zclab.kernel import compare
+
+    for name, r in results.items():
+        if name == "small_trace":
+            continue
+        cfg = r.config
+        row = compare.agreement(name, cfg, r, simulate(compare.model_config(cfg)))
+        assert row["paths_compared"] > 0, name
+        assert row["paths_agree"], (name, row["first_path_difference"])
+        assert row["order_agrees"], (name, row["first_returns_kernel"], row["first_returns_model"])
+
+
 def test_64_bytes_are_copied_in_order(results):
     r = results["zc_64"]
     assert (r.trace["path"] == "copy").all() and _in_order(r)
