@@ -440,3 +440,38 @@ def test_host_refuses_to_switch_a_module_in_use(monkeypatch, tmp_path):
     host._set_zcopy(0)  # already so: nothing to do
     with pytest.raises(host.KernelRunError, match="cannot be unloaded.*VM"):
         host._set_zcopy(1)
+
+
+def test_a_guest_that_locks_up_runs_the_unfinished_scenarios_again_in_a_new_boot(monkeypatch):
+    """Under emulation a guest can lock up (soft lockups, RCU stalls in QEMU's timers):
+    the scenarios it finished are kept, the others run in a fresh boot, once; a second
+    lock-up is an error carrying everything finished."""
+    from types import SimpleNamespace
+
+    from zclab.kernel import qemu
+
+    def result(name):
+        return SimpleNamespace(ok=True, summary={"scenario": name})
+
+    boots = []
+
+    def boot(scns, *args):
+        boots.append(list(scns))
+        if len(boots) == 1:
+            raise qemu.GuestHung("the guest did not finish within 9 s", [result(scns[0])], "tail")
+        return [result(s) for s in scns]
+
+    monkeypatch.setattr(qemu, "_boot", boot)
+    out = qemu.run_qemu(["a", "b", "c"])
+    assert boots == [["a", "b", "c"], ["b", "c"]]
+    assert [r.summary["scenario"] for r in out] == ["a", "b", "c"]
+    assert [r.summary["boot_retries"] for r in out] == [0, 1, 1]
+
+    boots.clear()
+    monkeypatch.setattr(qemu, "_boot", lambda scns, *a: (_ for _ in ()).throw(
+        qemu.GuestHung("the guest did not finish within 9 s", [result(scns[0])], "tail")))
+    with pytest.raises(qemu.KernelRunError, match="did not finish") as e:
+        qemu.run_qemu(["a", "b", "c"])
+    assert [r.summary["scenario"] for r in e.value.results] == ["a", "b"]
+    with pytest.raises(qemu.KernelRunError):
+        qemu.run_qemu(["a", "b"], retries=0)

@@ -25,7 +25,7 @@ from .initramfs import build_initramfs
 from .install import MODULES, KernelTree, find_kernel
 from .parse import DriverOutputError, KernelResult, build_result
 
-__all__ = ["run_qemu", "QEMU", "KernelRunError", "BackendUnavailable", "guest_script", "default_timeout"]
+__all__ = ["run_qemu", "QEMU", "KernelRunError", "GuestHung", "BackendUnavailable", "guest_script", "default_timeout"]
 
 QEMU = "qemu-system-x86_64"
 TRACEFS = "/sys/kernel/tracing"
@@ -103,14 +103,42 @@ def check_available(kernel: KernelTree | None) -> None:
         raise BackendUnavailable("no unpacked kernel in the cache: run `zclab kernel setup`")
 
 
+class GuestHung(KernelRunError):
+    """The emulated guest did not finish within its time (it is killed)."""
+
+
 def run_qemu(scenarios, timeout: float | None = None, cache_dir=None, watchdog_s: float = 5.0,
-             smp: int = 2, memory_mb: int = 1024, keep_dir: str | None = None) -> list[KernelResult]:
+             smp: int = 2, memory_mb: int = 1024, keep_dir: str | None = None, retries: int = 1) -> list[KernelResult]:
     """Run ``scenarios`` (from :func:`zclab.kernel.scenario.scenario`) in one boot.
 
-    Raises BackendUnavailable when qemu, busybox or the kernel is missing, and
-    KernelRunError when the guest hangs past ``timeout`` seconds, a scenario's driver
-    fails or its watchdog fires (the error carries the finished results).
+    A guest that hangs past ``timeout`` seconds is killed. Under emulation a guest
+    sometimes locks up on a loaded host (soft lockups, RCU stalls: QEMU's timers, not
+    vhost), so the scenarios it did not finish run again in a fresh boot, up to
+    ``retries`` times; each result's summary says how many boots it took
+    (``boot_retries``). Raises BackendUnavailable when qemu, busybox or the kernel is
+    missing, and KernelRunError when the guest still hangs, a scenario's driver fails
+    or its watchdog fires (the error carries the finished results). A driver's
+    watchdog is the kernel's behaviour, never retried.
     """
+    scenarios = list(scenarios)
+    done: list[KernelResult] = []
+    for attempt in range(retries + 1):
+        try:
+            results = _boot(scenarios[len(done):], timeout, cache_dir, watchdog_s, smp, memory_mb, keep_dir)
+        except GuestHung as exc:
+            if attempt == retries or not all(r.ok for r in exc.results):
+                raise KernelRunError(str(exc), done + exc.results, exc.console) from None
+            for r in exc.results:
+                r.summary["boot_retries"] = attempt
+            done += exc.results
+            continue
+        for r in results:
+            r.summary["boot_retries"] = attempt
+        return done + results
+    raise AssertionError("unreachable")
+
+
+def _boot(scenarios, timeout, cache_dir, watchdog_s, smp, memory_mb, keep_dir) -> list[KernelResult]:
     kernel = find_kernel(cache_dir)
     check_available(kernel)
     driver = driver_binary(cache_dir)
@@ -144,7 +172,7 @@ def run_qemu(scenarios, timeout: float | None = None, cache_dir=None, watchdog_s
                 text = data.read_text(errors="replace")
                 done = _results(scenarios, text, kernel.release, _tail(console), strict=False)
                 where = _where(scenarios, text)
-                raise KernelRunError(
+                raise GuestHung(
                     f"the guest did not finish within {timeout:.0f} s ({where}); "
                     f"console tail:\n{_tail(console)}", done, _tail(console)) from None
         finally:
