@@ -107,6 +107,7 @@ def test_sensitivity_headlines_move_with_the_costs_that_define_them():
     assert sensitivity.best_goodcopy_len(overrides={"pin_ns_per_page": 1e6}) == math.inf
 
 
+@pytest.mark.slow
 def test_notebook_runs_at_quick_size_and_writes_its_frames(tmp_path):
     params = {"data_dir": str(tmp_path / "data"), "figures_dir": str(tmp_path / "figures"),
               "store": str(tmp_path / "store")}

@@ -78,6 +78,7 @@ def test_a_failing_notebook_is_reported_and_the_batch_goes_on(batch, tmp_path):
     assert all(r.output.with_suffix(".log").is_file() for r in runs)  # what the kernels printed outside cells
 
 
+@pytest.mark.slow
 def test_cli_exits_1_when_a_notebook_failed_and_0_when_none_did(batch, tmp_path):
     code, out, err = run_cli("notebooks", "run", "--notebooks-dir", str(batch), "--output-dir", str(tmp_path / "r1"))
     assert code == 1, err

@@ -8,6 +8,8 @@ import pytest
 
 from zclab import notebooks
 
+pytestmark = pytest.mark.slow  # the whole quick study: about 1.5 to 4 minutes
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED_FIGURES = sorted(p.name for p in (ROOT / "figures").glob("*.png"))
 

@@ -221,6 +221,7 @@ def _check_resumed(store: Path, spec, tmp_path, out: Path):
     assert set(keys) == set(ref["key"])
 
 
+@pytest.mark.slow
 def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_a_run(tmp_path):
     spec, store = _spec(tmp_path), tmp_path / "store"
     p = _zclab("sweep", str(spec), "--store", str(store), "--no-progress", "--workers", "2")
@@ -232,6 +233,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_a_run
     _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     # 240 runs, about 3 s of work in one worker: the interrupt, half a second after
     # the first flush, finds the sweep running however fast the engine gets
@@ -248,6 +250,7 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
 
 
+@pytest.mark.slow
 def test_a_killed_worker_fails_the_sweep_cleanly_and_the_rerun_completes(tmp_path):
     spec, store = _spec(tmp_path), tmp_path / "store"
     p = _zclab("sweep", str(spec), "--store", str(store), "--no-progress", "--workers", "2")

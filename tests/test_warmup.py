@@ -66,6 +66,7 @@ def test_warmup_with_no_config_loads_the_default_variant_and_every_variant_all_s
     assert (n_default, n_after, n_all) == ("1", "1", "16")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="warmup(processes=N) forks")
 def test_warmup_in_two_processes_fills_a_cold_cache_with_each_variant_under_its_own_key(tmp_path):
     # Two forked processes compile one variant each into an empty cache at the same
