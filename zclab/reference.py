@@ -904,4 +904,6 @@ def simulate_reference(config=None, **overrides) -> Result:
 
         rows = [dict(model.trace[k]) for k in sorted(model.trace)]
         trace = pd.DataFrame(rows)
+        # as the engine's trace: -1 for a packet not returned before the run ended
+        trace["used_idx"] = trace.get("used_idx", pd.Series(dtype=float)).reindex(trace.index).fillna(-1).astype(int)
     return Result(config=cfg, summary=summary, trace=trace)

@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..simulation import VNET_HDR_LEN as HDR  # the header in front of each frame
+
 __all__ = ["fit_preset", "write_preset", "load_preset", "FitError", "PAGE"]
 
 PAGE = 4096
-HDR = 12
 
 
 class FitError(ValueError):
