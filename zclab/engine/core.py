@@ -374,7 +374,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     cq = np.empty((cqcap, 3), np.float64)  # (wire done, completion time, key)
     o.cq_head = 0
     o.cq_n = 0
-    # vhost_net_tx_select_zcopy (v3.3+): packets sent since the last reset and the
+    # vhost_net_tx_select_zcopy (2012): packets sent since the last reset and the
     # zero-copy skbs among them that were copied after all (net->tx_packets, tx_zcopy_err)
     tx_packets = 0
     tx_zcopy_err = 0
