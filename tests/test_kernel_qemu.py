@@ -29,10 +29,10 @@ def _scn(egress_delay_ns=0.0, cycle=None, **kw):
 MATRIX = {
     "zc_64": _scn(size_bytes=64),
     "zc_1500": _scn(),
-    "zc_1500_netem": _scn(egress_delay_ns=2e6),
-    "zc_cycle_netem": _scn(egress_delay_ns=2e6, cycle=(1500, 64)),
+    "zc_1500_netem": _scn(egress_delay_ns=2e7),  # 20 ms: a slow emulated worker still reaches the limit
+    "zc_cycle_netem": _scn(egress_delay_ns=2e7, cycle=(1500, 64)),
     "zc_local": _scn(dest="local"),
-    "copy_1500_netem": _scn(egress_delay_ns=2e6, mode="copy"),
+    "copy_1500_netem": _scn(egress_delay_ns=2e7, mode="copy"),
     "socket_243": _scn(size_bytes=243, n_packets=300),
     "socket_244": _scn(size_bytes=244, n_packets=300),
     "vhost_255": _scn(size_bytes=255, n_packets=300, vnet_hdr="vhost"),
@@ -127,15 +127,16 @@ def test_every_run_completes_on_6_1_with_every_path_known(results):
 
 def test_the_linux_61_preset_predicts_the_kernel_packet_by_packet(results):
     """The model beside the kernel (zclab.kernel.compare): every path and the whole order
-    of the used ring where nothing holds skbs; with netem, the paths up to the first copy
-    over the pending limit and the first ten returns (after that, timing decides)."""
+    of the used ring wherever nothing holds skbs. With netem holding them 2 ms, even the
+    first paths and returns depend on how many packets the emulated worker sends in 2 ms
+    (on a busy host, packet 0 came back second): notebook 09 shows those, untested."""
     from zclab import simulate
     from zclab.kernel import compare
 
     for name, r in results.items():
-        if name == "small_trace":
-            continue
         cfg = r.config
+        if name == "small_trace" or compare.timing_decides(cfg):
+            continue
         row = compare.agreement(name, cfg, r, simulate(compare.model_config(cfg)))
         assert row["paths_compared"] > 0, name
         assert row["paths_agree"], (name, row["first_path_difference"])
@@ -156,7 +157,7 @@ def test_1500_bytes_go_zero_copy_in_order_when_nothing_holds_them(results):
     assert s["lower_tx_packets"] == N
 
 
-def test_netem_2ms_ring_256_first_65_zero_copy_then_66th_copied_and_returned_first(results):
+def test_netem_ring_256_first_65_zero_copy_then_66th_copied_and_returned_first(results):
     r = results["zc_1500_netem"]
     path = r.trace["path"].tolist()
     # vhost_exceeds_maxpend: pending > min(VHOST_MAX_PEND, num >> 2) = 64, strictly

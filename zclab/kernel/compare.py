@@ -18,7 +18,8 @@ nothing holds skbs (the size test, the heuristic of vhost_net_tx_select_zcopy), 
 the order of the used ring. With netem holding skbs, which packets are copied after
 the first completions, and so how far returns overtake, depends on the speed of the
 worker against the delay: there the first ``limit + 1`` paths and the first returns
-must agree, and the rest is compared as counts (:data:`TIMING_DECIDES`).
+are compared (they agree while the worker sends more than the limit in the delay, which
+an emulated worker on a busy host may not), and the rest as counts (:func:`timing_decides`).
 """
 
 from __future__ import annotations
