@@ -53,7 +53,7 @@ def test_engine_matches_reference_on_the_matrix(policy, completion, arrival, siz
         dict(ring_size=128, max_pend=128),  # seed deadlock
         dict(ring_size=4096, uio_maxiov=256, max_pend=64, guest_xmit_ns=10.0),  # span stalls
         dict(policy="mainline-fallback", completion="out_of_order", straggler_p=0.1, straggler_ns=1e5),
-        dict(nic_queue_len=2, line_rate_gbps=0.5, workload="tcp_stream_64k"),
+        dict(txqueuelen=2, line_rate_gbps=0.5, workload="tcp_stream_64k"),
         dict(duplicate_head_p=0.3, completion="out_of_order", policy="mainline-stall"),
         dict(dma_latency_dist="lognormal", dma_sigma=1.5, workload="bimodal_64k"),
         dict(reap_threshold=16, workload="small_64", goodcopy_len=0),
@@ -118,7 +118,8 @@ def test_every_engine_parameter_is_set_from_the_config():
         reap_threshold=3, signal_every_publish=True, duplicate_head_p=0.1, tx_batch=8, used_ring_ns=50,
         host_stack_ns_per_packet=100, host_stack_ns_per_byte=0.1, local_rx_ns_per_packet=500,
         wake_on_completion=True, completion="out_of_order", pend_placement="stall", select_zcopy=True,
-        size_dist="uniform", straggler_p=0.01, flows=[{"name": "a"}, {"name": "b"}],
+        size_dist="uniform", straggler_p=0.01, flows=[{"name": "a"}, {"name": "b"}], qdisc="backpressure",
+        bql_limit_bytes=3000, tx_max_coalesced_frames=8,
     ))["params"]
     for name in L.P.names:
         assert a[0][name] != 0 or b[0][name] != 0, name
@@ -166,7 +167,7 @@ EXTENSIONS = {
     "limiter_drops_pps": dict(egress_rate_pps=5e4, egress_queue=3, workload="tcp_stream_64k"),
     "limiter_drops_mbps": dict(egress_rate_mbps=300.0, egress_queue=10, size_dist="bimodal"),
     "local_zerocopy": dict(dest="local", local_rx_ns_per_packet=800.0, workload="bimodal_64k", straggler_p=0.05, straggler_ns=1e5),
-    "local_copy": dict(dest="local", local_rx_ns_per_packet=800.0, mode="copy", nic_queue_len=4),
+    "local_copy": dict(dest="local", local_rx_ns_per_packet=800.0, mode="copy", txqueuelen=4),
     "host_stack": dict(host_stack_ns_per_packet=900.0, host_stack_ns_per_byte=0.05, used_ring_ns=120.0),
     "tx_batch_copy": dict(mode="copy", tx_batch=16, used_ring_ns=200.0, guest_xmit_ns=100.0),
     "tx_batch_copy_every_publish": dict(mode="copy", tx_batch=64, used_ring_ns=50.0, signal_every_publish=True, weight_bytes=20_000),
@@ -232,7 +233,7 @@ def test_traces_agree_with_flows_limiters_and_local_delivery():
 
 def test_limiter_faster_than_the_wire_gives_the_same_goodput_in_engine_and_reference():
     cfg = Config(n_packets=3_000, warmup_packets=100, mode="copy", size_dist="fixed", size_bytes=1500,
-                 line_rate_gbps=0.1, nic_queue_len=1, egress_rate_pps=1e9, egress_queue=1000)
+                 line_rate_gbps=0.1, txqueuelen=1, egress_rate_pps=1e9, egress_queue=1000)
     a, b = simulate(cfg).summary, simulate_reference(cfg).summary
     assert a["throughput_gbps"] == b["throughput_gbps"] and a["mpps"] == b["mpps"]
     # the limiter waits for room in the device queue: the wire stays the bottleneck

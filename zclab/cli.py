@@ -29,7 +29,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import COMBINATIONS, PARAMETERS, Config, ConfigError, allowed, did_you_mean
+from .config import COMBINATIONS, PARAMETERS, RENAMED, Config, ConfigError, allowed, did_you_mean
 from .result import format_value
 from .sweep import SweepError
 from .presets import PRESET_KINDS, preset_kind
@@ -358,6 +358,8 @@ def _cmd_params(args: argparse.Namespace) -> int:
     names = list(PARAMETERS)
     if args.names:
         for name in args.names:
+            if name in RENAMED:
+                raise UsageError(f"{name!r}: {RENAMED[name]}")
             if name not in PARAMETERS:
                 raise UsageError(f"{name!r}: unknown parameter" + did_you_mean(name, PARAMETERS))
         names = args.names

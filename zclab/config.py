@@ -47,6 +47,8 @@ __all__ = ["Config", "ConfigError", "PARAMETERS", "COMBINATIONS", "MAX_PACKET_BY
 
 #: Largest packet (one descriptor chain) the model accepts: a 64 KB GSO frame.
 MAX_PACKET_BYTES = 65536
+#: Fewest TX ring descriptors: a 64 KB skb takes 17 (a context descriptor and 16 pages).
+MIN_TX_RING = 17
 #: Largest vring.num a virtio ring may have.
 MAX_RING_SIZE = 32768
 #: The caps on run length keep counters far from int64 overflow.
@@ -142,17 +144,26 @@ class Config:
     used_ring_ns: float = _p(_HOST0["used_ring_ns"], "float", "costs", "worker CPU per used-ring update (vhost_add_used_n), once per batch", unit="ns", min=0.0)
     host_stack_ns_per_packet: float = _p(_HOST0["host_stack_ns_per_packet"], "float", "costs", "host CPU outside vhost per packet: tap, bridge, driver", unit="ns", min=0.0)
     host_stack_ns_per_byte: float = _p(_HOST0["host_stack_ns_per_byte"], "float", "costs", "host CPU outside vhost per byte: GSO segmentation, checksums", unit="ns/byte", min=0.0)
+    tx_clean_latency_ns: float = _p(_HOST0["tx_clean_latency_ns"], "float", "costs", "from the NIC's TX interrupt to its clean-up freeing skbs (interrupt delivery, NAPI scheduling; nic_completion='coalesced')", unit="ns", min=0.0)
     local_rx_ns_per_packet: float = _p(_HOST0["local_rx_ns_per_packet"], "float", "costs", "host CPU of the local receiver per packet (dest='local')", unit="ns", min=0.0)
     cpu_ghz: float = _p(_HOST0["cpu_ghz"], "float", "costs", "host clock, for cycles per byte", unit="GHz", min_exclusive=0.0, max=100.0)
     # NIC ---------------------------------------------------------------------
-    lower_dev: str = _p("nic", "choice", "nic", "the device under the tap or macvtap: a NIC (line rate, then the DMA completion delay), or a dummy, which frees each skb as it sends it (no wire time; the callback runs inside sendmsg unless a qdisc holds the skb)", choices=("nic", "dummy"))
+    lower_dev: str = _p("nic", "choice", "nic", "the device under the tap or macvtap: a NIC (qdisc, TX ring, line rate, completions), or a dummy, which frees each skb as it sends it (IFF_NO_QUEUE: no qdisc, no wire time; the callback runs inside sendmsg unless an egress limiter holds the skb; the other NIC fields are then not used)", choices=("nic", "dummy"))
+    nic_completion: str = _p("coalesced", "choice", "nic", "how the NIC's TX completions free skbs: 'coalesced', the real driver (one TX ring completed in order as the wire finishes each skb, freed in batches by the clean-up after interrupt coalescing: tx_coalesce_usecs, tx_max_coalesced_frames, tx_clean_latency_ns); 'synthetic', model version 3's random delay per skb after the wire (dma_latency_dist, dma_base_ns, stragglers), which reorders completions by itself", choices=("coalesced", "synthetic"))
+    qdisc: str = _p("pfifo_fast", "choice", "nic", "the host qdisc in front of the NIC: 'pfifo_fast', a FIFO of txqueuelen packets that drops when full (a dropped zero-copy skb completes at the drop); 'backpressure', synthetic: a lossless queue of txqueuelen packets, the worker waits for room", choices=("pfifo_fast", "backpressure"))
+    txqueuelen: int = _p(1000, "int", "nic", "the qdisc's limit (DEFAULT_TX_QUEUE_LEN); with nic_completion='synthetic' it counts every skb not yet wholly on the wire (there is no TX ring), with 'coalesced' those waiting for the ring. Also the local receiver's queue", unit="packets", min=1, max=10_000_000)
+    tx_ring_size: int = _p(_HOST0["tx_ring_size"], "int", "nic", "TX ring descriptors (ethtool -G tx); an skb takes 1 + one per 4 KB page of its frame; the driver stops the queue when the next skb does not fit (nic_completion='coalesced')", unit="descriptors", min=MIN_TX_RING, max=65536)
+    bql_limit_bytes: int = _p(0, "int", "nic", "byte queue limits: a fixed limit on the bytes in the TX ring (dql's dynamic limit is not modelled); 0: off", unit="bytes", min=0, max=2**40)
+    tx_coalesce_usecs: float = _p(_HOST0["tx_coalesce_usecs"], "float", "nic", "interrupt coalescing: the TX interrupt fires this long after the first completion not yet cleaned (ethtool -C tx-usecs)", unit="us", min=0.0, max=1e6)
+    tx_max_coalesced_frames: int = _p(_HOST0["tx_max_coalesced_frames"], "int", "nic", "... or at this many completions since the last interrupt, if sooner (ethtool -C tx-frames); 0: no frame count", unit="completions", min=0, max=65536)
+    gso_size: int = _p(1448, "int", "nic", "GSO/TSO segment payload (MSS): a larger frame goes on the wire as ceil((len - gso_hdr_bytes) / gso_size) segments, each with the headers and wire_overhead_bytes; 0: a frame is one frame on the wire", unit="bytes", min=0, max=MAX_PACKET_BYTES)
+    gso_hdr_bytes: int = _p(66, "int", "nic", "headers repeated on each GSO segment: Ethernet 14 + IPv4 20 + TCP with timestamps 32", unit="bytes", min=0, max=1024)
     line_rate_gbps: float = _p(_HOST0["line_rate_gbps"], "float", "nic", "wire speed", unit="Gbit/s", min_exclusive=0.0, max=100_000.0)
-    wire_overhead_bytes: int = _p(24, "int", "nic", "preamble, FCS, inter-frame gap per packet", unit="bytes", min=0, max=MAX_PACKET_BYTES)
-    nic_queue_len: int = _p(1000, "int", "nic", "skbs the device holds before the worker waits for room (qdisc + TX ring)", unit="packets", min=1, max=10_000_000)
-    dma_latency_dist: str = _p("exponential", "choice", "nic", "distribution of the completion delay after the wire", choices=("fixed", "exponential", "lognormal"))
-    dma_base_ns: float = _p(_HOST0["dma_base_ns"], "float", "nic", "mean completion delay after the last bit left", unit="ns", min=0.0)
-    dma_sigma: float = _p(0.5, "float", "nic", "lognormal shape (sigma of the log)", min_exclusive=0.0, max=10.0)
-    straggler_p: float = _p(0.0, "float", "nic", "probability that a completion is held longer", min=0.0, max=1.0)
+    wire_overhead_bytes: int = _p(24, "int", "nic", "preamble, FCS, inter-frame gap per packet (per segment)", unit="bytes", min=0, max=MAX_PACKET_BYTES)
+    dma_latency_dist: str = _p("exponential", "choice", "nic", "nic_completion='synthetic': distribution of the completion delay after the wire", choices=("fixed", "exponential", "lognormal"))
+    dma_base_ns: float = _p(_HOST0["dma_base_ns"], "float", "nic", "nic_completion='synthetic': mean completion delay after the last bit left", unit="ns", min=0.0)
+    dma_sigma: float = _p(0.5, "float", "nic", "nic_completion='synthetic': lognormal shape (sigma of the log)", min_exclusive=0.0, max=10.0)
+    straggler_p: float = _p(0.0, "float", "nic", "probability that a completion is held longer (nic_completion='synthetic' on the wire; a slow local receiver)", min=0.0, max=1.0)
     straggler_ns: float = _p(1_000_000.0, "float", "nic", "extra delay of a held completion", unit="ns", min=0.0)
     # guest -------------------------------------------------------------------
     duplicate_head_p: float = _p(0.0, "float", "guest", "adversarial guest: probability that a post writes its head twice", min=0.0, max=1.0)
@@ -252,9 +263,19 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+#: Parameters of earlier model versions that were renamed: what to use instead.
+RENAMED = {
+    "nic_queue_len": ("renamed txqueuelen (model version 4): the qdisc's limit in front of the NIC's TX ring, "
+                      "which now drops when full (qdisc='pfifo_fast'); set qdisc='backpressure' and "
+                      "nic_completion='synthetic' with txqueuelen for the old lossless device queue"),
+}
+
+
 def _resolve(base: Mapping[str, Any], given: Mapping[str, Any], from_resolved: bool = False) -> dict:
     """Defaults, then presets, then explicit values; validate the whole."""
     for name in given:
+        if name in RENAMED:
+            raise ConfigError(name, given[name], RENAMED[name])
         if name not in _DEFAULTS:
             raise ConfigError(name, given[name], "unknown parameter" + did_you_mean(name, _DEFAULTS))
     values = dict(base)

@@ -18,9 +18,11 @@ It is about a hundred times slower than the engine; use it for small runs.
 
 Rules shared with the engine (any change must be made in both):
 
-* Events at the same time run in the order: completion, egress-limiter
-  release, worker, guest, open-loop arrival; completions at the same time in
-  submission order, limiter releases and arrivals in flow order.
+* Events at the same time run in the order: completion, the NIC's clean-up,
+  egress-limiter release, worker, guest, open-loop arrival; completions at the
+  same time in submission order, limiter releases and arrivals in flow order. A
+  clean-up frees its skbs in ring order, sets the next interrupt, moves the
+  qdisc's skbs into the ring, then runs the freed skbs' callbacks in ring order.
 * Within an event an actor's bookkeeping happens at the event's time; the CPU
   it spends (signals, kicks, requeues) delays its next step.
 * Time-weighted statistics integrate the state between consecutive events.
@@ -115,7 +117,7 @@ WINDOW_SUMS = (
     "wire_packets", "wire_bytes", "local_packets", "local_bytes", "callback_ns", "outstanding_area",
     "hol_area", "inflight_area", "stall_ns", "nic_wait_ns", "ring_full_ns", "qdisc_area", "qdisc_delay_sum",
     "stack_cpu_ns", "local_cpu_ns", "stalls", "span_stalls", "signals", "kicks", "requeues", "fallbacks",
-    "arrivals", "drops", "egress_drops", "qdisc_dequeued", "release_batches", "used_updates", "duplicates",
+    "arrivals", "drops", "egress_drops", "nic_drops", "qdisc_dequeued", "release_batches", "used_updates", "duplicates",
     "guest_bad_ring", "guest_early_free", "guest_avail_overruns",
 )
 
@@ -209,6 +211,17 @@ class Device:
 
     queue: deque = field(default_factory=deque)
     free_at: float = 0.0
+
+
+@dataclass
+class RingEntry:
+    """An skb in the NIC's TX ring: when its descriptors complete (its last bit left the
+    wire), how many it takes, its length, its heads[] index if zero-copy (else -1)."""
+
+    cqe: float
+    descs: int
+    length: int
+    idx: int
 
 
 @dataclass
@@ -324,6 +337,16 @@ class ReferenceModel:
         self.in_service: tuple[Packet, str, int] | None = None  # (packet, path, heads index or -1)
         self.wire = Device()
         self.local = Device()
+        # the NIC (model.md section 1); a dummy has no queue, ring or wire time
+        self.coalesced = cfg.nic_completion == "coalesced" and not self.dummy
+        self.backpressure = cfg.qdisc == "backpressure" or self.dummy
+        self.gso_size = 0 if self.dummy else cfg.gso_size
+        self.txq: deque = deque()  # the host qdisc (pfifo_fast): (packet, zero-copy?, heads index)
+        self.ring: deque[RingEntry] = deque()  # the TX ring, in order
+        self.ring_desc = 0
+        self.ring_bytes = 0
+        self.irq_t = INF  # when the TX interrupt fires
+        self.clean_t = INF  # when its clean-up runs
         # run
         self.now = 0.0
         self.posted = 0
@@ -408,13 +431,14 @@ class ReferenceModel:
         while True:
             t_c = self.completions[0][0] if self.completions else INF
             t_lim, _ = self.next_limiter()
-            candidates = [(t_c, 0), (t_lim, 1), (self.w_next, 2), (self.g_next, 3)]
+            # ties: a completion, the NIC's clean-up, a limiter, the worker, the guest
+            candidates = [(t_c, 0), (self.clean_t, 1), (t_lim, 2), (self.w_next, 3), (self.g_next, 4)]
             t_host, actor = min(candidates)
             if t_host == INF and (not self.poisson or self.g_state != "idle"):
                 return "deadlock"
             a_next, _ = self.next_arrival()
             if a_next < t_host:
-                t, actor = a_next, 4
+                t, actor = a_next, 5
             else:
                 t = t_host
             self.st.o["events"] += 1
@@ -430,12 +454,14 @@ class ReferenceModel:
             if actor == 0:
                 self.completion()
             elif actor == 1:
-                self.limiter_release()
+                self.nic_clean()
             elif actor == 2:
+                self.limiter_release()
+            elif actor == 3:
                 self.worker_step()
                 if self.finished:
                     return "done"
-            elif actor == 3:
+            elif actor == 4:
                 self.guest_event()
             else:
                 self.arrival()
@@ -478,8 +504,80 @@ class ReferenceModel:
 
     # -- completion callback and limiters ---------------------------------------------------------
     def completion(self) -> None:
-        """vhost_zerocopy_callback: mark the head done; mainline also queues the worker."""
+        """A completion from the heap: a synthetic NIC's DMA done, a dropped or copied skb."""
         _, idx = heapq.heappop(self.completions)
+        self.zerocopy_callback(idx)
+
+    def nic_clean(self) -> None:
+        """The NIC's TX interrupt has fired and its clean-up runs (ixgbe_clean_tx_irq,
+        mlx5e_poll_tx_cq): every skb whose descriptors are done is freed, in ring order,
+        a zero-copy one running its callback (napi_consume_skb -> skb_zcopy_clear); then
+        the next interrupt is set from the oldest completion not yet cleaned, and the
+        qdisc's skbs go into the freed descriptors (netif_tx_wake_queue -> qdisc_run)."""
+        freed = []
+        while self.ring and self.ring[0].cqe <= self.now:
+            e = self.ring.popleft()
+            self.ring_desc -= e.descs
+            self.ring_bytes -= e.length
+            if e.idx >= 0:
+                freed.append(e.idx)
+        c = self.c
+        self.irq_t = INF
+        if self.ring:
+            self.irq_t = self.ring[0].cqe + c.tx_coalesce_usecs * 1e3
+            f = c.tx_max_coalesced_frames
+            if f > 0 and len(self.ring) >= f and self.ring[f - 1].cqe < self.irq_t:
+                self.irq_t = self.ring[f - 1].cqe
+        self.clean_t = self.irq_t + c.tx_clean_latency_ns
+        self.qdisc_run()
+        for idx in freed:
+            self.zerocopy_callback(idx)
+
+    @staticmethod
+    def descs(length: int) -> int:
+        """TX descriptors of an skb: a context descriptor and one per 4 KB page (ixgbe_tx_map)."""
+        return 1 + ((length + 4095) >> 12)
+
+    def ring_fits(self, length: int) -> bool:
+        """Descriptors free for it, and (BQL) the bytes in the ring not above the limit."""
+        c = self.c
+        return (self.ring_desc + self.descs(length) <= c.tx_ring_size
+                and (c.bql_limit_bytes == 0 or self.ring_bytes <= c.bql_limit_bytes))
+
+    def wire_bytes(self, length: int) -> int:
+        """A GSO frame on the wire: its segments, each with the headers and the overhead."""
+        c, g, h = self.c, self.gso_size, self.c.gso_hdr_bytes
+        if g > 0 and length > g + h:
+            segs = (length - h + g - 1) // g
+            return length + (segs - 1) * h + segs * c.wire_overhead_bytes
+        return length + c.wire_overhead_bytes
+
+    def qdisc_run(self) -> None:
+        """The qdisc's skbs into the TX ring while it has room; each on the wire in order,
+        its completion when its last bit has left; interrupt coalescing (see nic_clean)."""
+        c = self.c
+        while self.txq and self.ring_fits(self.txq[0][0].length):
+            packet, zc, idx = self.txq.popleft()
+            dev = self.wire
+            start = dev.free_at if dev.free_at > self.now else self.now
+            done = start + self.wire_bytes(packet.length) * self.wire_ns_per_byte
+            dev.free_at = done
+            dev.queue.append((start, done, packet.length, packet.flow))
+            e = RingEntry(done, self.descs(packet.length), packet.length, idx if zc else -1)
+            self.ring.append(e)
+            self.ring_desc += e.descs
+            self.ring_bytes += e.length
+            if len(self.ring) == 1:
+                self.irq_t = done + c.tx_coalesce_usecs * 1e3
+            if c.tx_max_coalesced_frames > 0 and len(self.ring) == c.tx_max_coalesced_frames and done < self.irq_t:
+                self.irq_t = done
+            self.clean_t = self.irq_t + c.tx_clean_latency_ns
+            tr = self.traced(packet.seq)
+            if tr is not None:
+                tr.update(t_wire_start=start, t_wire_done=done)
+
+    def zerocopy_callback(self, idx: int) -> None:
+        """vhost_zerocopy_callback: mark the head done; mainline also queues the worker."""
         if not self.heads.mark_done(idx):
             self.violation = 4
         tr = self.traced(self.heads.slots[idx].packet.seq)
@@ -495,7 +593,14 @@ class ReferenceModel:
         _, f = self.next_limiter()
         flow = self.flows[f]
         dev = self.local if flow.local else self.wire
-        if len(dev.queue) >= self.c.nic_queue_len:
+        if not flow.local and self.coalesced:
+            _, packet, zc, idx = flow.limiter.queue[0]
+            if self.txq or not self.ring_fits(packet.length):
+                # the driver has stopped the queue: the limiter (this flow's qdisc) keeps
+                # the skb until the ring's next clean-up
+                flow.limiter.queue[0] = (self.clean_t, packet, zc, idx)
+                return
+        elif len(dev.queue) >= self.c.txqueuelen:
             # the device queue is full: the qdisc keeps the skb until the device has
             # finished its oldest one (netif_tx_stop_queue backpressure)
             _, packet, zc, idx = flow.limiter.queue[0]
@@ -512,10 +617,15 @@ class ReferenceModel:
         zero-copy skb completes when the device is done), or a local socket (a
         zero-copy skb is copied at delivery, skb_orphan_frags, and completes then)."""
         c, flow = self.c, self.flows[packet.flow]
+        if not flow.local and self.coalesced:
+            # through the qdisc into the TX ring (the caller made sure it takes the skb)
+            self.txq.append((packet, zc, idx))
+            self.qdisc_run()
+            return
         if not flow.local:
             dev = self.wire
             start = dev.free_at if dev.free_at > self.now else self.now
-            done = start + (packet.length + c.wire_overhead_bytes) * self.wire_ns_per_byte
+            done = start + self.wire_bytes(packet.length) * self.wire_ns_per_byte
             if zc:
                 t_zc = done + self.draw_dma_delay(flow)
                 if in_sendmsg and t_zc <= self.now:
@@ -561,8 +671,10 @@ class ReferenceModel:
         nxt = self.flows[self.avail[0].flow if self.avail else 0]
         if nxt.limiter is not None:
             device_full = False
-        else:
-            device_full = len((self.local if nxt.local else self.wire).queue) >= c.nic_queue_len
+        elif nxt.local:
+            device_full = len(self.local.queue) >= c.txqueuelen
+        else:  # the NIC makes the worker wait only under backpressure (pfifo_fast drops)
+            device_full = self.backpressure and len(self.txq if self.coalesced else self.wire.queue) >= c.txqueuelen
         flush = bool(self.batch) and (self.zerocopy or len(self.batch) >= c.tx_batch or requeue or not self.avail or device_full)
         if flush:
             batch, self.batch = self.batch, []
@@ -607,6 +719,14 @@ class ReferenceModel:
             self.deliver(packet, False, idx)
             self.heads.slots[idx].failed = True
             self.callback_in_sendmsg(packet, idx)
+        elif lim is None and not flow.local and self.host_qdisc_full():
+            # pfifo_fast_enqueue -> qdisc_drop; kfree_skb -> skb_zcopy_clear: a zero-copy
+            # skb's callback runs inside sendmsg
+            self.count("nic_drops")
+            if self.multi:
+                self.st.flows[packet.flow]["nic_drops"] += 1
+            if zc:
+                self.callback_in_sendmsg(packet, idx)
         elif lim is None:
             self.deliver(packet, zc, idx, in_sendmsg=True)
         elif len(lim.queue) >= lim.capacity:
@@ -620,6 +740,15 @@ class ReferenceModel:
             release = max(lim.free_at, self.now + lim.delay) + lim.ns_per_packet + lim.ns_per_byte * packet.length
             lim.free_at = release
             lim.queue.append((release, packet, zc, idx))
+
+    def host_qdisc_full(self) -> bool:
+        """Does the qdisc in front of the NIC drop this skb? (pfifo_fast; under
+        backpressure the worker waited for room before it fetched the packet.) The
+        synthetic NIC has no ring: every skb not yet wholly on the wire counts."""
+        if self.backpressure:
+            return False
+        n = len(self.txq) if self.coalesced else len(self.wire.queue)
+        return n >= self.c.txqueuelen
 
     def callback_in_sendmsg(self, packet: Packet, idx: int) -> None:
         """vhost_zerocopy_callback run before sendmsg returns (the skb was copied or
@@ -713,8 +842,11 @@ class ReferenceModel:
             self.stop("stall")  # vhost_exceeds_maxpend
             return
         if device_full:
-            dev = self.local if nxt.local else self.wire
-            self.w_next = max(dev.queue[0][1], self.t_w)
+            if nxt.local:
+                oldest = self.local.queue[0][1]
+            else:  # a coalesced NIC makes room at its next clean-up
+                oldest = self.clean_t if self.coalesced else self.wire.queue[0][1]
+            self.w_next = max(oldest, self.t_w)
             self.w_phase = "new_pass"
             self.w_stop = "nic"
             return

@@ -56,6 +56,7 @@ SUMMARY_FIELDS = {
     "drops": "open-loop packets dropped at the full guest qdisc",
     "drop_fraction": "drops / arrivals",
     "egress_drops": "skbs dropped by a full egress limiter queue",
+    "host_qdisc_drops": "skbs dropped by the full host qdisc in front of the NIC (pfifo_fast, txqueuelen)",
     "used_updates_per_packet": "used-ring updates (vhost_add_used_n) per packet",
     "qdisc_len_mean": "packets waiting in the guest qdisc, time-weighted",
     "qdisc_delay_mean_ns": "arrival to the start of the guest's transmit",
@@ -85,7 +86,7 @@ SECTIONS = (
                  "inflight_mean")),
     ("notifications", ("signals_per_packet", "kicks_per_packet")),
     ("open loop", ("arrivals", "drops", "drop_fraction", "qdisc_len_mean", "qdisc_delay_mean_ns")),
-    ("egress and batching", ("egress_drops", "used_updates_per_packet")),
+    ("egress and batching", ("egress_drops", "host_qdisc_drops", "used_updates_per_packet")),
     ("checks", ("deadlocked", "invariant_violations", "duplicates", "guest_bad_ring", "guest_early_free",
                 "guest_avail_overruns", "events")),
 )
@@ -160,6 +161,7 @@ def summarize(o: dict[str, float], hist: np.ndarray, config: "Config", flow_i=No
         "drops": int(o["drops"]),
         "drop_fraction": _div(o["drops"], o["arrivals"]),
         "egress_drops": int(o["egress_drops"]),
+        "host_qdisc_drops": int(o["nic_drops"]),
         "used_updates_per_packet": _div(o["used_updates"], packets),
         "qdisc_len_mean": _div(o["qdisc_area"], window),
         "qdisc_delay_mean_ns": _div(o["qdisc_delay_sum"], o["qdisc_dequeued"]),
@@ -183,7 +185,7 @@ FLOW_FIELDS = {
     "throughput_gbps": "the flow's goodput",
     "latency_mean_ns": "the flow's mean latency",
     "latency_p99_ns": "the flow's 99th-percentile latency",
-    "drops": "the flow's packets dropped at the guest qdisc or the egress limiter",
+    "drops": "the flow's packets dropped at the guest qdisc, the egress limiter or the host qdisc",
     "zerocopy_fraction": "the flow's packets that took the zero-copy path",
 }
 
@@ -198,7 +200,7 @@ def flow_fields(config: "Config", window: float, flow_i, flow_f, flow_hist, summ
         pre = f"flow_{specs[0]['name']}_"
         out = {pre + k: summary[k] for k in ("packets", "mpps", "throughput_gbps", "latency_mean_ns",
                                               "latency_p99_ns", "zerocopy_fraction")}
-        out[pre + "drops"] = summary["drops"] + summary["egress_drops"]
+        out[pre + "drops"] = summary["drops"] + summary["egress_drops"] + summary["host_qdisc_drops"]
         return out
     out = {}
     for f, spec in enumerate(specs):
@@ -209,7 +211,7 @@ def flow_fields(config: "Config", window: float, flow_i, flow_f, flow_hist, summ
         out[pre + "throughput_gbps"] = _div(flow_i[f, L.FR_DELIVERED_BYTES] * 8.0, window)
         out[pre + "latency_mean_ns"] = _div(flow_f[f, L.FR_LAT_SUM], n)
         out[pre + "latency_p99_ns"] = quantile(flow_hist[f], n, 0.99) if n else math.nan
-        out[pre + "drops"] = int(flow_i[f, L.FR_QDISC_DROPS] + flow_i[f, L.FR_EGRESS_DROPS])
+        out[pre + "drops"] = int(flow_i[f, L.FR_QDISC_DROPS] + flow_i[f, L.FR_EGRESS_DROPS] + flow_i[f, L.FR_NIC_DROPS])
         out[pre + "zerocopy_fraction"] = _div(flow_i[f, L.FR_ZC], n)
     return out
 

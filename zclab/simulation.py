@@ -92,7 +92,7 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("uio", cfg.uio_maxiov),
         ("weight", cfg.weight_bytes),
         ("overhead", cfg.wire_overhead_bytes),
-        ("nic_qlen", cfg.nic_queue_len),
+        ("txqueuelen", cfg.txqueuelen),
         # a dummy lower device: no wire time, the skb freed (and its callback run) at transmit
         ("dma_dist", L.DMA_FIXED if dummy else {"fixed": L.DMA_FIXED, "exponential": L.DMA_EXPONENTIAL,
                                                 "lognormal": L.DMA_LOGNORMAL}[cfg.dma_latency_dist]),
@@ -118,6 +118,17 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("stack_per_packet", cfg.host_stack_ns_per_packet),
         ("stack_per_byte", cfg.host_stack_ns_per_byte),
         ("local_rx", cfg.local_rx_ns_per_packet),
+        # a dummy has no queue (IFF_NO_QUEUE), no ring and no wire time: the synthetic
+        # device with no delay is exactly that (model.md section 1)
+        ("coalesced", cfg.nic_completion == "coalesced" and not dummy),
+        ("backpressure", cfg.qdisc == "backpressure" or dummy),
+        ("ring_desc", cfg.tx_ring_size),
+        ("bql", cfg.bql_limit_bytes),
+        ("coal_ns", cfg.tx_coalesce_usecs * 1e3),
+        ("coal_frames", cfg.tx_max_coalesced_frames),
+        ("clean_latency", cfg.tx_clean_latency_ns),
+        ("gso_size", 0 if dummy else cfg.gso_size),
+        ("gso_hdr", cfg.gso_hdr_bytes),
     ):
         p[field] = value
 

@@ -10,15 +10,19 @@ unless noted).
 Events are few and typed, so the loop keeps one next-event time per actor
 instead of a general event queue: the guest (``g_next``), the worker
 (``w_next``), the open-loop sources (``a_next``, the earliest of the flows'),
-the egress limiters (``lim_next``), and a min-heap for the completions of
-zero-copy skbs, which arrive out of order (those of skbs still queued for the
-wire wait in submission order until the wire has finished them: see ``cq``).
+the egress limiters (``lim_next``), the coalesced NIC's next clean-up
+(``o.clean_t``: its TX ring completes in order, see ``_qdisc_run``), and a
+min-heap for the other completions of zero-copy skbs (a synthetic NIC's, which
+arrive out of order: those of skbs still queued for the wire wait in submission
+order until the wire has finished them, see ``cq``; a drop's; a local copy's).
 Rules shared with the plain-Python reference model (:mod:`zclab.reference`),
 which agrees to the bit:
 
-* simultaneous events run in the order completion, limiter release, worker,
-  guest, arrival; completions at the same time in submission order, limiter
-  releases in flow order;
+* simultaneous events run in the order completion, the NIC's clean-up, limiter
+  release, worker, guest, arrival; completions at the same time in submission
+  order, limiter releases in flow order; one clean-up frees its skbs, and runs
+  their callbacks, in ring order, after it has moved the qdisc's skbs into the
+  freed descriptors;
 * within one event an actor's bookkeeping happens at the event's time; CPU it
   spends (a signal, a used-ring update, a kick, a requeue) delays its next step;
 * time-weighted statistics integrate the state between consecutive events.
@@ -140,6 +144,81 @@ def _draw_dma(s, p, straggler_p, straggler_ns):
 # --- the devices ---------------------------------------------------------------------------------
 
 @njit(inline="always")
+def _wire_bytes(p, length):
+    """Bytes a frame occupies on the wire: a GSO frame larger than one segment goes out
+    as ceil((len - gso_hdr) / gso_size) segments (skb_gso_segment, or the NIC's TSO),
+    each carrying the headers again; every segment its preamble, FCS and gap."""
+    if p.gso_size > 0 and length > p.gso_size + p.gso_hdr:
+        segs = (length - p.gso_hdr + p.gso_size - 1) // p.gso_size
+        return length + (segs - 1) * p.gso_hdr + segs * p.overhead
+    return length + p.overhead
+
+
+@njit(inline="always")
+def _descs(length):
+    """TX descriptors an skb takes: a context descriptor and one per 4 KB page of its
+    frame (ixgbe_tx_map maps each fragment; a zero-copy skb's fragments are the
+    guest's pages)."""
+    return 1 + ((length + 4095) >> PAGE_SHIFT)
+
+
+@njit(inline="always")
+def _ring_fits(o, p, length):
+    """Does the TX ring take this skb now? Its descriptors must be free, and with byte
+    queue limits the bytes in the ring must not exceed the limit (netdev_tx_sent_queue
+    stops the queue once dql_avail < 0, i.e. when they do)."""
+    return o.rg_desc + _descs(length) <= p.ring_desc and (p.bql == 0 or o.rg_bytes <= p.bql)
+
+
+@njit(inline="always")
+def _qdisc_run(o, p, now, nic_t, nic_i, nic_head, nic_n, nic_free, nmask, qd_i, qdmask, rg_t, rg_i, rgmask,
+               tracing, trace_f):
+    """qdisc_run -> dev_hard_start_xmit: the qdisc's skbs go, in order, into the TX ring
+    while it has room (the driver stops the queue when the next one does not fit:
+    netif_tx_stop_queue). In the ring an skb goes on the wire in order at line rate
+    and its descriptors complete (a CQE) when its last bit has left. Interrupt
+    coalescing: the interrupt fires at the first completion not yet cleaned plus
+    tx_coalesce_usecs, or at the tx_max_coalesced_frames-th, if sooner; the clean-up
+    runs tx_clean_latency_ns later. Returns the new (nic_n, nic_free)."""
+    while o.qd_n > 0:
+        q = o.qd_head & qdmask
+        length = qd_i[0, q]
+        if not _ring_fits(o, p, length):
+            break
+        o.qd_head = (o.qd_head + 1) & qdmask
+        o.qd_n -= 1
+        start = nic_free if nic_free > now else now
+        done = start + _wire_bytes(p, length) * p.wire_ns_per_byte
+        nic_free = done
+        tail = (nic_head + nic_n) & nmask
+        nic_t[0, tail] = start
+        nic_t[1, tail] = done
+        nic_i[0, tail] = length
+        nic_i[1, tail] = qd_i[1, q]
+        nic_n += 1
+        e = (o.rg_head + o.rg_n) & rgmask
+        d = _descs(length)
+        rg_t[e] = done
+        rg_i[0, e] = d
+        rg_i[1, e] = length
+        rg_i[2, e] = qd_i[2, q]  # the heads[] index of a zero-copy skb, -1 otherwise
+        o.rg_n += 1
+        o.rg_desc += d
+        o.rg_bytes += length
+        if o.rg_n == 1:
+            o.irq_t = done + p.coal_ns  # the first completion not yet cleaned starts the timer
+        if p.coal_frames > 0 and o.rg_n == p.coal_frames and done < o.irq_t:
+            o.irq_t = done  # ... and the frame count may fire it sooner
+        o.clean_t = o.irq_t + p.clean_latency
+        if tracing:
+            k = qd_i[3, q] - p.warmup
+            if k >= 0 and k < p.trace_n:
+                trace_f[k, L.T_WIRE_START] = start
+                trace_f[k, L.T_WIRE_DONE] = done
+    return nic_n, nic_free
+
+
+@njit(inline="always")
 def _reap(o, fs, multi, q_t, q_i, head, n, mask, upto, t_start, local):
     """skbs a device has finished by ``upto`` leave its queue; goodput counts those
     handled wholly within the measured window (sent on the wire, or received by
@@ -182,7 +261,7 @@ def _deliver(t, length, f, zc, seq, p, fl_i, sp, sns, rs, o,
     k = seq - p.warmup if tracing else -1
     if not extended or fl_i[f, L.FI_DEST] == L.DEST_WIRE:
         start = nic_free if nic_free > t else t
-        done = start + (length + p.overhead) * p.wire_ns_per_byte
+        done = start + _wire_bytes(p, length) * p.wire_ns_per_byte
         nic_free = done
         tail = (nic_head + nic_n) & mask
         nic_t[0, tail] = start
@@ -253,6 +332,7 @@ def _open_window(o, n_held, fs, ff):
     o.arrivals = 0
     o.drops = 0
     o.egress_drops = 0
+    o.nic_drops = 0
     o.qdisc_dequeued = 0
     o.release_batches = 0
     o.used_updates = 0
@@ -384,7 +464,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     b_n = 0
 
     # ---- devices: the NIC (skbs not yet wholly on the wire) and the local receiver ---------
-    ncap = _pow2(p.nic_qlen + 1)
+    # (the coalesced NIC's ring and qdisc feed the wire: room for both, see _qdisc_run)
+    ncap = _pow2(p.txqueuelen + (p.ring_desc if p.coalesced else 0) + 1)
     nmask = (ncap - 1) & NONNEG
     nic_t = np.empty((2, ncap), np.float64)  # start and end of each skb's transmission
     nic_i = np.zeros((2, ncap), np.int64)  # its length and flow
@@ -397,6 +478,27 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     loc_head = 0
     loc_n = 0
     loc_free = 0.0
+    # The coalesced NIC (model.md section 1): the host qdisc in front of the TX ring
+    # (length, flow, heads[] index of a zero-copy skb or -1, sequence number), the ring
+    # (each skb's completion time; its descriptors, length and heads[] index), and the
+    # zero-copy skbs one clean-up frees, in ring order. Their heads and counts live in
+    # the run record (o.qd_*, o.rg_*), as cq's do.
+    qdcap = _pow2(p.txqueuelen + 1) if p.coalesced else 1
+    qdmask = (qdcap - 1) & NONNEG
+    qd_i = np.empty((4, qdcap), np.int64)
+    rgcap = _pow2(p.ring_desc + 1) if p.coalesced else 1
+    rgmask = (rgcap - 1) & NONNEG
+    rg_t = np.empty(rgcap, np.float64)
+    rg_i = np.empty((3, rgcap), np.int64)
+    cb = np.empty(p.ring_desc + 1, np.int64)
+    o.rg_head = 0
+    o.rg_n = 0
+    o.rg_desc = 0
+    o.rg_bytes = 0
+    o.irq_t = INF
+    o.clean_t = INF
+    o.qd_head = 0
+    o.qd_n = 0
     # egress limiters, one FIFO per flow: what each holds and when it lets it go
     lcap = 1
     n_limited = 0
@@ -475,6 +577,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     while True:
         # ---- next event: completion, limiter, worker, guest, arrival (ties in that order) --
         t_c = hp[0]  # INF when the heap is empty (heap.pop leaves it so)
+        if o.clean_t < t_c:  # the NIC's clean-up (INF when none is due): also completions
+            t_c = o.clean_t
         if fuse:
             # Same instant, nothing due before it: skip the selection and the
             # integration over a zero interval (it would add exact zeros).
@@ -524,35 +628,69 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
         guest_try = False  # the guest looks for its next packet at the end of this event
         guest_ready = now  # when it can start (after a kick's cost)
         if t == t_c:
-            # ---- DMA completion: vhost_zerocopy_callback -----------------------------------
-            idx = heap.top_key(hp)
-            hp_n = heap.pop(hp, hp_n)
-            # admit the wire's completions that may now be the earliest (see cq)
-            while o.cq_n > 0 and cq[o.cq_head & NONNEG, 0] <= hp[0]:
-                hp_n = heap.push(hp, hp_n, cq[o.cq_head & NONNEG, 1], cq[o.cq_head & NONNEG, 2])
-                o.cq_head = (o.cq_head + 1) & cqmask
-                o.cq_n -= 1
-            slot = idx & umask
-            if unlikely(heads[slot].state != H_PENDING):
-                o.violation = 4
-            heads[slot].state = H_DONE
-            n_done += 1
-            k = heads[slot].seq - p.warmup if tracing else -1
-            if tracing and k >= 0 and k < p.trace_n:
-                trace_f[k, L.T_DMA_DONE] = now
-            if ooo:
-                done_list[n_done_list & NONNEG] = idx
-                n_done_list += 1
-            elif idx == prefix_end:
-                while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
-                    prefix_end += 1
-            o.callback_ns += p.callback
-            # The seed's callback only marks the head; mainline's also queues the worker
-            # (vhost_poll_queue). A worker stopped on the limit waits for completions.
-            if w_next == INF and (w_wait == W_POLL or w_wait == W_STALL or (w_wait == W_IDLE and p.wake_on_completion)):
-                w_next = max(now + p.wake_latency, w_busy_until)
-                w_phase = PH_NEW_PASS
-                w_wait = W_RUN
+            if hp[0] == t:
+                # ---- a completion: a synthetic NIC's DMA done, an skb dropped or copied -------
+                idx = heap.top_key(hp)
+                hp_n = heap.pop(hp, hp_n)
+                # admit the wire's completions that may now be the earliest (see cq)
+                while o.cq_n > 0 and cq[o.cq_head & NONNEG, 0] <= hp[0]:
+                    hp_n = heap.push(hp, hp_n, cq[o.cq_head & NONNEG, 1], cq[o.cq_head & NONNEG, 2])
+                    o.cq_head = (o.cq_head + 1) & cqmask
+                    o.cq_n -= 1
+                cb[0] = idx
+                n_cb = 1
+            else:
+                # ---- the NIC's TX interrupt has fired; its clean-up runs now (ixgbe_poll ->
+                # ixgbe_clean_tx_irq, mlx5e_napi_poll -> mlx5e_poll_tx_cq): every skb whose
+                # descriptors are done is freed, in ring order (napi_consume_skb; a zero-copy
+                # skb's ubuf callback runs as it is freed, skb_zcopy_clear)
+                n_cb = 0
+                while o.rg_n > 0 and rg_t[o.rg_head & rgmask] <= now:
+                    e = o.rg_head & rgmask
+                    o.rg_desc -= rg_i[0, e]
+                    o.rg_bytes -= rg_i[1, e]
+                    if rg_i[2, e] >= 0:
+                        cb[n_cb & NONNEG] = rg_i[2, e]
+                        n_cb += 1
+                    o.rg_head = (o.rg_head + 1) & rgmask
+                    o.rg_n -= 1
+                # the next interrupt counts from the oldest completion not yet cleaned
+                o.irq_t = INF
+                if o.rg_n > 0:
+                    o.irq_t = rg_t[o.rg_head & rgmask] + p.coal_ns
+                    if p.coal_frames > 0 and o.rg_n >= p.coal_frames:
+                        c_f = rg_t[(o.rg_head + p.coal_frames - 1) & rgmask]
+                        if c_f < o.irq_t:
+                            o.irq_t = c_f
+                o.clean_t = o.irq_t + p.clean_latency
+                # netif_tx_wake_queue: the qdisc's skbs go into the freed descriptors
+                nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
+                nic_n, nic_free = _qdisc_run(o, p, now, nic_t, nic_i, nic_head, nic_n, nic_free, nmask, qd_i, qdmask,
+                                             rg_t, rg_i, rgmask, tracing, trace_f)
+            for j in range(n_cb):
+                # ---- vhost_zerocopy_callback -------------------------------------------------
+                idx = cb[j & NONNEG]
+                slot = idx & umask
+                if unlikely(heads[slot].state != H_PENDING):
+                    o.violation = 4
+                heads[slot].state = H_DONE
+                n_done += 1
+                k = heads[slot].seq - p.warmup if tracing else -1
+                if tracing and k >= 0 and k < p.trace_n:
+                    trace_f[k, L.T_DMA_DONE] = now
+                if ooo:
+                    done_list[n_done_list & NONNEG] = idx
+                    n_done_list += 1
+                elif idx == prefix_end:
+                    while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
+                        prefix_end += 1
+                o.callback_ns += p.callback
+                # The seed's callback only marks the head; mainline's also queues the worker
+                # (vhost_poll_queue). A worker stopped on the limit waits for completions.
+                if w_next == INF and (w_wait == W_POLL or w_wait == W_STALL or (w_wait == W_IDLE and p.wake_on_completion)):
+                    w_next = max(now + p.wake_latency, w_busy_until)
+                    w_phase = PH_NEW_PASS
+                    w_wait = W_RUN
 
         elif extended and t == lim_next:
             # ---- an egress limiter lets an skb go on to its destination ---------------------
@@ -560,21 +698,36 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             e = lim_head[f] & lim_mask
             nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
             loc_head, loc_n = _reap(o, fs, multi, loc_t, loc_i, loc_head, loc_n, lmask, now, t_start, True)
-            if fl_i[f, L.FI_DEST] == L.DEST_LOCAL and loc_n >= p.nic_qlen:
+            to_ring = fl_i[f, L.FI_DEST] != L.DEST_LOCAL and p.coalesced != 0
+            if fl_i[f, L.FI_DEST] == L.DEST_LOCAL and loc_n >= p.txqueuelen:
                 # the device queue is full: the qdisc keeps the skb until the device
                 # has finished its oldest one (netif_tx_stop_queue backpressure)
                 lim_rel[f, e] = loc_t[1, loc_head & lmask]
-            elif fl_i[f, L.FI_DEST] != L.DEST_LOCAL and nic_n >= p.nic_qlen:
+            elif to_ring and (o.qd_n > 0 or not _ring_fits(o, p, lim_len[f, e])):
+                # the driver has stopped the queue (a full TX ring): the limiter, which is
+                # this flow's qdisc, keeps the skb until the ring's next clean-up
+                lim_rel[f, e] = o.clean_t
+            elif fl_i[f, L.FI_DEST] != L.DEST_LOCAL and not p.coalesced and nic_n >= p.txqueuelen:
                 lim_rel[f, e] = nic_t[1, nic_head & nmask]
             else:
-                nic_n, nic_free, loc_n, loc_free, t_zc = _deliver(
-                    now, lim_len[f, e], f, lim_zc[f, e], lim_seq[f, e], p, fl_i, fl_f[f, L.FF_STRAGGLER_P],
-                    fl_f[f, L.FF_STRAGGLER_NS], rs_rec, o, nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i, loc_head,
-                    loc_n, loc_free, nmask, tracing, trace_f, extended)
-                if lim_zc[f, e]:
-                    hp_n = heap.push(hp, hp_n, t_zc, lim_slot[f, e])
-                    if fl_i[f, L.FI_DEST] == L.DEST_LOCAL:
-                        heads[lim_slot[f, e] & umask].failed = 1  # copied at delivery
+                if to_ring:
+                    q = (o.qd_head + o.qd_n) & qdmask
+                    qd_i[0, q] = lim_len[f, e]
+                    qd_i[1, q] = f
+                    qd_i[2, q] = lim_slot[f, e] if lim_zc[f, e] else -1
+                    qd_i[3, q] = lim_seq[f, e]
+                    o.qd_n += 1
+                    nic_n, nic_free = _qdisc_run(o, p, now, nic_t, nic_i, nic_head, nic_n, nic_free, nmask, qd_i,
+                                                 qdmask, rg_t, rg_i, rgmask, tracing, trace_f)
+                else:
+                    nic_n, nic_free, loc_n, loc_free, t_zc = _deliver(
+                        now, lim_len[f, e], f, lim_zc[f, e], lim_seq[f, e], p, fl_i, fl_f[f, L.FF_STRAGGLER_P],
+                        fl_f[f, L.FF_STRAGGLER_NS], rs_rec, o, nic_t, nic_i, nic_head, nic_n, nic_free, loc_t, loc_i,
+                        loc_head, loc_n, loc_free, nmask, tracing, trace_f, extended)
+                    if lim_zc[f, e]:
+                        hp_n = heap.push(hp, hp_n, t_zc, lim_slot[f, e])
+                        if fl_i[f, L.FI_DEST] == L.DEST_LOCAL:
+                            heads[lim_slot[f, e] & umask].failed = 1  # copied at delivery
                 lim_head[f] = (lim_head[f] + 1) & lim_mask
                 lim_n[f] -= 1
                 # the next one was due when it was queued, but not before this one left
@@ -628,47 +781,79 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         lim_n[s_flow] += 1
                         lim_next, lim_who = _lim_min(p, lim_n, lim_head, lim_rel, lim_mask)
                 elif not extended or fl_i[s_flow, L.FI_DEST] == L.DEST_WIRE:
-                    # the wire, written out here rather than through _deliver: this is
-                    # the path of almost every packet, and numba's inlining of a helper
-                    # of 26 arguments and 5 results cost 15% of the engine's speed
-                    start = nic_free if nic_free > now else now
-                    done = start + (s_len + p.overhead) * p.wire_ns_per_byte
-                    nic_free = done
-                    tail = (nic_head + nic_n) & nmask
-                    nic_t[0, tail] = start
-                    nic_t[1, tail] = done
-                    nic_i[0, tail] = s_len
-                    nic_i[1, tail] = s_flow
-                    nic_n += 1
-                    if zc:
-                        # _draw_dma, written out: a helper that branches and is handed an
-                        # array is wrapped by numba in reference counting (atomic: 7 calls
-                        # per packet); given the state as a record instead (rs_rec) it
-                        # costs 2% here, where this copy costs nothing
-                        if p.dma_dist == L.DMA_FIXED:
-                            dma = p.dma_base
-                        elif p.dma_dist == L.DMA_EXPONENTIAL:
-                            dma = rng.exponential(rs, p.dma_base)
+                    # dev_queue_xmit -> __dev_xmit_skb: the host qdisc, then the NIC
+                    if p.coalesced:
+                        if o.qd_n >= p.txqueuelen:
+                            # pfifo_fast_enqueue -> qdisc_drop (the worker made sure of room
+                            # before it fetched, under backpressure). kfree_skb ->
+                            # skb_zcopy_clear: a zero-copy skb's callback runs inside sendmsg
+                            o.nic_drops += 1
+                            if multi:
+                                fs[s_flow, L.FR_NIC_DROPS] += 1
+                            sync = zc == 1
                         else:
-                            dma = rng.lognormal(rs, p.dma_base, p.dma_sigma)
-                        sp = fl_f[s_flow, L.FF_STRAGGLER_P] if multi else p.straggler_p
-                        if sp > 0.0 and rng.uniform(rs) < sp:
-                            dma += fl_f[s_flow, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
-                        if done + dma <= now:
-                            # a dummy lower device frees the skb as it transmits it,
-                            # inside sendmsg (dev_queue_xmit -> dummy_xmit -> kfree_skb)
-                            sync = True
-                        elif o.cq_n == 0 and done <= hp[0]:
-                            hp_n = heap.push(hp, hp_n, done + dma, s_slot)  # admitted at once
+                            q = (o.qd_head + o.qd_n) & qdmask
+                            qd_i[0, q] = s_len
+                            qd_i[1, q] = s_flow
+                            qd_i[2, q] = s_slot if zc else -1
+                            qd_i[3, q] = s_seq
+                            o.qd_n += 1
+                            nic_n, nic_free = _qdisc_run(o, p, now, nic_t, nic_i, nic_head, nic_n, nic_free, nmask, qd_i,
+                                                         qdmask, rg_t, rg_i, rgmask, tracing, trace_f)
+                    else:
+                        # the synthetic NIC: no ring, every skb not yet wholly on the wire
+                        # counts against txqueuelen; under pfifo_fast a full queue drops
+                        drop = False
+                        if not p.backpressure:
+                            nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
+                            drop = nic_n >= p.txqueuelen
+                        if drop:
+                            o.nic_drops += 1
+                            if multi:
+                                fs[s_flow, L.FR_NIC_DROPS] += 1
+                            sync = zc == 1
                         else:
-                            e = (o.cq_head + o.cq_n) & cqmask
-                            cq[e, 0] = done
-                            cq[e, 1] = done + dma
-                            cq[e, 2] = s_slot
-                            o.cq_n += 1
-                    if tracing and k >= 0 and k < p.trace_n:
-                        trace_f[k, L.T_WIRE_START] = start
-                        trace_f[k, L.T_WIRE_DONE] = done
+                            # the wire, written out here rather than through _deliver: this is
+                            # the path of almost every packet, and numba's inlining of a helper
+                            # of 26 arguments and 5 results cost 15% of the engine's speed
+                            start = nic_free if nic_free > now else now
+                            done = start + _wire_bytes(p, s_len) * p.wire_ns_per_byte
+                            nic_free = done
+                            tail = (nic_head + nic_n) & nmask
+                            nic_t[0, tail] = start
+                            nic_t[1, tail] = done
+                            nic_i[0, tail] = s_len
+                            nic_i[1, tail] = s_flow
+                            nic_n += 1
+                            if zc:
+                                # _draw_dma, written out: a helper that branches and is handed an
+                                # array is wrapped by numba in reference counting (atomic: 7 calls
+                                # per packet); given the state as a record instead (rs_rec) it
+                                # costs 2% here, where this copy costs nothing
+                                if p.dma_dist == L.DMA_FIXED:
+                                    dma = p.dma_base
+                                elif p.dma_dist == L.DMA_EXPONENTIAL:
+                                    dma = rng.exponential(rs, p.dma_base)
+                                else:
+                                    dma = rng.lognormal(rs, p.dma_base, p.dma_sigma)
+                                sp = fl_f[s_flow, L.FF_STRAGGLER_P] if multi else p.straggler_p
+                                if sp > 0.0 and rng.uniform(rs) < sp:
+                                    dma += fl_f[s_flow, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
+                                if done + dma <= now:
+                                    # a dummy lower device frees the skb as it transmits it,
+                                    # inside sendmsg (dev_queue_xmit -> dummy_xmit -> kfree_skb)
+                                    sync = True
+                                elif o.cq_n == 0 and done <= hp[0]:
+                                    hp_n = heap.push(hp, hp_n, done + dma, s_slot)  # admitted at once
+                                else:
+                                    e = (o.cq_head + o.cq_n) & cqmask
+                                    cq[e, 0] = done
+                                    cq[e, 1] = done + dma
+                                    cq[e, 2] = s_slot
+                                    o.cq_n += 1
+                            if tracing and k >= 0 and k < p.trace_n:
+                                trace_f[k, L.T_WIRE_START] = start
+                                trace_f[k, L.T_WIRE_DONE] = done
                 else:
                     # a local socket: tap's sendmsg delivers the skb in the worker's own
                     # context (tun_get_user -> netif_receive_skb), where
@@ -724,7 +909,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
             if extended:
                 loc_head, loc_n = _reap(o, fs, multi, loc_t, loc_i, loc_head, loc_n, lmask, now, t_start, True)
-            device_full = not next_limited and (loc_n >= p.nic_qlen if next_local else nic_n >= p.nic_qlen)
+            # (the NIC's queue makes the worker wait only under backpressure: pfifo_fast drops)
+            device_full = not next_limited and (loc_n >= p.txqueuelen if next_local else (
+                p.backpressure != 0 and (o.qd_n if p.coalesced else nic_n) >= p.txqueuelen))
             # copies go back in batches of tx_batch in copy mode, and always before the worker stops
             flush = b_n > 0 and (not extended or p.zerocopy or b_n >= p.tx_batch or requeue or av_n == 0 or device_full)
 
@@ -855,7 +1042,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 o.stalls += 1
             elif unlikely(device_full):
                 # sendmsg would find no room: wait until the device has handled one
-                oldest = loc_t[1, loc_head & lmask] if next_local else nic_t[1, nic_head & nmask]
+                # (a coalesced NIC makes room at its next clean-up)
+                oldest = loc_t[1, loc_head & lmask] if next_local else (
+                    o.clean_t if p.coalesced else nic_t[1, nic_head & nmask])
                 w_next = max(oldest, t_w)
                 w_phase = PH_NEW_PASS
                 w_stop = STOP_NIC
@@ -1089,7 +1278,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 break
         # A wake-up with no latency (a kick, a completion) makes the worker due now;
         # if nothing ranked before it is due by now, its step is the next event.
-        fuse = w_next == now and hp[0] > now and lim_next > now
+        fuse = w_next == now and hp[0] > now and lim_next > now and o.clean_t > now
 
     # ---- end of run ------------------------------------------------------------------------
     nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)

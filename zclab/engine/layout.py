@@ -44,7 +44,7 @@ P = _struct(
     ("poisson", b1), ("qdisc_len", i8),
     ("ring", i8), ("signal_every", b1), ("zerocopy", b1), ("goodcopy", i8), ("limit", i8),
     ("placement", i8), ("reap", i8), ("ooo", b1), ("wake_on_completion", b1), ("copy_via_heads", b1),
-    ("uio", i8), ("weight", i8), ("overhead", i8), ("nic_qlen", i8), ("dma_dist", i8),
+    ("uio", i8), ("weight", i8), ("overhead", i8), ("txqueuelen", i8), ("dma_dist", i8),
     ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
     ("callback", f8), ("signal", f8), ("kick", f8), ("requeue", f8), ("guest_xmit", f8),
     ("irq_latency", f8), ("wake_latency", f8), ("wire_ns_per_byte", f8), ("dma_base", f8),
@@ -52,6 +52,9 @@ P = _struct(
     # flows, destinations, batching, the host outside vhost
     ("n_flows", i8), ("tx_batch", i8), ("used_ring", f8), ("stack_per_packet", f8), ("stack_per_byte", f8),
     ("local_rx", f8),
+    # the NIC (model.md section 1): coalesced completions and the TX ring, the qdisc, GSO
+    ("coalesced", b1), ("backpressure", b1), ("ring_desc", i8), ("bql", i8), ("coal_ns", f8), ("coal_frames", i8),
+    ("clean_latency", f8), ("gso_size", i8), ("gso_hdr", i8),
     # flow 0 again, read through the record on the single-flow path (one pointer,
     # not a matrix's data, shape and strides kept live across the event loop)
     ("size_kind", i8), ("size_min", i8), ("size_max", i8), ("size_n", i8),
@@ -65,9 +68,9 @@ P = _struct(
 DEST_WIRE, DEST_LOCAL = 0, 1
 
 # --- per-flow results: int64 and float64 matrices, one row per flow --------------------------
-FLOW_I = ("returned", "zc", "delivered", "delivered_bytes", "qdisc_drops", "egress_drops")
+FLOW_I = ("returned", "zc", "delivered", "delivered_bytes", "qdisc_drops", "egress_drops", "nic_drops")
 FLOW_F = ("lat_sum",)
-(FR_RETURNED, FR_ZC, FR_DELIVERED, FR_DELIVERED_BYTES, FR_QDISC_DROPS, FR_EGRESS_DROPS) = range(6)
+(FR_RETURNED, FR_ZC, FR_DELIVERED, FR_DELIVERED_BYTES, FR_QDISC_DROPS, FR_EGRESS_DROPS, FR_NIC_DROPS) = range(7)
 (FR_LAT_SUM,) = range(1)
 
 #: The run: clock and counters (whole run), then the sums of the measured window.
@@ -86,7 +89,12 @@ RUN = _struct(
     ("qdisc_area", f8), ("qdisc_delay_sum", f8), ("qdisc_dequeued", i8), ("release_batches", i8),
     ("duplicates", i8), ("guest_bad_ring", i8), ("guest_early_free", i8), ("guest_avail_overruns", i8),
     ("stack_cpu_ns", f8), ("local_cpu_ns", f8), ("local_packets", i8), ("local_bytes", i8), ("egress_drops", i8),
-    ("used_updates", i8),
+    ("used_updates", i8), ("nic_drops", i8),
+    # the engine's own: the NIC's TX ring (head, skbs, descriptors and bytes in it), the
+    # time its next interrupt fires and its clean-up runs (INF: none due), the host
+    # qdisc in front of it (head, skbs); records, not locals (see cq_head)
+    ("rg_head", i8), ("rg_n", i8), ("rg_desc", i8), ("rg_bytes", i8), ("irq_t", f8), ("clean_t", f8),
+    ("qd_head", i8), ("qd_n", i8),
     # the engine's own: the head and length of its FIFO of the wire's completions (core.run's cq)
     ("cq_head", i8), ("cq_n", i8),
 )
