@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 import zclab
 from zclab import Config, ConfigError, SimulationError, simulate
+from zclab.presets import SYNTHETIC_NIC
 
 from .strategies import flow_tables, run_configs
 
@@ -284,7 +285,7 @@ def test_per_flow_fields_sum_to_the_totals(arrival):
     s = simulate(cfg).summary
     names = [f["name"] for f in flows]
     assert sum(s[f"flow_{n}_packets"] for n in names) == s["packets"]
-    assert sum(s[f"flow_{n}_drops"] for n in names) == s["drops"] + s["egress_drops"]
+    assert sum(s[f"flow_{n}_drops"] for n in names) == s["drops"] + s["egress_drops"] + s["host_qdisc_drops"]
     assert sum(s[f"flow_{n}_mpps"] for n in names) == pytest.approx(s["mpps"], rel=1e-12)
     assert sum(s[f"flow_{n}_throughput_gbps"] for n in names) == pytest.approx(s["throughput_gbps"], rel=1e-12)
     lat = sum(s[f"flow_{n}_latency_mean_ns"] * s[f"flow_{n}_packets"] for n in names)
@@ -320,8 +321,9 @@ def test_each_flow_has_its_own_stragglers():
     """Out of order, only the straggling flow's tail is long; in order, its held
     completions also hold the clean flow's heads (head-of-line blocking across flows)."""
     flows = [{"name": "slow", "straggler_p": 0.02, "straggler_ns": 1e6, "rate_pps": 2e4}, {"name": "clean", "rate_pps": 2e4}]
-    base = Config(flows=flows, arrival="poisson", size_dist="fixed", size_bytes=9000, policy="mainline-stall",
-                  n_packets=20_000)
+    # a wire flow's stragglers are draws of the synthetic NIC's completion delay: pinned to it
+    base = Config(**SYNTHETIC_NIC, flows=flows, arrival="poisson", size_dist="fixed", size_bytes=9000,
+                  policy="mainline-stall", n_packets=20_000)
     ino = simulate(base).summary
     ooo = simulate(base.replace(completion="out_of_order")).summary
     assert ooo["flow_slow_latency_p99_ns"] > 1e6 > 5 * ooo["flow_clean_latency_p99_ns"]
@@ -350,7 +352,7 @@ def test_invariants_hold_with_flows_limiters_local_delivery_and_batching(cfg):
     specs = cfg.flow_specs()
     if len(specs) > 1:
         assert sum(s[f"flow_{f['name']}_packets"] for f in specs) == s["packets"]
-        assert sum(s[f"flow_{f['name']}_drops"] for f in specs) == s["drops"] + s["egress_drops"]
+        assert sum(s[f"flow_{f['name']}_drops"] for f in specs) == s["drops"] + s["egress_drops"] + s["host_qdisc_drops"]
     if not any(f["egress_rate_pps"] or f["egress_rate_mbps"] or f["egress_delay_ns"] for f in specs):
         assert s["egress_drops"] == 0  # only a qdisc (a limiter, netem's delay) drops
     if all(f["dest"] == "wire" for f in specs) and cfg.lower_dev == "nic":  # a dummy has no line rate

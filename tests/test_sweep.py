@@ -114,6 +114,14 @@ PINNED_RUNS = {
          (6838, 8407637.0, 646552.4685833333)),
         (dict(seed=7, n_packets=3000, warmup_packets=0, policy="linux-6.1", dest="local", egress_delay_ns=1e4),
          (9988, 6384144.0, 2472.0506666666665))],
+    # 4: the coalesced NIC, pfifo_fast drops, GSO segments (the local runs do not touch the NIC)
+    4: [(dict(seed=7, n_packets=3000, warmup_packets=0), (6967, 6191400.0, 66090.354)),
+        (dict(seed=7, n_packets=3000, warmup_packets=0, dest="local", size_dist="uniform", size_min=200, size_max=9000),
+         (6838, 8407637.0, 646552.4685833333)),
+        (dict(seed=7, n_packets=3000, warmup_packets=0, policy="linux-6.1", dest="local", egress_delay_ns=1e4),
+         (9988, 6384144.0, 2472.0506666666665)),
+        (dict(seed=7, n_packets=3000, warmup_packets=0, workload="bimodal_64k", txqueuelen=20, line_rate_gbps=1.0),
+         (7916, 252143640.0, 20446509.394666668))],
 }
 
 
