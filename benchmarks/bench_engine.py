@@ -114,7 +114,7 @@ def bench_anchor(exe, packets: int, repeats: int) -> None:
             print(f"  {k:<18} {c:>14.6g} {z:>14.6g} {rel:+8.2%}")
 
 
-POLICIES = ("seed-2011", "mainline-stall")
+POLICIES = ("seed-2011", "ring-quarter-stall")
 
 
 def bench_presets(packets: int, repeats: int) -> None:

@@ -110,7 +110,7 @@ show(mp.figure_deadlock(dl), "max_pend_deadlock")
 # %%
 rule = mp.rule_table(lim)
 save_frame(rule, "max_pend_rule", data_dir)
-rule[rule["policy"] == "mainline-stall"]
+rule[rule["policy"] == "ring-quarter-stall"]
 
 # %%
 show(mp.figure_rule(rule), "max_pend_rule")

@@ -20,9 +20,9 @@
 #
 # * **`seed-2011`**, the patch as posted: the pending limit (`VHOST_MAX_PEND`, 128) acts
 #   only when the avail ring is empty, and copied packets queue behind pending ones;
-# * **`mainline-stall`** (v3.x to v4.14): the worker stops while more than
+# * **`ring-quarter-stall`** (v3.x to v4.14): the worker stops while more than
 #   min(128, ring/4) buffers are outstanding, and a completion wakes it;
-# * **`mainline-fallback`** (v4.15, "vhost_net: do not stall on zerocopy depletion"): it
+# * **`linux-4.15`** (v4.15, "vhost_net: do not stall on zerocopy depletion"): it
 #   never stops, and copies a packet that finds too many outstanding;
 # * **copy only**: in v5.3 (2019, "vhost_net: disable zerocopy by default") zero-copy
 #   became opt-in, citing head-of-line blocking and a copy path that had become faster.

@@ -180,15 +180,15 @@ def willem_2017(host: str = HOST_MODERN, overrides=None, quick: bool = True, see
     rate_small = published_value("willem_2017_no_stall", "copy", record)
     stalled = published_value("willem_2017_no_stall", "zerocopy_stalled_before_fix", record)
     stalled_small = published_value("willem_2017_no_stall", "copy_hol_blocked_before_fix", record)
-    # netem: 1 Mbit/s, 1000-entry queue (the commit); v4.14 = mainline-stall, v4.15 = mainline-fallback;
+    # netem: 1 Mbit/s, 1000-entry queue (the commit); v4.14 = ring-quarter-stall, v4.15 = linux-4.15;
     # the 2017 kernel had no used-ring batching on the copy path (tx_batch 1).
     common = dict(arrival="poisson", egress_queue=1000, tx_batch=1)
     cfgs = {
-        "free": _config(host, overrides, policy="mainline-stall", flows=two_flow_flows(False, rate_pps=rate),
+        "free": _config(host, overrides, policy="ring-quarter-stall", flows=two_flow_flows(False, rate_pps=rate),
                         n_packets=sz["n"], warmup_packets=sz["n"] // 10, **common),
-        "stalled": _config(host, overrides, policy="mainline-stall", flows=two_flow_flows(True, rate_pps=rate),
+        "stalled": _config(host, overrides, policy="ring-quarter-stall", flows=two_flow_flows(True, rate_pps=rate),
                            n_packets=sz["n_slow"], warmup_packets=sz["n_slow"] // 4, **common),
-        "fallback": _config(host, overrides, policy="mainline-fallback", flows=two_flow_flows(True, rate_pps=rate),
+        "fallback": _config(host, overrides, policy="linux-4.15", flows=two_flow_flows(True, rate_pps=rate),
                             n_packets=sz["n"], warmup_packets=sz["n"] // 10, **common),
     }
     runs = {k: _run(c, sz["reps"], seed) for k, c in cfgs.items()}
@@ -241,7 +241,7 @@ def _pair(host, overrides, size, dest, policy, n, reps, seed, guest=None, **kw) 
 
 
 def cpu_saving_64k(host: str = HOST_2011, overrides=None, quick: bool = True, seed: int = 1,
-                   size: int = 65536, policy: str = "mainline-stall") -> tuple[float, float]:
+                   size: int = 65536, policy: str = "ring-quarter-stall") -> tuple[float, float]:
     """(host CPU saved by zero-copy, throughput ratio zero-copy / copy) for 64 KB to the wire."""
     sz = _sizes(quick)
     copy, zc = _pair(host, overrides, size, "wire", policy, sz["n_cpu"], sz["reps"], seed)
@@ -265,7 +265,7 @@ def rh_vendor(host: str = HOST_2011, overrides=None, quick: bool = True, seed: i
     sz = _sizes(quick)
     src, sc = "rh_tuning_bridge_zcopy", "rh_vendor"
     saving = published_value(src, "zerocopy_vs_copy", record) / 100.0
-    copy, zc = _pair(host, overrides, 65536, "wire", "mainline-stall", sz["n_cpu"], sz["reps"], seed)
+    copy, zc = _pair(host, overrides, 65536, "wire", "ring-quarter-stall", sz["n_cpu"], sz["reps"], seed)
     runs = {"64k_copy": copy, "64k_zerocopy": zc}
     sim_saving = _saving(copy, zc)
     rows = [
@@ -280,7 +280,7 @@ def rh_vendor(host: str = HOST_2011, overrides=None, quick: bool = True, seed: i
              1 - THROUGHPUT_TOLERANCE, math.inf, "at least 98% of the line's goodput"),
     ]
     for size in SMALL_SIZES:
-        c, z = _pair(host, overrides, size, "wire", "mainline-stall", sz["n_cpu"], sz["reps"], seed)
+        c, z = _pair(host, overrides, size, "wire", "ring-quarter-stall", sz["n_cpu"], sz["reps"], seed)
         runs[f"{size}_copy"], runs[f"{size}_zerocopy"] = c, z
         rows.append(_row(sc, src, host, "small packets: no effect", f"host CPU zero-copy / copy, {size} B",
                          1.0, "no effect", z["host_cpu_ns_per_packet"] / c["host_cpu_ns_per_packet"],
@@ -298,7 +298,7 @@ def mst_2012(host: str = HOST_2011, overrides=None, quick: bool = True, seed: in
     the copy at delivery (skb_orphan_frags), a minor regression; the vendor: no gain."""
     sz = _sizes(quick)
     sc = "mst_2012"
-    copy, zc = _pair(host, overrides, 65536, "local", "mainline-stall", sz["n_cpu"], sz["reps"], seed)
+    copy, zc = _pair(host, overrides, 65536, "local", "ring-quarter-stall", sz["n_cpu"], sz["reps"], seed)
     runs = {"64k_local_copy": copy, "64k_local_zerocopy": zc}
     cpu = zc["host_cycles_per_byte"] / copy["host_cycles_per_byte"]
     tput = zc["throughput_gbps"] / copy["throughput_gbps"]
@@ -320,13 +320,13 @@ SMALL_2019 = (64, 512)
 
 
 def jasowang_2019(host: str = HOST_MODERN, overrides=None, quick: bool = True, seed: int = 1):
-    """Small packets from a testpmd guest (v5.2: copy path with VHOST_NET_BATCH, mainline-fallback):
+    """Small packets from a testpmd guest (v5.2: copy path with VHOST_NET_BATCH, linux-4.15):
     the copy path transmits more packets per second than zero-copy."""
     sz = _sizes(quick)
     sc = "jasowang_2019"
     rows, runs = [], {}
     for size in SMALL_2019:
-        c, z = _pair(host, overrides, size, "wire", "mainline-fallback", sz["n"], sz["reps"], seed,
+        c, z = _pair(host, overrides, size, "wire", "linux-4.15", sz["n"], sz["reps"], seed,
                      guest={**TESTPMD_GUEST, **XDP_DROP}, tx_batch=VHOST_NET_BATCH)
         runs[f"{size}_copy"], runs[f"{size}_zerocopy"] = c, z
         rows.append(_row(sc, "jasowang_2019_disable_zcopy_default", host,
@@ -346,7 +346,7 @@ def copy_rate_2018(host: str = HOST_MODERN, overrides=None, tx_batch: int = 1, q
     """Copy-path packet rate (pps) of a testpmd guest sending 64 B to a tap with XDP_DROP."""
     sz = _sizes(quick)
     cfg = _config(host, overrides, {**TESTPMD_GUEST, **XDP_DROP}, mode="copy",
-                  policy="mainline-fallback", workload="small_64", tx_batch=tx_batch,
+                  policy="linux-4.15", workload="small_64", tx_batch=tx_batch,
                   n_packets=sz["n"], warmup_packets=sz["n"] // 10)
     # deterministic (fixed sizes, copy path): one replication is exact
     return _run(cfg, 1, seed)["mpps"] * 1e6

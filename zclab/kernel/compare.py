@@ -70,7 +70,9 @@ def model_config(cfg: Config, **costs: Any) -> Config:
     """The ``linux-6.1`` run that predicts the kernel scenario ``cfg``: same workload,
     lower device a dummy, every packet traced; ``costs`` override host costs (a fit
     to the machine the kernel ran on)."""
-    return cfg.replace(policy="linux-6.1", warmup_packets=0, trace_packets=cfg.n_packets, **DUMMY_WIRE, **costs)
+    # the scenario's mode is the module parameter the kernel ran with (the preset's own
+    # default, experimental_zcopytx = 0, would otherwise replace it)
+    return cfg.replace(policy="linux-6.1", mode=cfg.mode, warmup_packets=0, trace_packets=cfg.n_packets, **DUMMY_WIRE, **costs)
 
 
 def timing_decides(cfg: Config) -> bool:

@@ -80,7 +80,7 @@ def cost_settings(host: str, modern_host: str) -> list[dict]:
     ]
 
 
-def threshold_sweep(settings: list[dict], quick: bool = True, policy: str = "mainline-stall", seed: int = 1,
+def threshold_sweep(settings: list[dict], quick: bool = True, policy: str = "ring-quarter-stall", seed: int = 1,
                     size_table: str | None = None, store="default", progress=None) -> pd.DataFrame:
     """Cost setting x mix x threshold, to the wire, in one sweep; aggregated, with
     ``label`` (the cost setting) and ``mix`` columns."""

@@ -3,7 +3,7 @@ zero-copy opt-in.
 
 Four transmit paths of ``drivers/vhost/net.c`` history on every workload preset:
 the patch as posted (``seed-2011``), the stall on the pending limit of v3.x to
-v4.14 (``mainline-stall``), the copy fallback of v4.15 (``mainline-fallback``),
+v4.14 (``ring-quarter-stall``), the copy fallback of v4.15 (``linux-4.15``),
 and copying everything (``mode="copy"``: zero-copy off, the default since v5.3,
 commit 098eadce3c62 "vhost_net: disable zerocopy by default", 2019). Each is run
 with well-behaved completions and with stragglers (1 DMA completion in 1,000
@@ -31,9 +31,9 @@ __all__ = ["PATHS", "CONDITIONS", "PANELS", "METRICS", "grid", "sizes", "sweep_h
 #: The transmit paths compared: label -> (policy preset, mode).
 PATHS = {
     "seed-2011": ("seed-2011", "zerocopy"),
-    "mainline-stall": ("mainline-stall", "zerocopy"),
-    "mainline-fallback": ("mainline-fallback", "zerocopy"),
-    "copy only": ("mainline-fallback", "copy"),
+    "ring-quarter-stall": ("ring-quarter-stall", "zerocopy"),
+    "linux-4.15": ("linux-4.15", "zerocopy"),
+    "copy only": ("linux-4.15", "copy"),
 }
 #: Completion conditions: label -> straggler_p (straggler_ns fixed at 1 ms).
 CONDITIONS = {"no stragglers": 0.0, "stragglers (1 in 1,000 held 1 ms)": 1e-3}
@@ -105,7 +105,7 @@ def deadlocks(agg: pd.DataFrame) -> pd.DataFrame:
 
 # --- the figure ----------------------------------------------------------------------------------
 
-_PATH_COLORS = {"seed-2011": "#D55E00", "mainline-stall": "#E69F00", "mainline-fallback": "#009E73"}
+_PATH_COLORS = {"seed-2011": "#D55E00", "ring-quarter-stall": "#E69F00", "linux-4.15": "#009E73"}
 _RATIO_LABELS = {
     "throughput_gbps": "throughput ÷ copy's",
     "latency_p99_ns": "p99 latency ÷ copy's",
@@ -180,11 +180,11 @@ def _row(agg, path, workload, cond, ring=MAIN_RING):
 def answer(agg: pd.DataFrame) -> tuple[str, dict]:
     """(the answer as a format template, its numbers), for :func:`zclab.findings.record`."""
     calm, slow = list(CONDITIONS)
-    zc, cp = "mainline-stall", "copy only"
+    zc, cp = "ring-quarter-stall", "copy only"
     big_zc, big_cp = _row(agg, zc, "tcp_stream_64k", calm), _row(agg, cp, "tcp_stream_64k", calm)
     mix_zc, mix_cp = _row(agg, zc, "imix", calm), _row(agg, cp, "imix", calm)
     pz, pc = _row(agg, zc, "poisson_imix", slow), _row(agg, cp, "poisson_imix", slow)
-    fb = _row(agg, "mainline-fallback", "tcp_stream_64k", calm)
+    fb = _row(agg, "linux-4.15", "tcp_stream_64k", calm)
     dl = deadlocks(agg)
     seed_dl = dl[dl["path"] == "seed-2011"]
     n_seed = len(agg[agg["path"] == "seed-2011"])
@@ -203,7 +203,7 @@ def answer(agg: pd.DataFrame) -> tuple[str, dict]:
     where = ("every one of them" if nums["seed_deadlocks"] == nums["seed_deadlocks_small_ring"]
              else "{seed_deadlocks_small_ring} of them")
     text = (
-        "Zero-copy pays only for large packets: with 64 KB frames mainline-stall moves the same "
+        "Zero-copy pays only for large packets: with 64 KB frames ring-quarter-stall moves the same "
         "{big_gbps_zc:.2f} Gbit/s as copying with {big_cpu_saved_pct:.0f}% less host CPU per byte, while on IMIX it "
         "costs {mix_cpu_more_pct:.0f}% more CPU per byte and raises p99 latency from {mix_p99_cp_us:.0f} to "
         "{mix_p99_zc_us:.0f} µs (buffers wait for their DMA completion), and with stragglers on an open-loop IMIX "
