@@ -180,13 +180,20 @@ def willem_2017(host: str = HOST_MODERN, overrides=None, quick: bool = True, see
     rate_small = published_value("willem_2017_no_stall", "copy", record)
     stalled = published_value("willem_2017_no_stall", "zerocopy_stalled_before_fix", record)
     stalled_small = published_value("willem_2017_no_stall", "copy_hol_blocked_before_fix", record)
-    # netem: 1 Mbit/s, 1000-entry queue (the commit); v4.14 = ring-quarter-stall, v4.15 = linux-4.15;
-    # the 2017 kernel had no used-ring batching on the copy path (tx_batch 1).
+    # netem: 1 Mbit/s, 1000-entry queue (the commit); v4.15 = linux-4.15; the 2017 kernel
+    # had no used-ring batching on the copy path (tx_batch 1). The stall of v4.14 is run
+    # under the HYPOTHETICAL ring-quarter-stall: under v4.14's own rules (linux-3.14: the
+    # modulo test never fires on a 256-entry ring) zclab's guest, which posts until no
+    # descriptor is left, keeps the copied flow at about 11,000 pps, far from the 400
+    # measured. The stall came from the guest stopping its queue with fewer than
+    # 2 + MAX_SKB_FRAGS descriptors free, which the guest model has yet to add
+    # (docs/calibration.md).
+    STALL_POLICY = "ring-quarter-stall"
     common = dict(arrival="poisson", egress_queue=1000, tx_batch=1)
     cfgs = {
-        "free": _config(host, overrides, policy="ring-quarter-stall", flows=two_flow_flows(False, rate_pps=rate),
+        "free": _config(host, overrides, policy="linux-3.14", flows=two_flow_flows(False, rate_pps=rate),
                         n_packets=sz["n"], warmup_packets=sz["n"] // 10, **common),
-        "stalled": _config(host, overrides, policy="ring-quarter-stall", flows=two_flow_flows(True, rate_pps=rate),
+        "stalled": _config(host, overrides, policy=STALL_POLICY, flows=two_flow_flows(True, rate_pps=rate),
                            n_packets=sz["n_slow"], warmup_packets=sz["n_slow"] // 4, **common),
         "fallback": _config(host, overrides, policy="linux-4.15", flows=two_flow_flows(True, rate_pps=rate),
                             n_packets=sz["n"], warmup_packets=sz["n"] // 10, **common),
@@ -224,10 +231,10 @@ def _runs_frame(scenario: str, host: str, runs: Mapping[str, Mapping]) -> pd.Dat
 
 SAVING_TOLERANCE = 0.05     # "up to 15%": 15 +- 5 points at the most favourable size (64 KB)
 THROUGHPUT_TOLERANCE = 0.02  # "no throughput change": within 2%
-# small packets: 64 B and the largest frame vhost still copies, 244 B (with the 12-byte
-# virtio-net header a tap carries, len = 256 = VHOST_GOODCOPY_LEN; the seed's test copies
-# len <= VHOST_GOODCOPY_LEN, docs/model.md section 2)
-SMALL_SIZES = (64, 244)
+# small packets: 64 B and the largest frame vhost still copies, 243 B (with the 12-byte
+# virtio-net header a tap carries, len = 255; from v3.1 vhost copies len < VHOST_GOODCOPY_LEN,
+# docs/model.md section 2, so a 244-byte frame is already zero-copy)
+SMALL_SIZES = (64, 243)
 
 
 def _pair(host, overrides, size, dest, policy, n, reps, seed, guest=None, **kw) -> tuple[dict, dict]:
@@ -241,7 +248,7 @@ def _pair(host, overrides, size, dest, policy, n, reps, seed, guest=None, **kw) 
 
 
 def cpu_saving_64k(host: str = HOST_2011, overrides=None, quick: bool = True, seed: int = 1,
-                   size: int = 65536, policy: str = "ring-quarter-stall") -> tuple[float, float]:
+                   size: int = 65536, policy: str = "linux-3.10") -> tuple[float, float]:
     """(host CPU saved by zero-copy, throughput ratio zero-copy / copy) for 64 KB to the wire."""
     sz = _sizes(quick)
     copy, zc = _pair(host, overrides, size, "wire", policy, sz["n_cpu"], sz["reps"], seed)
@@ -260,12 +267,12 @@ def _saving(copy: Mapping, zc: Mapping) -> float:
 
 def rh_vendor(host: str = HOST_2011, overrides=None, quick: bool = True, seed: int = 1):
     """RHEL 7 guidance: large packets guest -> external network at line rate (RHEL 7: the
-    stall policy of 3.10), and small packets."""
+    release 3.10, ``linux-3.10``), and small packets."""
     record = published()
     sz = _sizes(quick)
     src, sc = "rh_tuning_bridge_zcopy", "rh_vendor"
     saving = published_value(src, "zerocopy_vs_copy", record) / 100.0
-    copy, zc = _pair(host, overrides, 65536, "wire", "ring-quarter-stall", sz["n_cpu"], sz["reps"], seed)
+    copy, zc = _pair(host, overrides, 65536, "wire", "linux-3.10", sz["n_cpu"], sz["reps"], seed)
     runs = {"64k_copy": copy, "64k_zerocopy": zc}
     sim_saving = _saving(copy, zc)
     rows = [
@@ -280,7 +287,7 @@ def rh_vendor(host: str = HOST_2011, overrides=None, quick: bool = True, seed: i
              1 - THROUGHPUT_TOLERANCE, math.inf, "at least 98% of the line's goodput"),
     ]
     for size in SMALL_SIZES:
-        c, z = _pair(host, overrides, size, "wire", "ring-quarter-stall", sz["n_cpu"], sz["reps"], seed)
+        c, z = _pair(host, overrides, size, "wire", "linux-3.10", sz["n_cpu"], sz["reps"], seed)
         runs[f"{size}_copy"], runs[f"{size}_zerocopy"] = c, z
         rows.append(_row(sc, src, host, "small packets: no effect", f"host CPU zero-copy / copy, {size} B",
                          1.0, "no effect", z["host_cpu_ns_per_packet"] / c["host_cpu_ns_per_packet"],
@@ -298,7 +305,9 @@ def mst_2012(host: str = HOST_2011, overrides=None, quick: bool = True, seed: in
     the copy at delivery (skb_orphan_frags), a minor regression; the vendor: no gain."""
     sz = _sizes(quick)
     sc = "mst_2012"
-    copy, zc = _pair(host, overrides, 65536, "local", "ring-quarter-stall", sz["n_cpu"], sz["reps"], seed)
+    # the statement's kernel (Nov 2012: 3.7, ``linux-3.5``'s rules): before
+    # vhost_net_tx_select_zcopy, which the same series added to avoid this regression
+    copy, zc = _pair(host, overrides, 65536, "local", "linux-3.5", sz["n_cpu"], sz["reps"], seed)
     runs = {"64k_local_copy": copy, "64k_local_zerocopy": zc}
     cpu = zc["host_cycles_per_byte"] / copy["host_cycles_per_byte"]
     tput = zc["throughput_gbps"] / copy["throughput_gbps"]

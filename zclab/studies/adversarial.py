@@ -30,7 +30,7 @@ __all__ = ["PATHS", "WORKLOADS", "COUNTERS", "probabilities", "grid", "sizes", "
 #: The transmit paths: label -> (policy preset, mode).
 PATHS = {
     "seed-2011": ("seed-2011", "zerocopy"),
-    "ring-quarter-stall": ("ring-quarter-stall", "zerocopy"),
+    "linux-3.14": ("linux-3.14", "zerocopy"),
     "linux-4.15": ("linux-4.15", "zerocopy"),
     "copy only": ("linux-4.15", "copy"),
 }
@@ -117,7 +117,7 @@ def debug_check(host: str, quick: bool = True, seed: int = 1) -> pd.DataFrame:
 
 # --- the figure ----------------------------------------------------------------------------------
 
-_PATH_COLORS = {"seed-2011": "#D55E00", "ring-quarter-stall": "#E69F00", "linux-4.15": "#009E73",
+_PATH_COLORS = {"seed-2011": "#D55E00", "linux-3.14": "#E69F00", "linux-4.15": "#009E73",
                 "copy only": "#0072B2"}
 
 
@@ -172,9 +172,9 @@ def answer(runs: pd.DataFrame, agg: pd.DataFrame, debug: pd.DataFrame | None = N
         r = agg[(agg["path"] == path) & (agg["workload"] == wl) & np.isclose(agg["duplicate_head_p"], p)]
         return r.iloc[0]
 
-    zc_mid, cp_mid = at("ring-quarter-stall", "imix", p_mid), at("copy only", "imix", p_mid)
+    zc_mid, cp_mid = at("linux-3.14", "imix", p_mid), at("copy only", "imix", p_mid)
     big_max = at("copy only", "tcp_stream_64k", pmax)
-    mix_max = at("ring-quarter-stall", "imix", pmax)
+    mix_max = at("linux-3.14", "imix", pmax)
     nums = {
         "runs": len(runs), "violations": int(runs["invariant_violations"].sum()),
         "deadlocks": int(runs["deadlocked"].sum()), "pmax": pmax, "p_mid": p_mid,

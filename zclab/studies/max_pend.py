@@ -8,7 +8,7 @@ Four studies:
   history (the seed's, ``stall``, ``copy_fallback``, through their policy presets).
 * :func:`deadlock_map`: where the seed's placement deadlocks ("if the guest stops
   submitting buffers, completed buffers may not be returned"), ring size against
-  max_pend, and that the mainline presets never do.
+  max_pend, and that the hypothetical ``ring-quarter-stall`` and ``linux-4.15`` never do.
 * :func:`rule_table`: the smallest limit that reaches the best throughput, against
   mainline's rule ``min(max_pend, ring_size // 4)``.
 * :func:`flow_sweep`: the 2017 measurement generalised. Two flows share the queue;
@@ -383,7 +383,8 @@ def answer(lim: pd.DataFrame, dl: pd.DataFrame, rule: pd.DataFrame, fl: pd.DataF
         "the guest runs out of descriptors first (" + ", ".join(per_scen).replace("%%", "%") + "; a light load "
         "deadlocks only when one completion is held long enough for the whole ring to fill behind it; the "
         "largest deadlocked ring is {dl_max_ring}: from uio_maxiov (1024) up the heads[] span guard that zclab "
-        "adds stops the worker first, and a completion wakes it). The mainline presets deadlocked in {dl_main} of {dl_main_cells} cells.")
+        "adds stops the worker first, and a completion wakes it). The hypothetical ring-quarter-stall and linux-4.15 "
+        "deadlocked in {dl_main} of {dl_main_cells} cells.")
     # the rule
     st = rule[(rule["policy"] == "ring-quarter-stall")]
     worst = st.loc[st["share_at_mainline_rule"].idxmin()]
