@@ -100,6 +100,8 @@ def run_configs(draw, n_max=1500, adversarial=True, extensions=False):
         reap_threshold=draw(st.integers(0, min(8, uio - 1))),
         weight_packets=draw(st.sampled_from([0, 0, 1, 3, 256])),
         busyloop_timeout_ns=draw(st.sampled_from([0.0, 0.0, 0.0, 2000.0, 50000.0])),
+        guest_stop_free=draw(st.sampled_from([1, 1, 2, 5, 19])),
+        guest_cb_delayed=draw(st.booleans()),
     )
     if draw(st.booleans()):  # otherwise the policy preset's rules, release by release
         p["copy_via_heads"] = draw(st.sampled_from(["always", "when_pending", "never"]))

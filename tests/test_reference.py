@@ -120,7 +120,7 @@ def test_every_engine_parameter_is_set_from_the_config():
         wake_on_completion=True, completion="out_of_order", pend_placement="stall", select_zcopy=True,
         size_dist="uniform", straggler_p=0.01, flows=[{"name": "a"}, {"name": "b"}],
         max_pend_rule="modulo", copy_via_heads="when_pending", heads_full_copy=True, weight_packets=256,
-        busyloop_timeout_ns=5e4, ring_size=512,
+        busyloop_timeout_ns=5e4, ring_size=512, guest_stop_free=19, guest_cb_delayed=True,
     ))["params"]
     for name in L.P.names:
         assert a[0][name] != 0 or b[0][name] != 0, name

@@ -204,3 +204,50 @@ def test_with_a_fixed_completion_time_in_order_and_out_of_order_release_return_t
         a = simulate(cfg).trace
         b = simulate(cfg.replace(completion="out_of_order")).trace
         assert a["used_idx"].tolist() == b["used_idx"].tolist(), policy
+
+
+# --- the guest: virtio-net's queue stop and delayed callback ------------------------------------
+
+VIRTIO_NET = dict(guest_stop_free=19, guest_cb_delayed=True)
+
+
+def test_virtio_net_stops_its_queue_with_fewer_than_2_plus_max_skb_frags_free():
+    """start_xmit: netif_stop_subqueue once num_free < 2 + MAX_SKB_FRAGS, so at most
+    ring_size - 18 descriptors are ever out (v3.14's test never limits a 256-entry ring)."""
+    base = Config(policy="linux-3.14", **PILE_UP)
+    assert simulate(base).summary["outstanding_max"] == 256
+    assert simulate(base.replace(guest_stop_free=19)).summary["outstanding_max"] == 256 - 18
+
+
+def test_the_delayed_callback_interrupts_the_guest_less_often():
+    # 64 KB frames behind a 10 GbE wire: the guest runs out of descriptors and waits
+    base = Config(policy="linux-3.14", mode="zerocopy", workload="tcp_stream_64k", n_packets=20_000, guest_stop_free=19)
+    plain = simulate(base).summary
+    delayed = simulate(base.replace(guest_cb_delayed=True)).summary
+    assert plain["signals_per_packet"] > 0.05  # an interrupt at the next return, each time it waits
+    assert delayed["signals_per_packet"] < 0.1 * plain["signals_per_packet"]
+
+
+def test_the_2017_stall_is_the_guests_under_v414_and_v415_lifts_it():
+    """One zero-copy flow held by a 1 Mbit/s netem, one copied flow, 80 kpps each, 256-entry
+    ring. v4.14's modulo test never fires; the virtio-net guest stops its queue, waits for
+    3/4 of its buffers, and both flows fall to netem's rate (about 420 pps), as measured
+    in 2017. zclab's old guest does not stall; v4.15's copy fallback lifts the stall."""
+    from zclab.calibration import two_flow_flows
+
+    base = Config(host="modern-host", policy="linux-3.14", flows=two_flow_flows(True, rate_pps=80_000.0),
+                  arrival="poisson", egress_queue=1000, tx_batch=1, n_packets=4_000, warmup_packets=1_000)
+    small = lambda cfg: simulate(cfg).summary["flow_small_mpps"] * 1e6  # noqa: E731
+    assert small(base.replace(**VIRTIO_NET)) < 800
+    assert small(base) > 5_000
+    assert small(base.replace(policy="linux-4.15", **VIRTIO_NET)) > 50_000
+
+
+def test_the_seed_with_a_virtio_net_guest_leaves_done_heads_unreturned():
+    """The merged commit's admission ("if the guest stops submitting buffers, buffers might
+    never get used"): a virtio-net guest waits for 3/4 of its outstanding buffers, the
+    seed's worker goes idle once no more than VHOST_MAX_PEND are out, and its callback
+    queues nobody: deadlocked. v3.5's callback, which queues the worker, does not."""
+    base = Config(mode="zerocopy", workload="tcp_stream_64k", n_packets=20_000, **VIRTIO_NET)
+    assert simulate(base.replace(policy="seed-2011", mode="zerocopy")).summary["deadlocked"]
+    assert not simulate(base.replace(policy="linux-3.5", mode="zerocopy")).summary["deadlocked"]

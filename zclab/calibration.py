@@ -180,16 +180,16 @@ def willem_2017(host: str = HOST_MODERN, overrides=None, quick: bool = True, see
     rate_small = published_value("willem_2017_no_stall", "copy", record)
     stalled = published_value("willem_2017_no_stall", "zerocopy_stalled_before_fix", record)
     stalled_small = published_value("willem_2017_no_stall", "copy_hol_blocked_before_fix", record)
-    # netem: 1 Mbit/s, 1000-entry queue (the commit); v4.15 = linux-4.15; the 2017 kernel
-    # had no used-ring batching on the copy path (tx_batch 1). The stall of v4.14 is run
-    # under the HYPOTHETICAL ring-quarter-stall: under v4.14's own rules (linux-3.14: the
-    # modulo test never fires on a 256-entry ring) zclab's guest, which posts until no
-    # descriptor is left, keeps the copied flow at about 11,000 pps, far from the 400
-    # measured. The stall came from the guest stopping its queue with fewer than
-    # 2 + MAX_SKB_FRAGS descriptors free, which the guest model has yet to add
-    # (docs/calibration.md).
-    STALL_POLICY = "ring-quarter-stall"
-    common = dict(arrival="poisson", egress_queue=1000, tx_batch=1)
+    # netem: 1 Mbit/s, 1000-entry queue (the commit); v4.14 = linux-3.14, v4.15 =
+    # linux-4.15; the 2017 kernel had no used-ring batching on the copy path (tx_batch 1).
+    # The guest is virtio-net's: it stops its queue with fewer than 2 + MAX_SKB_FRAGS
+    # descriptors free and asks for its interrupt once 3/4 of the outstanding buffers are
+    # used. Under v4.14 the modulo pending test never fires on a 256-entry ring: the stall
+    # is the guest's, waiting for returns that the held zero-copy buffers delay (with
+    # zclab's old guest, which posts until no descriptor is left and is interrupted at the
+    # next return, the copied flow keeps about 11,000 pps: docs/calibration.md).
+    STALL_POLICY = "linux-3.14"
+    common = dict(arrival="poisson", egress_queue=1000, tx_batch=1, guest_stop_free=19, guest_cb_delayed=True)
     cfgs = {
         "free": _config(host, overrides, policy="linux-3.14", flows=two_flow_flows(False, rate_pps=rate),
                         n_packets=sz["n"], warmup_packets=sz["n"] // 10, **common),

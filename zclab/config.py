@@ -158,6 +158,8 @@ class Config:
     straggler_p: float = _p(0.0, "float", "nic", "probability that a completion is held longer", min=0.0, max=1.0)
     straggler_ns: float = _p(1_000_000.0, "float", "nic", "extra delay of a held completion", unit="ns", min=0.0)
     # guest -------------------------------------------------------------------
+    guest_stop_free: int = _p(1, "int", "guest", "the guest stops its queue after a post that leaves fewer free descriptors, and restarts it once this many are free again: virtio-net's 2 + MAX_SKB_FRAGS is 19 (17 frags with 4 KB pages; one descriptor per packet with indirect descriptors); at most ring_size is used; 1 (zclab's guest so far): only when none is left", unit="descriptors", min=1, max=MAX_RING_SIZE)
+    guest_cb_delayed: bool = _p(False, "bool", "guest", "a stopped guest asks for its interrupt once 3/4 of the outstanding buffers are used (virtqueue_enable_cb_delayed, virtio-net's), not at the next one (virtqueue_enable_cb, zclab's guest so far)")
     duplicate_head_p: float = _p(0.0, "float", "guest", "adversarial guest: probability that a post writes its head twice", min=0.0, max=1.0)
 
     def __init__(self, **params: Any):

@@ -309,6 +309,8 @@ class ReferenceModel:
         self.qdisc: deque = deque()  # (length, flow, arrival time)
         self.g_state = "ready"  # tx, ready, blocked, idle
         self.g_stopped = False
+        self.g_qstop = False  # netif_stop_subqueue'd after a post
+        self.g_used_event = 0
         self.g_next = 0.0
         self.g_busy_until = 0.0
         self.g_packet: tuple[int, int, int] | None = None  # (head, length, flow) being sent
@@ -755,7 +757,9 @@ class ReferenceModel:
             self.count("release_batches")
         self.t_w += self.c.used_ring_ns  # the used-ring update, then the signal
         self.count("used_updates")
-        if self.c.signal_every_publish or self.g_state == "blocked":
+        # vhost_signal -> vhost_notify: with event index, only when the used index passes
+        # the guest's used_event (vring_need_event)
+        if self.c.signal_every_publish or (self.g_state == "blocked" and self.returned > self.g_used_event):
             self.t_w += self.c.signal_ns
             self.count("signals")
             if self.g_state == "blocked":
@@ -912,11 +916,17 @@ class ReferenceModel:
         if self.poisson and not self.qdisc:
             self.g_state, self.g_next, self.g_busy_until = "idle", INF, ready
             return
-        if not self.free_ids:
+        stop_free = min(self.c.guest_stop_free, self.c.ring_size)
+        if not self.free_ids or (self.g_qstop and len(self.free_ids) < stop_free):
+            # the queue stays stopped (virtnet_poll_tx restarts it at 2 + MAX_SKB_FRAGS free):
+            # ask for an interrupt at 3/4 of the outstanding (virtqueue_enable_cb_delayed)
             self.g_state, self.g_next, self.g_busy_until = "blocked", INF, ready
             self.g_stopped = True
+            outstanding = self.posted - self.returned
+            self.g_used_event = self.returned + (outstanding * 3 // 4 if self.c.guest_cb_delayed else 0)
             return
         head = self.free_ids.pop()
+        self.g_qstop = len(self.free_ids) < stop_free  # start_xmit: netif_stop_subqueue after this one
         self.posted_ids.add(head)
         if self.poisson:
             length, flow, t_arrival = self.qdisc.popleft()

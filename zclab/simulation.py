@@ -120,6 +120,9 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("dma_base", 0.0 if dummy else cfg.dma_base_ns),
         ("dma_sigma", cfg.dma_sigma),
         ("duplicate_p", cfg.duplicate_head_p),
+        # a ring smaller than 2 + MAX_SKB_FRAGS (no real device's) restarts only when empty
+        ("stop_free", min(cfg.guest_stop_free, cfg.ring_size)),
+        ("cb_delayed", cfg.guest_cb_delayed),
         ("select_zcopy", cfg.select_zcopy),
         ("n_flows", len(flows)),
         ("tx_batch", cfg.tx_batch),

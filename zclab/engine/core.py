@@ -469,7 +469,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     posted = 0  # avail entries written: the next sequence number
     returned = 0  # used entries written
     g_state = G_READY  # starts its first transmit at t = 0
-    g_stopped = False  # netif_stop_queue'd for lack of descriptors
+    g_stopped = False  # blocked for lack of descriptors (ring_full_ns)
+    g_qstop = False  # netif_stop_subqueue'd: a post left fewer than stop_free descriptors
+    g_used_event = 0  # the guest wants an interrupt once more than this many are used
     g_next = 0.0
     g_busy_until = 0.0
     g_id = 0
@@ -904,7 +906,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 # the guest if it stopped its queue
                 t_w += p.used_ring
                 o.used_updates += 1
-                if p.signal_every or g_state == G_BLOCKED:
+                if p.signal_every or (g_state == G_BLOCKED and returned > g_used_event):
                     t_w += p.signal
                     o.signals += 1
                     if g_state == G_BLOCKED:
@@ -1160,14 +1162,20 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 g_state = G_IDLE
                 g_next = INF
                 g_busy_until = ready
-            elif g_nfree == 0:
-                # netif_stop_queue + virtqueue_enable_cb: wait for an interrupt
+            elif g_nfree == 0 or (g_qstop and g_nfree < p.stop_free):
+                # the queue is stopped (virtio-net's start_xmit: num_free < 2 + MAX_SKB_FRAGS)
+                # and what free_old_xmit_skbs reclaimed does not restart it (virtnet_poll_tx:
+                # num_free >= 2 + MAX_SKB_FRAGS): wait for an interrupt, asked for once 3/4
+                # of the outstanding buffers are used (virtqueue_enable_cb_delayed) or at the
+                # next (virtqueue_enable_cb)
                 g_state = G_BLOCKED
                 g_stopped = True
                 g_next = INF
                 g_busy_until = ready
+                g_used_event = returned + (((posted - returned) * 3) >> 2 if p.cb_delayed else 0)
             else:
                 g_nfree -= 1
+                g_qstop = g_nfree < p.stop_free  # netif_stop_subqueue after this packet
                 g_id = g_free_ids[g_nfree & NONNEG]
                 ids[g_id & idmask] |= ID_POSTED
                 if open_loop:

@@ -55,7 +55,7 @@ P = _struct(
     ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
     ("callback", f8), ("signal", f8), ("kick", f8), ("requeue", f8), ("guest_xmit", f8),
     ("irq_latency", f8), ("wake_latency", f8), ("wire_ns_per_byte", f8), ("dma_base", f8),
-    ("dma_sigma", f8), ("duplicate_p", f8), ("select_zcopy", b1),
+    ("dma_sigma", f8), ("duplicate_p", f8), ("stop_free", i8), ("cb_delayed", b1), ("select_zcopy", b1),
     # flows, destinations, batching, the host outside vhost
     ("n_flows", i8), ("tx_batch", i8), ("used_ring", f8), ("stack_per_packet", f8), ("stack_per_byte", f8),
     ("local_rx", f8),
