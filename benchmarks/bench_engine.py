@@ -148,7 +148,7 @@ def bench_nic(packets: int, repeats: int) -> None:
         print(f"{name:<14} " + " ".join(f"{c:>27}" for c in cells))
 
 
-POLICIES = ("seed-2011", "mainline-stall")
+POLICIES = ("seed-2011", "ring-quarter-stall")
 
 
 def bench_presets(packets: int, repeats: int) -> None:

@@ -27,7 +27,7 @@ def timed_sweep(grid, workers, n_packets, repeats=1):
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as store:
             t0 = time.perf_counter()
-            df = zclab.sweep("mainline-stall", grid, n_packets=n_packets, warmup_packets=1000,
+            df = zclab.sweep("ring-quarter-stall", grid, n_packets=n_packets, warmup_packets=1000,
                              store=store, workers=workers, progress=False)
             times.append(time.perf_counter() - t0)
     return statistics.median(times), df

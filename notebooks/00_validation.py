@@ -231,7 +231,7 @@ verdict("md1k")
 # %% [markdown]
 # ## d. The pending limit as a window
 #
-# Zero-copy with `mainline-stall` and a fixed limit `max_pend` = 4, 8, 16, 32; 1500-byte
+# Zero-copy with `ring-quarter-stall` and a fixed limit `max_pend` = 4, 8, 16, 32; 1500-byte
 # packets, all zero-copy; a fixed DMA completion latency of 200 µs, far longer than the
 # per-packet costs; a fast guest and no other delay. Under stall placement the worker stops
 # while more than `max_pend` heads are outstanding: a closed loop of W = `max_pend` + 1
@@ -272,7 +272,7 @@ verdict("window")
 # Zero-copy, 1500-byte packets, a fixed DMA latency, and with probability p a completion
 # held `straggler_ns` = 100 µs longer. The guest posts one packet every Δ = `guest_xmit_ns`
 # = 2 µs (it is the bottleneck and never blocks) and nothing else reacts to a straggler:
-# `mainline-stall` with a fixed limit of 1024, heads[] of 1024 and a ring of 4096 (the run
+# `ring-quarter-stall` with a fixed limit of 1024, heads[] of 1024 and a ring of 4096 (the run
 # stops with an error if the worker ever stopped on the limit or on the heads span).
 #
 # * **Out of order**, a packet's latency rises by `straggler_ns` with probability p:

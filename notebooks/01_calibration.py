@@ -99,14 +99,17 @@ record[["source_id", "year", "message_bytes", "mode", "metric", "value", "unit"]
 #   bytes of headers; larger than VHOST_GOODCOPY_LEN, so zero-copy). The other is 43-byte
 #   frames (a 1-byte payload; copied). "Limited": the zero-copy flow goes through an egress
 #   limiter of 1 Mbit/s with a 1000-packet queue (the commit's netem). Policies:
-#   `mainline-stall` (v4.14) and `mainline-fallback` (v4.15).
+#   `linux-3.14` without the limit, `linux-4.15` (v4.15) with it, and for v4.14's stall the
+#   **hypothetical** `ring-quarter-stall`: under v4.14's own rules the model's guest, which
+#   uses every descriptor, does not stall (docs/calibration.md says why and what is missing).
 # * **rh_vendor**: a bulk sender of 64 KB GSO packets to the wire at 10 GbE
-#   (`mainline-stall`, the RHEL 7 kernel), copy against zero-copy. Then 64 B and 244 B
-#   frames ("small": 244 B is the largest vhost copies, 256 B with the virtio-net header).
-# * **mst_2012**: the same 64 KB sender to a host socket (`dest = local`). A zero-copy skb
-#   is copied at delivery (skb_orphan_frags), so zero-copy pays the pin and the copy.
+#   (`linux-3.10`, the RHEL 7 kernel), copy against zero-copy. Then 64 B and 243 B
+#   frames ("small": 243 B is the largest vhost copies since v3.1, 255 B with the virtio-net header).
+# * **mst_2012**: the same 64 KB sender to a host socket (`dest = local`), under `linux-3.5`
+#   with zero-copy on (the kernel of late 2012). A zero-copy skb is copied by the worker in
+#   sendmsg (skb_orphan_frags_rx), so zero-copy pays the pin and the copy.
 # * **jasowang_2019**: 64 B and 512 B from a testpmd guest (the copy path with
-#   VHOST_NET_BATCH = 64, `mainline-fallback`), copy against zero-copy.
+#   VHOST_NET_BATCH = 64, `linux-4.15`), copy against zero-copy.
 # * **jasowang_2018**: the copy path, 64 B, testpmd guest, XDP_DROP on the tap, with used-ring
 #   updates one by one (`tx_batch = 1`) and batched (`tx_batch = 64`).
 #

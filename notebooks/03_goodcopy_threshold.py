@@ -27,7 +27,7 @@
 # illustrative guest TX mix of ACKs, MTU frames and GSO frames; put a measured one here).
 # Four cost settings: the 2011 host, the modern host, and the modern host with a pin three
 # times as costly (an IOMMU mapping per page) and with a copy three times as costly
-# (cache-cold). All run under `policy` (by default `mainline-stall`, where every packet above
+# (cache-cold). All run under `policy` (by default `linux-3.14`, where every packet above
 # the threshold takes the zero-copy path, so that the threshold alone decides). The logic
 # lives in `zclab.studies.goodcopy`.
 
@@ -40,7 +40,7 @@ progress = True  # progress bars while the sweeps run
 seed = 1  # base seed of every sweep
 host = "calibrated-2011"  # the 2011 host preset
 modern_host = "modern-host"  # the host preset of today
-policy = "mainline-stall"  # the zero-copy bookkeeping
+policy = "linux-3.14"  # the zero-copy bookkeeping
 size_table = None  # the empirical mix ("size:weight,..." or a CSV file); None: the module's default
 
 # %%

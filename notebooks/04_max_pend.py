@@ -18,11 +18,15 @@
 #
 # The 2011 patch caps outstanding zero-copy buffers at `VHOST_MAX_PEND` (128), and checks
 # the cap only when the avail ring is empty. The merged commit admits a problem ("if the
-# guest stops submitting buffers, completed buffers may not be returned"); mainline later
-# checked the limit on every iteration and stopped (`stall`, v3.x to v4.14) with the limit
-# `min(VHOST_MAX_PEND, vring.num / 4)`, then in 2017 copied instead of stopping
-# (`copy_fallback`, v4.15), after a measurement in which one rate-limited zero-copy flow
-# brought every flow on the queue from 80 kpps to 400 pps. **How do throughput, stalls and
+# guest stops submitting buffers, completed buffers may not be returned"); v3.12 to v4.14
+# tested at every iteration and stopped, but with an equality,
+# `(upend_idx + vring.num - 128) % 1024 == done_idx`, that holds at one pending count only
+# (notebook 06, docs/model.md section 2); v4.15 copies instead of stopping once more than
+# `min(VHOST_MAX_PEND, vring.num / 4)` are pending (`copy_fallback`), after a measurement in
+# which one rate-limited zero-copy flow brought every flow on the queue from 80 kpps to
+# 400 pps. The `stall` placement studied here is the **hypothetical** `ring-quarter-stall`
+# (v4.15's limit with v3.12's stop), which no release had: read it as what stopping on a
+# real limit would do, not as v3.12 to v4.14. **How do throughput, stalls and
 # latency depend on the limit and the ring size under slow DMA completions and stragglers;
 # where does the seed's placement deadlock; is `min(max_pend, ring_size/4)` the right rule;
 # and how does one rate-limited flow holding the zero-copy budget stall the others, policy by
@@ -97,8 +101,9 @@ show(mp.figure_deadlock(dl), "max_pend_deadlock")
 # packets the whole ring is always pending and the region is filled; with IMIX and fast
 # completions a run deadlocks only when a completion is held long enough for the whole
 # ring to fill behind it, so large rings survive a short run (stragglers fill the region
-# again). The mainline policies never deadlock: the limit is checked at every iteration and
-# a completion wakes the worker.
+# again). `ring-quarter-stall` and `linux-4.15` never deadlock here: the limit is checked at
+# every iteration and a completion wakes the worker (v3.12 to v4.14's own modulo test
+# deadlocks on every 128-entry ring: notebook 06).
 
 # %% [markdown]
 # ## Is min(max_pend, ring_size / 4) the right rule?
@@ -110,7 +115,7 @@ show(mp.figure_deadlock(dl), "max_pend_deadlock")
 # %%
 rule = mp.rule_table(lim)
 save_frame(rule, "max_pend_rule", data_dir)
-rule[rule["policy"] == "mainline-stall"]
+rule[rule["policy"] == "ring-quarter-stall"]
 
 # %%
 show(mp.figure_rule(rule), "max_pend_rule")

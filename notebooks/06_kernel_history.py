@@ -19,10 +19,13 @@
 # Zero-copy transmit went into `drivers/vhost/net.c` in 2011 and changed three times:
 #
 # * **`seed-2011`**, the patch as posted: the pending limit (`VHOST_MAX_PEND`, 128) acts
-#   only when the avail ring is empty, and copied packets queue behind pending ones;
-# * **`mainline-stall`** (v3.x to v4.14): the worker stops while more than
-#   min(128, ring/4) buffers are outstanding, and a completion wakes it;
-# * **`mainline-fallback`** (v4.15, "vhost_net: do not stall on zerocopy depletion"): it
+#   only when the avail ring is empty, where the worker spins in tx_poll_start, and copied
+#   packets queue behind pending ones;
+# * **`linux-3.14`** (v3.14 to v4.14): at the top of each iteration the worker stops when
+#   `(upend_idx + num - 128) % 1024 == done_idx`, which holds at one pending count only
+#   (never on a 256-entry ring; with nothing pending on a 128-entry one), and a completion
+#   restarts it on `cnt <= 1 || !(cnt % 16)`;
+# * **`linux-4.15`** (v4.15, "vhost_net: do not stall on zerocopy depletion"): it
 #   never stops, and copies a packet that finds too many outstanding;
 # * **copy only**: in v5.3 (2019, "vhost_net: disable zerocopy by default") zero-copy
 #   became opt-in, citing head-of-line blocking and a copy path that had become faster.

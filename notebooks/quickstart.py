@@ -19,7 +19,7 @@
 # The 2011 zero-copy patch returns transmit buffers to the guest strictly in the order
 # they were submitted, although virtio allows them back in any order: one slow DMA
 # completion (a *straggler*) holds every later buffer. This notebook asks, for each of the
-# kernel's three policies (`seed-2011`, `mainline-stall`, `mainline-fallback`): **how much
+# kernel's three policies (`seed-2011`, `linux-3.14`, `linux-4.15`): **how much
 # do the 99th-percentile latency and the throughput change when completions may be
 # returned out of order?**
 #
@@ -74,7 +74,7 @@ pd.DataFrame({"value": pd.Series([round(result.summary[k], 3) for k in fields], 
 # %%
 df = zclab.sweep(
     cfg,
-    {"policy": ["seed-2011", "mainline-stall", "mainline-fallback"], "completion": ["in_order", "out_of_order"]},
+    {"policy": ["seed-2011", "linux-3.14", "linux-4.15"], "completion": ["in_order", "out_of_order"]},
     replications=replications,
     store=store,
     progress=progress,

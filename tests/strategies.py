@@ -108,12 +108,20 @@ def run_configs(draw, n_max=1500, adversarial=True, extensions=False):
         kick_ns=draw(st.sampled_from([0.0, 2000.0])),
         wake_latency_ns=draw(st.sampled_from([0.0, 3000.0])),
         signal_ns=draw(st.sampled_from([0.0, 500.0])),
-        copy_via_heads=draw(st.booleans()),
         reap_threshold=draw(st.integers(0, min(8, uio - 1))),
+        weight_packets=draw(st.sampled_from([0, 0, 1, 3, 256])),
+        busyloop_timeout_ns=draw(st.sampled_from([0.0, 0.0, 0.0, 2000.0, 50000.0])),
+        guest_stop_free=draw(st.sampled_from([1, 1, 2, 5, 19])),
+        guest_cb_delayed=draw(st.booleans()),
     )
+    if draw(st.booleans()):  # otherwise the policy preset's rules, release by release
+        p["copy_via_heads"] = draw(st.sampled_from(["always", "when_pending", "never"]))
+        p["heads_full_copy"] = draw(st.booleans())
+    if draw(st.booleans()):
+        p["max_pend_rule"] = draw(st.sampled_from(["fixed", "ring_quarter", "modulo"]))
     p["size_table"] = draw(st.sampled_from(CYCLE_TABLES if p["size_dist"] == "cycle" else SIZE_TABLES))
     if draw(st.booleans()):
-        p["wake_on_completion"] = draw(st.booleans())
+        p["wake_on_completion"] = draw(st.sampled_from(["never", "always", "le2_or_16", "le1_or_16"]))
     if draw(st.booleans()):
         p["goodcopy_test"] = draw(st.sampled_from(["le", "lt"]))
         p["select_zcopy"] = draw(st.booleans())

@@ -101,7 +101,7 @@ def test_zerocopy_cpu_grows_only_with_pages_pinned(size, pages):
     the window: at most about ring_size packets' worth over n_packets.
     """
     n = 40_000
-    cfg = Config(size_dist="fixed", size_bytes=size, n_packets=n, policy="mainline-stall", **QUIET)
+    cfg = Config(size_dist="fixed", size_bytes=size, n_packets=n, policy="ring-quarter-stall", **QUIET)
     s = simulate(cfg).summary
     expected = cfg.per_packet_ns + cfg.zc_setup_ns + cfg.pin_ns_per_page * pages + cfg.callback_ns
     assert s["zerocopy_fraction"] == 1.0
@@ -109,11 +109,25 @@ def test_zerocopy_cpu_grows_only_with_pages_pinned(size, pages):
 
 
 def test_zerocopy_spends_less_host_cpu_per_byte_at_64k():
-    base = Config(workload="tcp_stream_64k", n_packets=20_000)
+    base = Config(policy="linux-3.14", mode="zerocopy", workload="tcp_stream_64k", n_packets=20_000)
     copy = simulate(base.replace(mode="copy")).summary
     zc = simulate(base).summary
     assert zc["host_cycles_per_byte"] < 0.5 * copy["host_cycles_per_byte"]
     assert zc["throughput_gbps"] == pytest.approx(copy["throughput_gbps"], rel=0.02)  # both at line rate
+
+
+def test_the_seeds_tx_poll_start_spins_the_worker_while_over_the_limit():
+    """Seed to v3.9: over VHOST_MAX_PEND with the avail ring empty, tx_poll_start finds
+    the socket writable and queues the worker at once: it spins, and the zero-copy
+    saving is gone. v3.10's break (tx_poll_start removed) waits for a callback instead."""
+    base = Config(policy="seed-2011", workload="tcp_stream_64k", n_packets=20_000)
+    spin = simulate(base).summary
+    assert spin["outstanding_max"] > base.max_pend  # over the limit, at 64 KB behind a 10 GbE wire
+    assert spin["poll_spin_time_fraction"] > 0.5
+    assert spin["vhost_cpu_util"] == pytest.approx(1.0, abs=0.01)
+    brk = simulate(base.replace(pend_placement="empty_break", wake_on_completion="le2_or_16")).summary
+    assert brk["poll_spin_time_fraction"] == 0.0 and brk["vhost_cpu_util"] < 0.2
+    assert brk["throughput_gbps"] == pytest.approx(spin["throughput_gbps"], rel=0.02)  # the wire decides both
 
 
 def test_goodcopy_len_decides_the_path_when_no_limit_is_hit():
@@ -121,7 +135,7 @@ def test_goodcopy_len_decides_the_path_when_no_limit_is_hit():
     vhost takes the header here, so len is the frame (see the next test for the header)."""
     n = 20_000
     cfg = Config(size_dist="uniform", size_min=1, size_max=600, goodcopy_len=256, max_pend=1024, vnet_hdr="vhost",
-                 policy="mainline-fallback", max_pend_rule="fixed", n_packets=n, trace_packets=n)
+                 policy="linux-4.15", goodcopy_test="le", max_pend_rule="fixed", n_packets=n, trace_packets=n)
     r = simulate(cfg)
     t = r.trace
     assert (t.loc[t["len"] <= 256, "path"] == "copy").all()
@@ -140,7 +154,7 @@ def test_the_size_test_is_the_releases_and_counts_the_header_the_socket_carries(
     """The smallest frame that goes zero-copy, for each form of the size test and each
     owner of the virtio-net header; a cycle of the sizes around it, in turn."""
     sizes = list(range(first_zerocopy - 3, first_zerocopy + 3))
-    cfg = Config(policy=policy, vnet_hdr=vnet_hdr, size_dist="cycle", size_table=",".join(map(str, sizes)),
+    cfg = Config(policy=policy, mode="zerocopy", vnet_hdr=vnet_hdr, size_dist="cycle", size_table=",".join(map(str, sizes)),
                  n_packets=600, warmup_packets=0, trace_packets=600)
     t = simulate(cfg).trace
     assert t["len"].tolist()[:12] == sizes * 2  # posted in turn
@@ -148,7 +162,7 @@ def test_the_size_test_is_the_releases_and_counts_the_header_the_socket_carries(
 
 
 def test_copy_fallback_copies_over_the_limit():
-    s = simulate(workload="tcp_stream_64k", policy="mainline-fallback", dma_base_ns=2e6, n_packets=5_000).summary
+    s = simulate(workload="tcp_stream_64k", policy="linux-4.15", dma_base_ns=2e6, n_packets=5_000).summary
     assert s["copy_fallbacks"] > 0 and 0 < s["zerocopy_fraction"] < 1
     assert s["stalls"] == 0
 
@@ -157,7 +171,7 @@ def test_copy_fallback_copies_over_the_limit():
 
 def test_in_order_completion_suffers_head_of_line_blocking():
     # stragglers are a draw of the synthetic NIC's per-skb completion delay: pinned to it
-    base = Config(**SYNTHETIC_NIC, straggler_p=0.002, straggler_ns=1e6, n_packets=100_000, policy="mainline-stall")
+    base = Config(**SYNTHETIC_NIC, straggler_p=0.002, straggler_ns=1e6, n_packets=100_000, policy="ring-quarter-stall")
     ino = simulate(base).summary
     ooo = simulate(base.replace(completion="out_of_order")).summary
     assert ino["latency_p99_ns"] > 2 * ooo["latency_p99_ns"]
@@ -210,7 +224,7 @@ def test_seed_does_not_deadlock_with_a_larger_ring():
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(run_configs(n_max=1500, adversarial=False), st.sampled_from(["mainline-stall", "mainline-fallback"]))
+@given(run_configs(n_max=1500, adversarial=False), st.sampled_from(["ring-quarter-stall", "linux-4.15"]))
 def test_mainline_presets_never_deadlock(cfg, policy):
     from zclab.presets import POLICY_PRESETS
 
@@ -256,7 +270,7 @@ def test_wire_bound_throughput_is_the_line_rate():
 
 # --- Little's law ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("policy", ["seed-2011", "mainline-stall"])
+@pytest.mark.parametrize("policy", ["seed-2011", "ring-quarter-stall"])
 @pytest.mark.parametrize("workload", ["imix", "tcp_stream_64k", "poisson_imix"])
 def test_littles_law_for_heads_and_descriptors(policy, workload):
     """L = lambda W for heads[] (heads held vs hold time) and for the ring (in flight vs latency).
@@ -270,7 +284,7 @@ def test_littles_law_for_heads_and_descriptors(policy, workload):
     s = simulate(cfg).summary
     rate = s["packets"] / s["sim_time_ns"]
     # mainline copies go straight to the used ring: only zero-copy heads enter heads[]
-    heads_rate = rate if cfg.copy_via_heads else rate * s["zerocopy_fraction"]
+    heads_rate = rate if cfg.copy_via_heads == "always" else rate * s["zerocopy_fraction"]
     tol = 4 * cfg.ring_size / n
     assert s["outstanding_mean"] == pytest.approx(heads_rate * s["heads_hold_mean_ns"], rel=tol)
     assert s["inflight_mean"] == pytest.approx(rate * s["latency_mean_ns"], rel=tol)

@@ -23,9 +23,9 @@ def test_simulate_prints_a_table(capsys):
 
 
 def test_simulate_json_is_strict_json_with_config_and_summary(capsys):
-    assert main(["simulate", "--preset", "mainline-stall", "--preset", "tcp_stream_64k", "--set", "n_packets=2e3", "--json"]) == 0
+    assert main(["simulate", "--preset", "ring-quarter-stall", "--preset", "tcp_stream_64k", "--set", "n_packets=2e3", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)  # NaN would not parse strictly
-    assert record["config"]["policy"] == "mainline-stall" and record["config"]["size_bytes"] == 65536
+    assert record["config"]["policy"] == "ring-quarter-stall" and record["config"]["size_bytes"] == 65536
     assert record["summary"]["packets"] == 2000
     assert record["summary"]["drop_fraction"] is None  # nothing to measure: null, not NaN
 
@@ -53,7 +53,7 @@ def test_size_table_from_a_csv_file(tmp_path, capsys):
         (["simulate", "--set", "n_packets=lots"], "n_packets='lots': must be a number"),
         (["simulate", "--set", "debug=maybe"], "debug='maybe': must be true or false"),
         (["simulate", "--preset", "nope"], "unknown preset"),
-        (["simulate", "--preset", "seed-2011", "--preset", "mainline-stall"], "already given"),
+        (["simulate", "--preset", "seed-2011", "--preset", "ring-quarter-stall"], "already given"),
         (["simulate", "--set", "max_pend=4096"], "must not exceed uio_maxiov"),
         (["simulate", "--frobnicate"], "unrecognized arguments"),
         (["frobnicate"], "invalid choice"),
@@ -212,7 +212,7 @@ name = "two_flows"
 n_packets = 1000
 warmup_packets = 100
 [grid]
-policy = ["mainline-stall", "mainline-fallback"]
+policy = ["ring-quarter-stall", "linux-4.15"]
 flows = [
   [{{name = "zc", size_dist = "fixed", size_bytes = 298, egress_rate_mbps = 1.0}}, {{name = "small", size_dist = "fixed", size_bytes = 43}}],
   "{flows_file}",

@@ -21,7 +21,8 @@ def test_defaults_are_the_model_contract():
         qdisc_len=1000, size_dist="imix", size_bytes=1500, size_min=64, size_max=1500, small_bytes=64,
         large_bytes=65536, small_fraction=0.5, size_table=None, ring_size=256, signal_every_publish=False,
         mode="zerocopy", policy="seed-2011", goodcopy_len=256, max_pend=128, max_pend_rule="fixed",
-        pend_placement="seed", reap_threshold=0, completion="in_order", wake_on_completion=False, uio_maxiov=1024,
+        pend_placement="seed", reap_threshold=0, completion="in_order", wake_on_completion="never", uio_maxiov=1024,
+        copy_via_heads="always", heads_full_copy=False, weight_packets=0, busyloop_timeout_ns=0.0,
         weight_bytes=0x80000, cpu_ghz=2.5, line_rate_gbps=10.0, wire_overhead_bytes=24,
         dma_latency_dist="exponential", dma_sigma=0.5, straggler_p=0.0, straggler_ns=1_000_000.0, duplicate_head_p=0.0,
     )
@@ -100,7 +101,7 @@ def test_policy_presets_set_their_knobs():
         c = Config(policy=name)
         for k, v in knobs.items():
             assert getattr(c, k) == v, (name, k)
-    assert Config(policy="mainline-stall").pend_limit == 64  # min(128, 256 // 4)
+    assert Config(policy="ring-quarter-stall").pend_limit == 64  # min(128, 256 // 4)
     assert Config(policy="seed-2011").pend_limit == 128
 
 
@@ -113,18 +114,18 @@ def test_workload_and_host_presets_set_their_knobs():
 
 
 def test_explicit_knobs_override_presets():
-    c = Config(policy="mainline-stall", pend_placement="seed", workload="tcp_stream_64k", size_bytes=9000)
+    c = Config(policy="ring-quarter-stall", pend_placement="seed", workload="tcp_stream_64k", size_bytes=9000)
     assert c.pend_placement == "seed" and c.max_pend_rule == "ring_quarter"
     assert c.size_bytes == 9000 and c.size_dist == "fixed"
 
 
 def test_replace_keeps_overrides_unless_the_preset_changes():
-    c = Config(policy="seed-2011", wake_on_completion=True)
-    assert c.replace(max_pend=64).wake_on_completion is True
-    switched = c.replace(policy="mainline-fallback")
-    assert switched.pend_placement == "copy_fallback" and switched.wake_on_completion is True
-    assert c.replace(policy="mainline-stall", pend_placement="seed").pend_placement == "seed"
-    assert Config(completion="out_of_order").replace(policy="mainline-stall").completion == "out_of_order"
+    c = Config(policy="seed-2011", wake_on_completion=True)  # true: the flag's old form of "always"
+    assert c.replace(max_pend=64).wake_on_completion == "always"
+    switched = c.replace(policy="linux-4.15")
+    assert switched.pend_placement == "copy_fallback" and switched.wake_on_completion == "le1_or_16"
+    assert c.replace(policy="ring-quarter-stall", pend_placement="seed").pend_placement == "seed"
+    assert Config(completion="out_of_order").replace(policy="ring-quarter-stall").completion == "out_of_order"
 
 
 def test_size_table_forms_and_csv(tmp_path):
@@ -254,7 +255,7 @@ def test_flows_from_a_file_equal_the_same_table_given_inline(suffix, tmp_path):
 
 
 def test_flows_round_trip_through_the_flat_dict_and_json():
-    cfg = Config(flows=FLOWS, policy="mainline-fallback")
+    cfg = Config(flows=FLOWS, policy="linux-4.15")
     d = cfg.to_dict()
     assert isinstance(d["flows"], str)
     assert Config.from_dict(d) == cfg and Config.from_dict(json.loads(json.dumps(d))) == cfg
@@ -346,7 +347,20 @@ def test_a_cycle_lists_sizes_in_order_repeats_allowed_and_round_trips():
 def test_the_linux_61_preset_sets_the_releases_rules():
     c = Config(policy="linux-6.1", ring_size=256)
     assert (c.pend_placement, c.max_pend_rule, c.goodcopy_test, c.select_zcopy, c.copy_via_heads, c.tx_batch) == (
-        "copy_fallback", "ring_quarter", "lt", True, False, 64)
+        "copy_fallback", "ring_quarter", "lt", True, "never", 64)
+    assert (c.wake_on_completion, c.weight_packets, c.heads_full_copy, c.mode) == ("le1_or_16", 256, True, "copy")
     assert c.pend_limit == 64
     # switching policy resets every rule of the preset
     assert c.replace(policy="seed-2011").to_dict() == Config(policy="seed-2011", ring_size=256).to_dict()
+
+
+def test_the_old_flag_forms_of_two_policy_rules_still_read():
+    """wake_on_completion and copy_via_heads were flags before model version 4."""
+    import numpy as np
+
+    assert Config(copy_via_heads=True).copy_via_heads == "always"
+    assert Config(copy_via_heads=np.bool_(False)).copy_via_heads == "never"
+    assert Config(wake_on_completion="false").wake_on_completion == "never"
+    assert Config(wake_on_completion="True").wake_on_completion == "always"
+    with pytest.raises(ConfigError, match="copy_via_heads=1: must be one of 'always', 'when_pending', 'never'"):
+        Config(copy_via_heads=1)

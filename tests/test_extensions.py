@@ -47,10 +47,10 @@ def flow_mpps(s, name):
 
 @pytest.fixture(scope="module")
 def unlimited_2017():
-    return simulate(Config(policy="mainline-stall", flows=two_flows(False), n_packets=20_000)).summary
+    return simulate(Config(policy="ring-quarter-stall", flows=two_flows(False), n_packets=20_000)).summary
 
 
-@pytest.mark.parametrize("policy", ["seed-2011", "mainline-stall"])
+@pytest.mark.parametrize("policy", ["seed-2011", "ring-quarter-stall"])
 def test_2017_a_limited_zerocopy_flow_stalls_both_flows_to_the_limiter_rate(policy, unlimited_2017):
     """Before the fix both flows fell from about 80 kpps to about 400 pps: the limited
     flow's skbs hold the pending zero-copy budget, the worker stops at the limit and
@@ -68,7 +68,7 @@ def test_2017_copy_fallback_restores_the_copied_flow(unlimited_2017):
     its unlimited rate again, the limited one at the limiter's rate, the excess dropped
     at netem's full queue (copies, freed at once, hold nothing)."""
     n = 40_000
-    s = simulate(Config(policy="mainline-fallback", flows=two_flows(True), n_packets=n, warmup_packets=5_000)).summary
+    s = simulate(Config(policy="linux-4.15", flows=two_flows(True), n_packets=n, warmup_packets=5_000)).summary
     assert flow_mpps(s, "small") == pytest.approx(flow_mpps(unlimited_2017, "small"), rel=0.15)
     zc_sent = s["flow_zc_mpps"] * s["sim_time_ns"] / 1e3
     assert zc_sent <= LIMIT_PPS * s["sim_time_ns"] / 1e9 + 2  # never faster than netem
@@ -81,7 +81,7 @@ def test_2017_copy_fallback_restores_the_copied_flow(unlimited_2017):
 
 def test_a_full_limiter_queue_drops_the_skb_and_completes_its_zero_copy_buffer_at_once():
     n = 4_000
-    cfg = Config(workload="tcp_stream_64k", policy="mainline-stall", egress_rate_pps=20_000.0, egress_queue=4,
+    cfg = Config(workload="tcp_stream_64k", policy="ring-quarter-stall", egress_rate_pps=20_000.0, egress_queue=4,
                  n_packets=n, warmup_packets=500, trace_packets=n)
     r = simulate(cfg)
     s, t = r.summary, r.trace.dropna(subset=["t_used"])
@@ -102,7 +102,7 @@ def test_a_limiter_queue_that_never_fills_drops_nothing_and_sets_the_rate():
     """The pending limit (64 heads) stops vhost before netem's 1000-packet queue fills;
     the limiter (5 kpps) is slower than the wire (19 kpps of 64 KB frames at 10 Gbit/s)."""
     rate = 5_000.0
-    s = simulate(Config(workload="tcp_stream_64k", policy="mainline-stall", egress_rate_pps=rate, egress_queue=1000,
+    s = simulate(Config(workload="tcp_stream_64k", policy="ring-quarter-stall", egress_rate_pps=rate, egress_queue=1000,
                         n_packets=4_000, warmup_packets=500)).summary
     assert s["egress_drops"] == 0
     assert s["mpps"] * 1e6 == pytest.approx(rate, rel=3 / 4_000)
@@ -126,7 +126,7 @@ def test_local_zero_copy_pays_the_pin_and_the_copy(size, pages):
     costs the pin, the set-up, the callback *and* the copy; a copied skb only the copy.
     To the wire, zero-copy saves the copy. Exact up to the window's edges."""
     n = 20_000
-    base = Config(size_dist="fixed", size_bytes=size, policy="mainline-stall", local_rx_ns_per_packet=700.0,
+    base = Config(size_dist="fixed", size_bytes=size, policy="ring-quarter-stall", local_rx_ns_per_packet=700.0,
                   n_packets=n, **QUIET)
     c = base
     zc_extra = c.zc_setup_ns + c.pin_ns_per_page * pages + c.callback_ns
@@ -163,7 +163,7 @@ def test_a_slow_local_receiver_holds_every_packet_behind_it():
     of the stragglers."""
     n = 20_000
     rx = 20_000.0
-    base = Config(dest="local", mode="copy", workload="tcp_stream_64k", policy="mainline-stall", n_packets=n,
+    base = Config(dest="local", mode="copy", workload="tcp_stream_64k", policy="ring-quarter-stall", n_packets=n,
                   local_rx_ns_per_packet=rx)
     assert base.per_packet_ns + base.copy_ns_per_byte * 65536 < rx
     fast = simulate(base).summary
@@ -179,7 +179,7 @@ def test_host_stack_costs_raise_host_cpu_and_leave_vhost_alone(mode):
     """tap, bridge and driver work outside vhost: the same in both modes, on host
     CPU and not on the worker; the worker's timing, and so every other field, stays."""
     n, size = 20_000, 1500
-    base = Config(mode=mode, size_dist="fixed", size_bytes=size, policy="mainline-stall", n_packets=n)
+    base = Config(mode=mode, size_dist="fixed", size_bytes=size, policy="ring-quarter-stall", n_packets=n)
     plain = simulate(base).summary
     stack = simulate(base.replace(host_stack_ns_per_packet=900.0, host_stack_ns_per_byte=0.2)).summary
     changed = {k for k in plain if plain[k] != stack[k] and not (isinstance(plain[k], float) and math.isnan(plain[k]))}
@@ -192,7 +192,7 @@ def test_host_stack_costs_raise_host_cpu_and_leave_vhost_alone(mode):
 def test_host_stack_costs_shrink_what_zero_copy_saves():
     """Vendor guidance: zero-copy saves up to 15% of host CPU for large packets. Counting
     only vhost the model saves far more; the stack outside vhost dilutes the saving."""
-    base = Config(workload="tcp_stream_64k", policy="mainline-stall", n_packets=10_000)
+    base = Config(workload="tcp_stream_64k", policy="ring-quarter-stall", n_packets=10_000)
 
     def saving(**kw):
         zc = simulate(base.replace(**kw)).summary["host_cycles_per_byte"]
@@ -281,7 +281,7 @@ MIXED = [
 @pytest.mark.parametrize("arrival", ["saturate", "poisson"])
 def test_per_flow_fields_sum_to_the_totals(arrival):
     flows = MIXED if arrival == "saturate" else [{**f, "rate_pps": r} for f, r in zip(MIXED, [1e5, 2e5, 8e4])]
-    cfg = Config(flows=flows, arrival=arrival, qdisc_len=20, policy="mainline-fallback", n_packets=20_000)
+    cfg = Config(flows=flows, arrival=arrival, qdisc_len=20, policy="linux-4.15", n_packets=20_000)
     s = simulate(cfg).summary
     names = [f["name"] for f in flows]
     assert sum(s[f"flow_{n}_packets"] for n in names) == s["packets"]
@@ -323,7 +323,7 @@ def test_each_flow_has_its_own_stragglers():
     flows = [{"name": "slow", "straggler_p": 0.02, "straggler_ns": 1e6, "rate_pps": 2e4}, {"name": "clean", "rate_pps": 2e4}]
     # a wire flow's stragglers are draws of the synthetic NIC's completion delay: pinned to it
     base = Config(**SYNTHETIC_NIC, flows=flows, arrival="poisson", size_dist="fixed", size_bytes=9000,
-                  policy="mainline-stall", n_packets=20_000)
+                  policy="ring-quarter-stall", n_packets=20_000)
     ino = simulate(base).summary
     ooo = simulate(base.replace(completion="out_of_order")).summary
     assert ooo["flow_slow_latency_p99_ns"] > 1e6 > 5 * ooo["flow_clean_latency_p99_ns"]
@@ -366,7 +366,7 @@ def test_invariants_hold_with_flows_limiters_local_delivery_and_batching(cfg):
 def test_littles_law_with_flows(flows):
     """In flight = rate x latency (descriptors), held = rate into heads[] x hold time."""
     n = 50_000
-    cfg = Config(flows=flows, policy="mainline-stall", n_packets=n)
+    cfg = Config(flows=flows, policy="ring-quarter-stall", n_packets=n)
     s = simulate(cfg).summary
     rate = s["packets"] / s["sim_time_ns"]
     tol = 4 * cfg.ring_size / n
@@ -432,7 +432,7 @@ def test_a_sweep_over_flows_tables_keeps_per_flow_columns_through_the_store(tmp_
     t1 = two_flows(False)
     t2 = [{"name": "host", "dest": "local"}, {"name": "shaped", "egress_rate_pps": 2e4, "egress_queue": 8}]
     base = Config(n_packets=2_000, warmup_packets=100)
-    df = zclab.sweep(base, {"flows": [None, t1, t2], "policy": ["mainline-stall", "mainline-fallback"]},
+    df = zclab.sweep(base, {"flows": [None, t1, t2], "policy": ["ring-quarter-stall", "linux-4.15"]},
                      store=tmp_path, workers=1, progress=False)
     assert len(df) == 6
     for name in ("zc", "small", "host", "shaped"):
@@ -448,7 +448,7 @@ def test_a_sweep_over_flows_tables_keeps_per_flow_columns_through_the_store(tmp_
     agg = zclab.aggregate(df)
     assert "flow_small_mpps" in agg.columns and "flow_small_mpps_ci" in agg.columns
     # the rerun finds every point in the store and gives the same frame
-    again = zclab.sweep(base, {"flows": [None, t1, t2], "policy": ["mainline-stall", "mainline-fallback"]},
+    again = zclab.sweep(base, {"flows": [None, t1, t2], "policy": ["ring-quarter-stall", "linux-4.15"]},
                         store=tmp_path, workers=1, progress=False)
     cols = [c for c in df.columns if c != "wall_s"]
     pd.testing.assert_frame_equal(again[cols], df[cols])

@@ -63,7 +63,7 @@ def test_cycle_posts_the_table_in_turn():
 
 
 def test_ignored_fields_do_not_refuse():
-    cfg = Config(**FIXED, policy="mainline-stall", host="modern-host", per_packet_ns=1.0, line_rate_gbps=1.0,
+    cfg = Config(**FIXED, policy="ring-quarter-stall", host="modern-host", per_packet_ns=1.0, line_rate_gbps=1.0,
                  dma_base_ns=5.0, warmup_packets=0, seed=7, trace_packets=10, tx_batch=64)
     assert scenario(cfg).sizes == (1500,)
     assert {"per_packet_ns", "line_rate_gbps", "pend_placement", "warmup_packets"} <= SCENARIO_MODULE.IGNORED

@@ -16,6 +16,7 @@ DUMMY = dict(lower_dev="dummy")
 
 
 def kernel_run(n=2_000, **params):
+    params.setdefault("mode", "zerocopy")  # vhost_net loaded with experimental_zcopytx=1, as the harness does
     cfg = Config(policy="linux-6.1", warmup_packets=0, n_packets=n, trace_packets=n, **DUMMY, **params)
     r = simulate(cfg)
     t = r.trace

@@ -22,11 +22,20 @@ from .test_reference import assert_same
 PINS = Path(__file__).parent / "data" / "synthetic_pins_main.json"
 
 # One wire flow of zero-copy packets: every packet takes the zero-copy path
-ZC = dict(policy="mainline-stall", goodcopy_len=0, warmup_packets=0)
+ZC = dict(policy="ring-quarter-stall", goodcopy_len=0, warmup_packets=0)
+
+
+#: Pinned runs whose rules model version 4 changed on purpose: 'anchor_like' stops on the
+#: limit (pend_placement 'stall') with a callback that never queues the worker, which
+#: version 3 woke on any completion anyway and version 4, as every release with that
+#: stall, leaves stopped (it deadlocks, tests/test_releases.py); 'flows_limiter' and
+#: 'tso_stragglers' go over the seed's limit with the avail ring empty, where version 4's
+#: worker spins in tx_poll_start and a post ends the spin (version 3 waited for a completion).
+CHANGED_ON_PURPOSE = {"anchor_like", "flows_limiter", "tso_stragglers"}
 
 
 def _pinned_cases():
-    return sorted(json.loads(PINS.read_text()))
+    return sorted(set(json.loads(PINS.read_text())) - CHANGED_ON_PURPOSE)
 
 
 @pytest.mark.parametrize("case", _pinned_cases())
@@ -38,6 +47,9 @@ def test_the_synthetic_nic_reproduces_model_version_3_to_the_bit(case):
     params = dict(d["config"])
     params["txqueuelen"] = params.pop("nic_queue_len")  # the old name of the same queue
     params.update(SYNTHETIC_NIC)
+    # the policy knobs model version 4 added, at what version 3 did (its runs name every
+    # older knob explicitly, so the preset a name now stands for sets only these)
+    params.update(weight_packets=0, heads_full_copy=False)
     r = simulate(**params)
     for k, v in d["summary"].items():
         w = r.summary[k]
@@ -237,7 +249,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_engine_matches_reference_on_the_nic(case, completion):
     cfg = Config(**{"n_packets": 1500, "warmup_packets": 100, "ring_size": 64, "seed": sorted(CASES).index(case),
-                    "completion": completion, "policy": "mainline-fallback", **CASES[case]})
+                    "completion": completion, "policy": "linux-4.15", **CASES[case]})
     a = simulate(cfg)
     assert_same(a.summary, simulate_reference(cfg).summary)
     assert a.summary["invariant_violations"] == 0
@@ -263,7 +275,7 @@ def test_callbacks_run_in_ring_order_after_the_wire(usecs, frames, latency, ring
     (= submission order here), a dropped one at its drop; nothing breaks."""
     cfg = Config(workload=size, tx_coalesce_usecs=usecs, tx_max_coalesced_frames=frames, tx_clean_latency_ns=latency,
                  tx_ring_size=ring, txqueuelen=txq, n_packets=400, warmup_packets=0, trace_packets=400, seed=seed,
-                 policy="mainline-stall", line_rate_gbps=2.0)
+                 policy="ring-quarter-stall", line_rate_gbps=2.0)
     r = simulate(cfg)
     assert r.summary["invariant_violations"] == 0
     tr = r.trace[r.trace["path"] == "zerocopy"]

@@ -52,9 +52,9 @@ def test_engine_matches_reference_on_the_matrix(policy, completion, arrival, siz
         dict(mode="copy", signal_every_publish=True, weight_bytes=3000),
         dict(ring_size=128, max_pend=128),  # seed deadlock
         dict(ring_size=4096, uio_maxiov=256, max_pend=64, guest_xmit_ns=10.0),  # span stalls
-        dict(policy="mainline-fallback", completion="out_of_order", straggler_p=0.1, straggler_ns=1e5),
+        dict(policy="linux-4.15", completion="out_of_order", straggler_p=0.1, straggler_ns=1e5),
         dict(txqueuelen=2, line_rate_gbps=0.5, workload="tcp_stream_64k"),
-        dict(duplicate_head_p=0.3, completion="out_of_order", policy="mainline-stall"),
+        dict(duplicate_head_p=0.3, completion="out_of_order", policy="ring-quarter-stall"),
         dict(dma_latency_dist="lognormal", dma_sigma=1.5, workload="bimodal_64k"),
         dict(reap_threshold=16, workload="small_64", goodcopy_len=0),
         dict(workload="poisson_imix", rate_pps=5e6, qdisc_len=5),
@@ -120,6 +120,8 @@ def test_every_engine_parameter_is_set_from_the_config():
         wake_on_completion=True, completion="out_of_order", pend_placement="stall", select_zcopy=True,
         size_dist="uniform", straggler_p=0.01, flows=[{"name": "a"}, {"name": "b"}], qdisc="backpressure",
         bql_limit_bytes=3000, tx_max_coalesced_frames=8,
+        max_pend_rule="modulo", copy_via_heads="when_pending", heads_full_copy=True, weight_packets=256,
+        busyloop_timeout_ns=5e4, ring_size=512, guest_stop_free=19, guest_cb_delayed=True,
     ))["params"]
     for name in L.P.names:
         assert a[0][name] != 0 or b[0][name] != 0, name
@@ -221,7 +223,7 @@ def test_engine_matches_reference_on_random_configs_with_extensions(cfg):
 
 
 def test_traces_agree_with_flows_limiters_and_local_delivery():
-    cfg = Config(n_packets=400, warmup_packets=50, trace_packets=300, flows=MIXED, policy="mainline-fallback")
+    cfg = Config(n_packets=400, warmup_packets=50, trace_packets=300, flows=MIXED, policy="linux-4.15")
     a, b = simulate(cfg).trace, simulate_reference(cfg).trace
     assert len(a) == len(b) == 300
     for col in ["seq", "head", "len", "flow", "used_idx", "t_post", "t_fetch", "t_submit", "t_wire_start", "t_wire_done", "t_used"]:
@@ -296,7 +298,7 @@ def test_completions_behind_a_busy_wire_come_in_the_reference_order(dma, complet
 
 def test_traces_agree_on_the_used_ring_when_netem_holds_packets_past_the_end():
     """Held zero-copy packets never return before the run ends: both traces say -1."""
-    cfg = Config(policy="linux-6.1", lower_dev="dummy", egress_delay_ns=2e6, egress_queue=100_000, size_dist="cycle",
+    cfg = Config(policy="linux-6.1", mode="zerocopy", lower_dev="dummy", egress_delay_ns=2e6, egress_queue=100_000, size_dist="cycle",
                  size_table="1500,64", n_packets=500, warmup_packets=0, trace_packets=500)
     a, b = simulate(cfg).trace, simulate_reference(cfg).trace
     assert (a["used_idx"] == -1).sum() > 0

@@ -56,7 +56,7 @@ def test_a_result_in_a_notebook_is_a_table_of_every_field_with_its_value():
 
 def test_flows_get_a_row_each_in_text_and_in_html():
     flows = '[{"name": "bulk"}, {"name": "tiny", "size_dist": "fixed", "size_bytes": 64}]'
-    r = simulate(Config(policy="mainline-stall", flows=flows, n_packets=4_000, warmup_packets=500))
+    r = simulate(Config(policy="ring-quarter-stall", flows=flows, n_packets=4_000, warmup_packets=500))
     text = r.to_text()
     for name in ("bulk", "tiny"):
         row = next(line for line in text.splitlines() if line.startswith(f"  {name} "))

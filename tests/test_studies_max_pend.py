@@ -20,7 +20,7 @@ def test_seed_deadlocks_exactly_where_the_ring_is_no_larger_than_max_pend(ring):
         assert dead("seed-2011", ring, pend) == (ring <= pend), (ring, pend)
 
 
-@pytest.mark.parametrize("policy", ["mainline-stall", "mainline-fallback"])
+@pytest.mark.parametrize("policy", ["ring-quarter-stall", "linux-4.15"])
 def test_mainline_presets_never_deadlock(policy):
     for ring in (16, 64, 256):
         for pend in (8, 64, 512):
@@ -39,17 +39,17 @@ def test_the_map_has_no_deadlock_below_the_diagonal():
 def test_one_limited_flow_stalls_the_copied_flow_under_stall_but_not_under_fallback():
     """The 2017 measurement: 80 kpps each; one zero-copy flow behind 1 Mbit/s."""
     small = {}
-    for policy in ("mainline-stall", "mainline-fallback"):
+    for policy in ("ring-quarter-stall", "linux-4.15"):
         s = zclab.simulate(mp.flow_config("assumed-2011", policy, limiter_mbps=1.0, n_packets=3_000)).summary
         small[policy] = s["flow_small_mpps"] * 1e6
-    assert small["mainline-stall"] < 2_000  # collapses to about the limiter's rate (~400 pps)
-    assert small["mainline-fallback"] > 60_000  # keeps about its 80 kpps
+    assert small["ring-quarter-stall"] < 2_000  # collapses to about the limiter's rate (~400 pps)
+    assert small["linux-4.15"] > 60_000  # keeps about its 80 kpps
 
 
 def test_rule_table_finds_the_limit_that_reaches_the_best_throughput():
     import pandas as pd
 
-    agg = pd.DataFrame({"policy": "mainline-stall", "ring_size": 256, "dma_base_ns": 2e4, "straggler_p": 0.0,
+    agg = pd.DataFrame({"policy": "ring-quarter-stall", "ring_size": 256, "dma_base_ns": 2e4, "straggler_p": 0.0,
                         "max_pend": [8, 64, 256], "throughput_gbps": [1.0, 9.6, 10.0], "zerocopy_fraction": 1.0})
     row = mp.rule_table(agg).iloc[0]
     assert row["needed_limit"] == 64 and row["mainline_rule"] == 64 and row["share_at_mainline_rule"] == 0.96

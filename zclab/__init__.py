@@ -1,7 +1,7 @@
 """zclab: the Linux vhost-net transmit zero-copy design, studied by simulation.
 
     >>> import zclab
-    >>> r = zclab.simulate(zclab.Config(policy="mainline-stall", n_packets=50_000))
+    >>> r = zclab.simulate(zclab.Config(policy="ring-quarter-stall", n_packets=50_000))
     >>> r.summary["invariant_violations"]
     0
 

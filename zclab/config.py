@@ -5,7 +5,7 @@ docs/model.md section 5: the same names are ``--set`` keys on the command
 line, papermill parameters and the columns of sweep frames.
 
     >>> from zclab import Config
-    >>> cfg = Config(policy="mainline-stall", workload="tcp_stream_64k", n_packets=100_000)
+    >>> cfg = Config(policy="ring-quarter-stall", workload="tcp_stream_64k", n_packets=100_000)
     >>> cfg.max_pend_rule, cfg.size_bytes
     ('ring_quarter', 65536)
     >>> cfg.replace(max_pend=64).max_pend
@@ -41,7 +41,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .presets import HOST_PRESETS, POLICY_PRESETS, PRESET_KINDS, WORKLOAD_PRESETS
+from .presets import HOST_PRESETS, POLICY_ALIASES, POLICY_PRESETS, PRESET_KINDS, WORKLOAD_PRESETS
 
 __all__ = ["Config", "ConfigError", "PARAMETERS", "COMBINATIONS", "MAX_PACKET_BYTES", "allowed", "did_you_mean"]
 
@@ -113,20 +113,23 @@ class Config:
     signal_every_publish: bool = _p(False, "bool", "virtqueue", "interrupt the guest at every used-ring publish (no event-index suppression)")
     vnet_hdr: str = _p("socket", "choice", "virtqueue", "who takes the 12-byte virtio-net header: the tap socket (IFF_VNET_HDR, as QEMU sets it up: vhost's length test counts it) or vhost (VHOST_NET_F_VIRTIO_NET_HDR)", choices=("socket", "vhost"))
     # vhost -------------------------------------------------------------------
-    mode: str = _p("zerocopy", "choice", "vhost", "TX path: copy every packet, or zero-copy large ones", choices=("copy", "zerocopy"))
-    policy: str = _p("seed-2011", "preset", "vhost", "policy preset name", choices=tuple(POLICY_PRESETS))
+    mode: str = _p(_POLICY0["mode"], "choice", "vhost", "TX path: copy every packet, or zero-copy large ones", choices=("copy", "zerocopy"))
+    policy: str = _p("seed-2011", "preset", "vhost", "policy preset name: a release of drivers/vhost/net.c, or a hypothetical policy", choices=tuple(POLICY_PRESETS), aliases=dict(POLICY_ALIASES))
     goodcopy_len: int = _p(256, "int", "vhost", "VHOST_GOODCOPY_LEN: shorter packets are copied (see goodcopy_test)", unit="bytes", min=0, max=MAX_PACKET_BYTES)
     goodcopy_test: str = _p(_POLICY0["goodcopy_test"], "choice", "vhost", "copy len <= goodcopy_len (the V5 patch) or len < goodcopy_len (mainline: zero-copy if len >= VHOST_GOODCOPY_LEN)", choices=("le", "lt"))
     max_pend: int = _p(128, "int", "vhost", "VHOST_MAX_PEND: the pending zero-copy limit", unit="heads", min=0)
-    max_pend_rule: str = _p(_POLICY0["max_pend_rule"], "choice", "vhost", "limit = max_pend, or min(max_pend, ring_size // 4)", choices=("fixed", "ring_quarter"))
-    pend_placement: str = _p(_POLICY0["pend_placement"], "choice", "vhost", "where the limit acts", choices=("seed", "stall", "copy_fallback"))
+    max_pend_rule: str = _p(_POLICY0["max_pend_rule"], "choice", "vhost", "the pending test: more than max_pend; more than min(max_pend, ring_size // 4) (v4.15); or (upend_idx + ring_size - max_pend) % uio_maxiov == done_idx (v3.13 to v4.14)", choices=("fixed", "ring_quarter", "modulo"))
+    pend_placement: str = _p(_POLICY0["pend_placement"], "choice", "vhost", "where the pending test acts: seed (only with the avail ring empty, then tx_poll_start: the worker spins), empty_break (only with the avail ring empty, then break: v3.10), stall (at the top of every iteration, then break: v3.12), copy_fallback (a long packet over the limit is copied: v4.15)", choices=("seed", "empty_break", "stall", "copy_fallback"))
     reap_threshold: int = _p(_POLICY0["reap_threshold"], "int", "vhost", "seed placement: release at the top of an iteration only above this many outstanding", unit="heads", min=0)
     completion: str = _p("in_order", "choice", "vhost", "release the done prefix of heads[], or every done head", choices=("in_order", "out_of_order"))
-    wake_on_completion: bool = _p(_POLICY0["wake_on_completion"], "bool", "vhost", "the completion callback queues an idle worker")
-    copy_via_heads: bool = _p(_POLICY0["copy_via_heads"], "bool", "vhost", "zero-copy mode records copied packets in heads[] already done (seed) instead of using them at once (mainline)")
+    wake_on_completion: str = _p(_POLICY0["wake_on_completion"], "choice", "vhost", "when vhost_zerocopy_callback queues the worker (vhost_poll_queue): never (it only marks heads[]: v3.1), always (v3.5), le2_or_16 (cnt <= 2 || !(cnt % 16), cnt read before the put: v3.8), le1_or_16 (cnt <= 1 || !(cnt % 16), cnt after the put: v3.14); true/false mean always/never", choices=("never", "always", "le2_or_16", "le1_or_16"), aliases={True: "always", False: "never"})
+    copy_via_heads: str = _p(_POLICY0["copy_via_heads"], "choice", "vhost", "which copied packets zero-copy mode records in heads[] (already done, so they return behind pending ones): always (the seed), when_pending (any at all outstanding, or a long packet), never (straight to the used ring); true/false mean always/never", choices=("always", "when_pending", "never"), aliases={True: "always", False: "never"})
+    heads_full_copy: bool = _p(_POLICY0["heads_full_copy"], "bool", "vhost", "a long packet that finds heads[] full ((upend_idx + 1) % UIO_MAXIOV == done_idx) is copied (v3.13) instead of waiting")
     select_zcopy: bool = _p(_POLICY0["select_zcopy"], "bool", "vhost", "vhost_net_tx_select_zcopy: zero-copy only while tx_packets / 64 >= tx_zcopy_err (skbs copied after all), both reset every 1024 packets")
     uio_maxiov: int = _p(1024, "int", "vhost", "UIO_MAXIOV: entries of heads[]", pow2=True, min=2, max=65536)
     weight_bytes: int = _p(524288, "int", "vhost", "VHOST_NET_WEIGHT: bytes per handle_tx pass before requeueing", unit="bytes", min=1, max=2**40)
+    weight_packets: int = _p(_POLICY0["weight_packets"], "int", "vhost", "VHOST_NET_PKT_WEIGHT: packets per handle_tx pass before requeueing (vhost_exceeds_weight); 0: no packet limit", unit="packets", min=0, max=2**31)
+    busyloop_timeout_ns: float = _p(0.0, "float", "vhost", "busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT, given in us): how long the worker polls an empty avail ring before it waits for a kick (vhost_net_busy_poll); 0: off, the default", unit="ns", min=0.0, max=1e9)
     tx_batch: int = _p(_POLICY0["tx_batch"], "int", "vhost", "copied packets put on the used ring together (VHOST_NET_BATCH, 64 since 2018); 1: one by one", min=1, max=1024)
     # costs -------------------------------------------------------------------
     host: str = _p("assumed-2011", "preset", "costs", "host preset name", choices=tuple(HOST_PRESETS))
@@ -166,6 +169,8 @@ class Config:
     straggler_p: float = _p(0.0, "float", "nic", "probability that a completion is held longer (nic_completion='synthetic' on the wire; a slow local receiver)", min=0.0, max=1.0)
     straggler_ns: float = _p(1_000_000.0, "float", "nic", "extra delay of a held completion", unit="ns", min=0.0)
     # guest -------------------------------------------------------------------
+    guest_stop_free: int = _p(1, "int", "guest", "the guest stops its queue after a post that leaves fewer free descriptors, and restarts it once this many are free again: virtio-net's 2 + MAX_SKB_FRAGS is 19 (17 frags with 4 KB pages; one descriptor per packet with indirect descriptors); at most ring_size is used; 1 (zclab's guest so far): only when none is left", unit="descriptors", min=1, max=MAX_RING_SIZE)
+    guest_cb_delayed: bool = _p(False, "bool", "guest", "a stopped guest asks for its interrupt once 3/4 of the outstanding buffers are used (virtqueue_enable_cb_delayed, virtio-net's), not at the next one (virtqueue_enable_cb, zclab's guest so far)")
     duplicate_head_p: float = _p(0.0, "float", "guest", "adversarial guest: probability that a post writes its head twice", min=0.0, max=1.0)
 
     def __init__(self, **params: Any):
@@ -205,9 +210,14 @@ class Config:
     # -- derived quantities ---------------------------------------------------
     @property
     def pend_limit(self) -> int:
-        """The pending limit in force: max_pend, or min(max_pend, ring_size // 4)."""
+        """The pending limit in force: max_pend, or min(max_pend, ring_size // 4); under
+        max_pend_rule='modulo', the one pending count at which v3.13's test fires
+        ((max_pend - ring_size) % uio_maxiov: never, if that is above ring_size)."""
         if self.max_pend_rule == "ring_quarter":
             return min(self.max_pend, self.ring_size // 4)
+        if self.max_pend_rule == "modulo":
+            # the only pending count at which v3.13's equality holds; above ring_size it never does
+            return (self.max_pend - self.ring_size) % self.uio_maxiov
         return self.max_pend
 
     def size_distribution(self) -> tuple[tuple[int, ...], tuple[float, ...]] | tuple[int, int]:
@@ -299,11 +309,18 @@ def _check_value(name: str, value: Any) -> Any:
     meta = PARAMETERS[name]
     kind = meta["kind"]
     if kind in ("choice", "preset"):
+        aliases = meta.get("aliases", {})
+        if kind == "choice" and _is_bool(value) and bool(value) in aliases:
+            return aliases[bool(value)]  # true/false of a field that was a flag before model version 4
+        if isinstance(value, str) and value in aliases:
+            value = aliases[value]
+        elif isinstance(value, str) and value.lower() in ("true", "false") and (value.lower() == "true") in aliases:
+            value = aliases[value.lower() == "true"]  # --set wake_on_completion=true
         if not isinstance(value, str) or value not in meta["choices"]:
             raise ConfigError(name, value, "must be one of " + ", ".join(repr(c) for c in meta["choices"]))
         return value
     if kind == "bool":
-        if isinstance(value, bool) or type(value).__name__ == "bool_":
+        if _is_bool(value):
             return bool(value)
         raise ConfigError(name, value, "must be true or false")
     if kind == "size_table":
@@ -326,6 +343,11 @@ def _check_value(name: str, value: Any) -> Any:
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ConfigError(name, value, "must be " + allowed(name))
     return value
+
+
+def _is_bool(value: Any) -> bool:
+    """True or False, also as NumPy's bool (a sweep frame's own values)."""
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
 
 
 def allowed(name: str) -> str:

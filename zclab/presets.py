@@ -4,9 +4,9 @@ A preset sets a group of knobs at once; a knob given explicitly to
 :class:`zclab.Config` overrides the preset's value::
 
     >>> from zclab import Config
-    >>> Config(policy="mainline-stall").pend_placement
+    >>> Config(policy="linux-3.13").pend_placement
     'stall'
-    >>> Config(policy="mainline-stall", pend_placement="seed").pend_placement
+    >>> Config(policy="linux-3.13", pend_placement="seed").pend_placement
     'seed'
 
 Three kinds, each one field of the configuration:
@@ -26,78 +26,113 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-__all__ = ["POLICY_PRESETS", "WORKLOAD_PRESETS", "HOST_PRESETS", "PRESET_KINDS", "SYNTHETIC_NIC", "preset_kind"]
+__all__ = ["POLICY_PRESETS", "POLICY_ALIASES", "WORKLOAD_PRESETS", "HOST_PRESETS", "PRESET_KINDS", "SYNTHETIC_NIC",
+           "preset_kind"]
 
 
 def _frozen(table: dict[str, dict]) -> Mapping[str, Mapping]:
     return MappingProxyType({k: MappingProxyType(v) for k, v in table.items()})
 
 
-#: Policy presets: the zero-copy bookkeeping of the kernel's history.
+#: Policy presets: the zero-copy bookkeeping of drivers/vhost/net.c, release by
+#: release. docs/model.md section 2 gives the table (a row per rule, a column per
+#: release) with the function each rule comes from and the trees it was read in.
+#: Each preset builds on the one before it and states what changed; ``mode`` is the
+#: release's default of the experimental_zcopytx module parameter (the seed had
+#: none: zero-copy whenever the socket is SOCK_ZEROCOPY, as macvtap's is).
+_SEED = {
+    # The V5 4/6 patch as posted (May 2011). handle_tx releases at the top of each
+    # iteration while refcnt > VHOST_MAX_ZEROCOPY_PEND, a macro the patch never
+    # defines (zclab: reap_threshold 0, i.e. whenever anything is outstanding); with
+    # the avail ring empty and refcnt > VHOST_MAX_PEND it calls tx_poll_start, and the
+    # socket (sk_sndbuf INT_MAX, as QEMU sets it) is always writable, so
+    # vhost_poll_start queues the worker at once: it spins until a completion or a
+    # post; the callback only marks heads[] done; every packet of a zero-copy socket
+    # takes a slot of heads[], a copy already done (VHOST_DMA_DONE_LEN).
+    "mode": "zerocopy",
+    "pend_placement": "seed",
+    "max_pend_rule": "fixed",
+    "wake_on_completion": "never",
+    "reap_threshold": 0,
+    "copy_via_heads": "always",
+    "heads_full_copy": False,
+    "goodcopy_test": "le",  # if (len <= VHOST_GOODCOPY_LEN) copy
+    "select_zcopy": False,
+    "tx_batch": 1,
+    "weight_packets": 0,
+}
+# v3.1 (bab632d69ee4, "vhost: vhost TX zero-copy support"), to v3.3: the patch as
+# merged; experimental_zcopytx defaults to 0; `if (len < VHOST_GOODCOPY_LEN)` copy;
+# vhost_zerocopy_signal_used on every iteration; num_pends > VHOST_MAX_PEND, only
+# when the avail ring is empty, then tx_poll_start; the callback only marks.
+_V3_1 = {**_SEED, "mode": "copy", "goodcopy_test": "lt"}
+# v3.5 (the change is absent in 3.3.8 and present in 3.5.0; no 3.4 tree was read),
+# to v3.7: vhost_zerocopy_callback queues the worker every time (vhost_poll_queue).
+_V3_5 = {**_V3_1, "wake_on_completion": "always"}
+# v3.8 ("enable/disable zero copy tx dynamically", Nov 2012), to v3.9:
+# vhost_net_tx_select_zcopy (tx_packets / 64 >= tx_zcopy_err); the callback queues
+# the worker when cnt <= 2 || !(cnt % 16), cnt read before its put; experimental_zcopytx
+# defaults to 1; zcopy_used = zcopy && (len >= VHOST_GOODCOPY_LEN || upend_idx !=
+# done_idx): a short packet takes a slot of heads[] only while any is outstanding.
+_V3_8 = {**_V3_5, "mode": "zerocopy", "select_zcopy": True, "wake_on_completion": "le2_or_16",
+         "copy_via_heads": "when_pending"}
+# v3.10 to v3.11: tx_poll_start is gone; over VHOST_MAX_PEND with the avail ring
+# empty, handle_tx breaks and only the callback's vhost_poll_queue restarts it.
+_V3_10 = {**_V3_8, "pend_placement": "empty_break"}
+# v3.12 to v3.13: at the top of the loop, after vhost_zerocopy_signal_used,
+# `if ((upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV == done_idx) break;`
+# (true at one pending count only: never on a 256- or 512-entry ring, at 128 on a
+# 1024-entry one, with nothing pending on a 128-entry one); copies no longer enter
+# heads[]; zcopy_used = len >= VHOST_GOODCOPY_LEN && (upend_idx + 1) % UIO_MAXIOV !=
+# done_idx && vhost_net_tx_select_zcopy(net): a full heads[] means a copy.
+_V3_12 = {**_V3_10, "pend_placement": "stall", "max_pend_rule": "modulo", "copy_via_heads": "never",
+          "heads_full_copy": True}
+# v3.14 to v4.14: cnt = vhost_net_ubuf_put(ubufs); if (cnt <= 1 || !(cnt % 16)).
+_V3_14 = {**_V3_12, "wake_on_completion": "le1_or_16"}
+# v4.15 (1e6f74536de0, "do not stall on zerocopy depletion") to v4.16:
+# vhost_exceeds_maxpend is (upend_idx + UIO_MAXIOV - done_idx) % UIO_MAXIOV >
+# min(VHOST_MAX_PEND, vq->num >> 2), and moves into zcopy_used: a copy, not a stop.
+_V4_15 = {**_V3_14, "pend_placement": "copy_fallback", "max_pend_rule": "ring_quarter"}
+# v6.1 (the kernel the real-kernel harness drives, zclab.kernel): VHOST_NET_PKT_WEIGHT
+# 256 (v4.18; 2 * vq->num in v4.17) in vhost_exceeds_weight; handle_tx_copy returns
+# copies VHOST_NET_BATCH (64) at a time (v4.19); experimental_zcopytx defaults to 0
+# again (v5.3, 098eadce3c62).
+_V6_1 = {**_V4_15, "mode": "copy", "tx_batch": 64, "weight_packets": 256}
+
 POLICY_PRESETS = _frozen(
     {
-        # The V5 4/6 patch as posted (May 2011): the pending limit only acts when
-        # the avail ring is empty (tx_poll_start), release at the top of each loop
-        # iteration, the callback only marks heads[] done, and copied packets are
-        # recorded in heads[] already done (so they queue behind pending ones).
-        "seed-2011": {
-            "pend_placement": "seed",
-            "max_pend_rule": "fixed",
-            "wake_on_completion": False,
-            "reap_threshold": 0,
-            "copy_via_heads": True,
-            "goodcopy_test": "le",  # if (len <= VHOST_GOODCOPY_LEN) copy
-            "select_zcopy": False,
-            "tx_batch": 1,
-        },
-        # handle_tx of v3.13..v4.14: release every iteration, break out while
-        # vhost_exceeds_maxpend() (min(VHOST_MAX_PEND, vq->num >> 2)), the callback
-        # queues the worker (vhost_poll_queue), copies go straight to the used ring
-        # (vhost_add_used_and_signal).
-        "mainline-stall": {
-            "pend_placement": "stall",
-            "max_pend_rule": "ring_quarter",
-            "wake_on_completion": True,
-            "reap_threshold": 0,
-            "copy_via_heads": False,
-            # kept as the seed's until the release-named presets replace these two
-            "goodcopy_test": "le",
-            "select_zcopy": False,
-            "tx_batch": 1,
-        },
-        # v4.15+ (commit 1e6f74536de0, "vhost_net: do not stall on zerocopy
-        # depletion"): never stop; over the limit a packet takes the copy path.
-        "mainline-fallback": {
-            "pend_placement": "copy_fallback",
-            "max_pend_rule": "ring_quarter",
-            "wake_on_completion": True,
-            "reap_threshold": 0,
-            "copy_via_heads": False,
-            # kept as the seed's until the release-named presets replace these two
-            "goodcopy_test": "le",
-            "select_zcopy": False,
-            "tx_batch": 1,
-        },
-        # drivers/vhost/net.c of Linux 6.1 (the kernel the real-kernel harness drives,
-        # zclab.kernel), rule by rule; docs/model.md section 2 cites each function:
-        # handle_tx_zerocopy: zcopy_used = len >= VHOST_GOODCOPY_LEN
-        #     && !vhost_exceeds_maxpend(net) && vhost_net_tx_select_zcopy(net);
-        # vhost_exceeds_maxpend: (upend_idx + UIO_MAXIOV - done_idx) % UIO_MAXIOV
-        #     > min(VHOST_MAX_PEND, vq->num >> 2), and a packet over it is copied;
-        # vhost_zerocopy_callback queues the worker (on cnt <= 1 || !(cnt % 16):
-        #     zclab wakes it on every completion); copies go to the used ring at once
-        #     (vhost_add_used_and_signal); copy mode returns them VHOST_NET_BATCH (64)
-        #     at a time (handle_tx_copy, vhost_net_signal_used).
-        "linux-6.1": {
-            "pend_placement": "copy_fallback",
-            "max_pend_rule": "ring_quarter",
-            "wake_on_completion": True,
-            "reap_threshold": 0,
-            "copy_via_heads": False,
-            "goodcopy_test": "lt",
-            "select_zcopy": True,
-            "tx_batch": 64,
-        },
+        "seed-2011": _SEED,
+        "linux-3.1": _V3_1,
+        "linux-3.5": _V3_5,
+        "linux-3.8": _V3_8,
+        "linux-3.10": _V3_10,
+        "linux-3.12": _V3_12,
+        "linux-3.14": _V3_14,
+        "linux-4.15": _V4_15,
+        "linux-6.1": _V6_1,
+        # HYPOTHETICAL, no release: v4.15's limit min(max_pend, ring_size / 4) with a
+        # stall at the top of handle_tx, as v3.12 stalled, until a completion queues
+        # the worker. zclab called it "mainline-stall" before model version 4; no
+        # study presents it as the kernel's.
+        "ring-quarter-stall": {**_V3_5, "mode": "zerocopy", "pend_placement": "stall",
+                               "max_pend_rule": "ring_quarter", "copy_via_heads": "never",
+                               "goodcopy_test": "le"},
+    }
+)
+
+#: Names that are not releases, kept so that old notebooks and specs run: each is
+#: read as the preset it names here (docs/model.md section 2).
+POLICY_ALIASES = MappingProxyType(
+    {
+        # the ring-quarter limit with a stall was never a release: v3.12 to v4.14 had
+        # the modulo test; the old name, which claimed v3.13 to v4.14, means the
+        # release of most of that range
+        "mainline-stall": "linux-3.14",
+        # v3.13 has v3.12's rules exactly
+        "linux-3.13": "linux-3.12",
+        # v4.15's copy fallback, now with the release's length test, select_zcopy,
+        # wake-up rule and ring batching
+        "mainline-fallback": "linux-4.15",
     }
 )
 
@@ -274,4 +309,4 @@ def preset_kind(name: str) -> str | None:
     for kind, table in PRESET_KINDS.items():
         if name in table:
             return kind
-    return None
+    return "policy" if name in POLICY_ALIASES else None

@@ -118,7 +118,7 @@ WINDOW_SUMS = (
     "hol_area", "inflight_area", "stall_ns", "nic_wait_ns", "ring_full_ns", "qdisc_area", "qdisc_delay_sum",
     "stack_cpu_ns", "local_cpu_ns", "stalls", "span_stalls", "signals", "kicks", "requeues", "fallbacks",
     "arrivals", "drops", "egress_drops", "nic_drops", "qdisc_dequeued", "release_batches", "used_updates", "duplicates",
-    "guest_bad_ring", "guest_early_free", "guest_avail_overruns",
+    "guest_bad_ring", "guest_early_free", "guest_avail_overruns", "poll_spin_ns", "busypoll_ns",
 )
 
 
@@ -196,6 +196,18 @@ class Heads:
             return 0
         n_done = sum(1 for e in self.slots.values() if e.done)
         return n_done - self.done_prefix()
+
+    def pending(self) -> int:
+        """Zero-copy skbs sent and not yet completed (vhost_net_ubuf_put's count, less its own reference)."""
+        return sum(1 for e in self.slots.values() if not e.done)
+
+    def exceeds(self, cfg: Config) -> bool:
+        """The release's pending test (max_pend_rule): more than the limit
+        outstanding, or v3.13's (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV
+        == done_idx."""
+        if cfg.max_pend_rule == "modulo":
+            return (self.upend_idx + cfg.ring_size - cfg.max_pend - self.done_idx) % self.size == 0
+        return self.outstanding > cfg.pend_limit
 
     def releasable(self) -> list[int]:
         """vhost_zerocopy_signal_used: the indices it returns, in order."""
@@ -310,6 +322,8 @@ class ReferenceModel:
         self.qdisc: deque = deque()  # (length, flow, arrival time)
         self.g_state = "ready"  # tx, ready, blocked, idle
         self.g_stopped = False
+        self.g_qstop = False  # netif_stop_subqueue'd after a post
+        self.g_used_event = 0
         self.g_next = 0.0
         self.g_busy_until = 0.0
         self.g_packet: tuple[int, int, int] | None = None  # (head, length, flow) being sent
@@ -330,7 +344,9 @@ class ReferenceModel:
         self.batch: list[Packet] = []  # copies waiting for a used-ring update
         self.w_next = INF
         self.w_phase = "new_pass"  # service_end or new_pass
-        self.w_wait = "idle"  # run, idle (wants a kick), poll (seed), stall
+        self.w_wait = "idle"  # run, idle (wants a kick), poll (seed: spins), stall (limit), span (heads[] full), busy (busy polling)
+        self.busy_polled = False  # this encounter with an empty avail ring has busy-polled
+        self.pass_packets = 0
         self.w_stop = None  # None, "limit", "nic"
         self.w_busy_until = 0.0
         self.pass_bytes = 0
@@ -410,6 +426,38 @@ class ReferenceModel:
         self.w_next = max(self.now + self.c.wake_latency_ns, self.w_busy_until)
         self.w_phase = "new_pass"
         self.w_wait = "run"
+
+    def end_spin(self) -> None:
+        """The seed's tx_poll_start with a writable socket: the worker has run
+        handle_tx over and over since it stopped (busy all along); its next round,
+        requeue_ns on, sees what woke it (a completion, or a post)."""
+        spin = self.now - self.w_busy_until
+        self.count("poll_spin_ns", spin)
+        self.count("worker_busy_ns", spin + self.c.requeue_ns)
+        self.w_next = self.w_busy_until = self.now + self.c.requeue_ns
+        self.w_phase = "new_pass"
+        self.w_wait = "run"
+
+    def end_busy_poll(self, phase: str) -> None:
+        """Busy polling ends now (a post, or other work): the time it had left is not spent."""
+        left = self.w_busy_until - self.now
+        self.count("busypoll_ns", -left)
+        self.count("worker_busy_ns", -left)
+        self.w_next = self.w_busy_until = self.now
+        self.w_phase = phase
+        self.w_wait = "run"
+
+    def callback_queues(self) -> bool:
+        """vhost_zerocopy_callback's vhost_poll_queue: never, always, or when the
+        count vhost_net_ubuf_put returns (skbs in flight + 1) is small or a multiple of 16."""
+        rule = self.c.wake_on_completion
+        if rule in ("never", "always"):
+            return rule == "always"
+        if rule == "le2_or_16":  # v3.8 to v3.13: the count read before the put
+            cnt = self.heads.pending() + 2
+            return cnt <= 2 or cnt % 16 == 0
+        cnt = self.heads.pending() + 1  # from v3.14: cnt = vhost_net_ubuf_put(ubufs)
+        return cnt <= 1 or cnt % 16 == 0
 
     def next_limiter(self) -> tuple[float, int]:
         """The earliest release of any egress limiter, and its flow (ties: lowest flow)."""
@@ -585,8 +633,15 @@ class ReferenceModel:
             tr["t_dma_done"] = self.now
         self.count("callback_ns", self.c.callback_ns)
         w = self.w_wait
-        if self.w_next == INF and (w in ("poll", "stall") or (w == "idle" and self.c.wake_on_completion)):
-            self.wake_worker()
+        if w == "poll":
+            self.end_spin()
+        elif w == "span":
+            self.wake_worker()  # heads[] was full: any completion frees it
+        elif w in ("stall", "idle", "busy") and self.callback_queues():
+            if w == "busy":
+                self.end_busy_poll("new_pass")  # vhost_has_work ends busy polling
+            else:
+                self.wake_worker()
 
     def limiter_release(self) -> None:
         """An egress limiter lets its oldest skb go on to the destination."""
@@ -656,6 +711,7 @@ class ReferenceModel:
         c = self.c
         self.w_next = INF
         self.w_stop = None
+        self.w_wait = "run"
         self.t_w = self.now
         requeue = False
         if self.w_phase == "service_end":
@@ -664,9 +720,12 @@ class ReferenceModel:
             if path != "zerocopy" and idx < 0:
                 self.batch.append(packet)  # vhost_add_used_and_signal, or the next copy batch
             self.pass_bytes += packet.length
-            requeue = self.pass_bytes >= c.weight_bytes
-        else:
-            self.pass_bytes = 0
+            self.pass_packets += 1
+            # vhost_exceeds_weight: VHOST_NET_WEIGHT bytes or VHOST_NET_PKT_WEIGHT packets
+            requeue = self.pass_bytes >= c.weight_bytes or 0 < c.weight_packets <= self.pass_packets
+        elif self.w_phase == "new_pass":
+            self.pass_bytes = self.pass_packets = 0
+            self.busy_polled = False
         self.device_progress()  # what was just submitted may already be done (no delivery time)
         nxt = self.flows[self.avail[0].flow if self.avail else 0]
         if nxt.limiter is not None:
@@ -827,7 +886,9 @@ class ReferenceModel:
             self.count("release_batches")
         self.t_w += self.c.used_ring_ns  # the used-ring update, then the signal
         self.count("used_updates")
-        if self.c.signal_every_publish or self.g_state == "blocked":
+        # vhost_signal -> vhost_notify: with event index, only when the used index passes
+        # the guest's used_event (vring_need_event)
+        if self.c.signal_every_publish or (self.g_state == "blocked" and self.returned > self.g_used_event):
             self.t_w += self.c.signal_ns
             self.count("signals")
             if self.g_state == "blocked":
@@ -838,8 +899,8 @@ class ReferenceModel:
     def fetch(self, nxt: Flow, device_full: bool) -> None:
         """The pending limit, the destination's room, then vhost_get_vq_desc."""
         c, h = self.c, self.heads
-        if self.zerocopy and c.pend_placement == "stall" and h.outstanding > self.limit:
-            self.stop("stall")  # vhost_exceeds_maxpend
+        if self.zerocopy and c.pend_placement == "stall" and h.exceeds(c):
+            self.stop("stall")  # v3.13: break at the top of the loop
             return
         if device_full:
             if nxt.local:
@@ -851,8 +912,17 @@ class ReferenceModel:
             self.w_stop = "nic"
             return
         if not self.avail:
-            if self.zerocopy and c.pend_placement == "seed" and h.outstanding > self.limit:
-                self.stop("poll")  # tx_poll_start
+            if self.zerocopy and c.pend_placement == "seed" and h.exceeds(c):
+                self.stop("poll")  # tx_poll_start: the worker spins
+            elif self.zerocopy and c.pend_placement == "empty_break" and h.exceeds(c):
+                self.stop("stall")  # v3.10: break; a completion that queues the worker restarts it
+            elif c.busyloop_timeout_ns > 0 and not self.busy_polled:
+                # vhost_net_busy_poll: poll the empty avail ring until the timeout
+                self.busy_polled = True
+                self.w_wait = "busy"
+                self.w_next = self.w_busy_until = self.t_w + c.busyloop_timeout_ns
+                self.w_phase = "resume"
+                self.count("busypoll_ns", c.busyloop_timeout_ns)
             else:
                 self.w_wait = "idle"  # vhost_enable_notify
             return
@@ -868,19 +938,23 @@ class ReferenceModel:
                 big = length >= c.goodcopy_len  # mainline: zcopy_used = len >= VHOST_GOODCOPY_LEN && ...
             if big:
                 path = "zerocopy"
-                if c.pend_placement == "copy_fallback" and h.outstanding > self.limit:
+                if c.pend_placement == "copy_fallback" and h.exceeds(c):
                     path = "copy_fallback"  # !vhost_exceeds_maxpend(net)
                 elif c.select_zcopy and self.tx_packets // 64 < self.tx_zcopy_err:
                     path = "copy"  # vhost_net_tx_select_zcopy
-            need_slot = path == "zerocopy" or c.copy_via_heads
+            # which copies take a slot: the seed's all; 2012's zcopy_used = len >=
+            # VHOST_GOODCOPY_LEN || upend_idx != done_idx; from v3.13 none
+            via = c.copy_via_heads
+            need_slot = path == "zerocopy" or via == "always" or (via == "when_pending" and (big or h.upend_idx != h.done_idx))
             if need_slot and (h.span_full() or h.outstanding >= c.ring_size):
-                if path == "zerocopy" and c.pend_placement == "copy_fallback" and not c.copy_via_heads:
-                    path, need_slot = "copy_fallback", False
+                if path == "zerocopy" and via == "never" and (c.pend_placement == "copy_fallback" or c.heads_full_copy):
+                    path, need_slot = "copy_fallback", False  # v3.13: (upend_idx + 1) % UIO_MAXIOV != done_idx
                 else:
-                    self.stop("stall")
+                    self.stop("span")
                     self.count("span_stalls")
                     return
         self.avail.popleft()
+        self.busy_polled = False
         self.host_inflight[packet.head] += 1
         self.bytes_fetched += packet.length
         if path == "zerocopy":
@@ -937,6 +1011,10 @@ class ReferenceModel:
                 self.guest_ready = self.now + self.c.kick_ns  # the VM exit: guest CPU
                 self.count("guest_busy_ns", self.c.kick_ns)
                 self.count("kicks")
+            elif self.w_wait == "poll":
+                self.end_spin()  # the spinning worker finds the post; notification is off
+            elif self.w_wait == "busy":
+                self.end_busy_poll("resume")  # busy polling sees the post at once
         self.guest_try = True
 
     def arrival(self) -> None:
@@ -970,11 +1048,17 @@ class ReferenceModel:
         if self.poisson and not self.qdisc:
             self.g_state, self.g_next, self.g_busy_until = "idle", INF, ready
             return
-        if not self.free_ids:
+        stop_free = min(self.c.guest_stop_free, self.c.ring_size)
+        if not self.free_ids or (self.g_qstop and len(self.free_ids) < stop_free):
+            # the queue stays stopped (virtnet_poll_tx restarts it at 2 + MAX_SKB_FRAGS free):
+            # ask for an interrupt at 3/4 of the outstanding (virtqueue_enable_cb_delayed)
             self.g_state, self.g_next, self.g_busy_until = "blocked", INF, ready
             self.g_stopped = True
+            outstanding = self.posted - self.returned
+            self.g_used_event = self.returned + (outstanding * 3 // 4 if self.c.guest_cb_delayed else 0)
             return
         head = self.free_ids.pop()
+        self.g_qstop = len(self.free_ids) < stop_free  # start_xmit: netif_stop_subqueue after this one
         self.posted_ids.add(head)
         if self.poisson:
             length, flow, t_arrival = self.qdisc.popleft()
@@ -1002,6 +1086,11 @@ class ReferenceModel:
         o["status"] = {"done": L.STATUS_DONE, "deadlock": L.STATUS_DEADLOCK, "max_events": L.STATUS_MAX_EVENTS, "violation": L.STATUS_VIOLATION}[status]
         o["t_start"] = self.t_start
         o["t_end"] = self.now
+        if self.w_wait == "poll":  # a spin still under way: its CPU so far
+            o["worker_busy_ns"] += self.now - self.w_busy_until
+            o["poll_spin_ns"] += self.now - self.w_busy_until
+        if self.w_wait == "busy":  # busy polling past the end is not counted
+            o["busypoll_ns"] -= max(self.w_busy_until - self.now, 0.0)
         # busy intervals were counted whole when scheduled: drop what lies past the end
         o["worker_busy_ns"] -= max(self.w_busy_until - self.now, 0.0)
         o["guest_busy_ns"] -= max(self.g_busy_until - self.now, 0.0)

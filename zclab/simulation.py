@@ -1,7 +1,7 @@
 """Run one configuration: validate, pack plain arrays, call the jitted engine.
 
     >>> import zclab
-    >>> r = zclab.simulate(zclab.Config(policy="mainline-stall", n_packets=50_000))
+    >>> r = zclab.simulate(zclab.Config(policy="ring-quarter-stall", n_packets=50_000))
     >>> 0 < r.summary["mpps"] < 2 and r.summary["invariant_violations"] == 0
     True
 
@@ -84,11 +84,20 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("zerocopy", cfg.mode == "zerocopy"),
         ("goodcopy", goodcopy_threshold(cfg)),
         ("limit", cfg.pend_limit),
-        ("placement", {"seed": L.PLACE_SEED, "stall": L.PLACE_STALL, "copy_fallback": L.PLACE_FALLBACK}[cfg.pend_placement]),
+        ("placement", {"seed": L.PLACE_SEED, "stall": L.PLACE_STALL, "copy_fallback": L.PLACE_FALLBACK,
+                       "empty_break": L.PLACE_EMPTY_BREAK}[cfg.pend_placement]),
         ("reap", cfg.reap_threshold),
         ("ooo", cfg.completion == "out_of_order"),
-        ("wake_on_completion", cfg.wake_on_completion),
-        ("copy_via_heads", cfg.copy_via_heads),
+        ("wake", {"never": L.WAKE_NEVER, "always": L.WAKE_ALWAYS, "le2_or_16": L.WAKE_LE2_OR_16,
+                  "le1_or_16": L.WAKE_LE1_OR_16}[cfg.wake_on_completion]),
+        ("via_heads", {"never": L.VIA_NEVER, "always": L.VIA_ALWAYS, "when_pending": L.VIA_WHEN_PENDING}[cfg.copy_via_heads]),
+        ("limit_rule", L.LIMIT_MODULO if cfg.max_pend_rule == "modulo" else L.LIMIT_OVER),
+        # v3.13's test (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV == done_idx, as
+        # (span + limit_add) & (uio - 1) == 0 with span = upend_idx - done_idx
+        ("limit_add", cfg.ring_size - cfg.max_pend),
+        ("heads_full_copy", cfg.heads_full_copy),
+        ("weight_pkts", cfg.weight_packets),
+        ("busyloop", cfg.busyloop_timeout_ns),
         ("uio", cfg.uio_maxiov),
         ("weight", cfg.weight_bytes),
         ("overhead", cfg.wire_overhead_bytes),
@@ -111,6 +120,9 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("dma_base", 0.0 if dummy else cfg.dma_base_ns),
         ("dma_sigma", cfg.dma_sigma),
         ("duplicate_p", cfg.duplicate_head_p),
+        # a ring smaller than 2 + MAX_SKB_FRAGS (no real device's) restarts only when empty
+        ("stop_free", min(cfg.guest_stop_free, cfg.ring_size)),
+        ("cb_delayed", cfg.guest_cb_delayed),
         ("select_zcopy", cfg.select_zcopy),
         ("n_flows", len(flows)),
         ("tx_batch", cfg.tx_batch),

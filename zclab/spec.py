@@ -8,7 +8,7 @@
     store = "data/store"         # optional: where points are kept (default data/store)
 
     [base]                       # the configuration every point starts from
-    preset = ["mainline-stall", "tcp_stream_64k"]   # any presets, then parameters
+    preset = ["ring-quarter-stall", "tcp_stream_64k"]   # any presets, then parameters
     n_packets = 100_000
 
     [grid]                       # cartesian product of these lists ...

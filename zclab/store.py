@@ -44,10 +44,12 @@ __all__ = ["Store", "StoreWarning", "point_key", "MODEL_VERSION", "DEFAULT_STORE
 #: tests/test_sweep.py pins runs' records to each version. 2: exponential
 #: variates by the ziggurat instead of by inversion. 3: the size test counts the
 #: virtio-net header the socket carries; a zero-copy skb to a local socket is
-#: copied inside sendmsg, by the worker. 4: the NIC completes its TX ring in order
-#: and frees skbs after interrupt coalescing, a pfifo_fast qdisc of txqueuelen drops,
-#: GSO frames go on the wire as segments (nic_queue_len renamed txqueuelen).
-MODEL_VERSION = 4
+#: copied inside sendmsg, by the worker. 4: policy presets are releases of
+#: drivers/vhost/net.c (wake-up, pending and heads[] rules, packet weight, busy
+#: polling, the seed's spin in tx_poll_start). 5: the NIC completes its TX ring in
+#: order and frees skbs after interrupt coalescing, a pfifo_fast qdisc of txqueuelen
+#: drops, GSO frames go on the wire as segments (nic_queue_len renamed txqueuelen).
+MODEL_VERSION = 5
 #: Where sweeps keep their points unless told otherwise (relative to the working
 #: directory; the environment variable ZCLAB_STORE overrides it).
 DEFAULT_STORE = "data/store"

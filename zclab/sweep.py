@@ -1,7 +1,7 @@
 """Sweeps: many configurations, replicated, run in parallel, kept in a store.
 
     >>> import zclab
-    >>> df = zclab.sweep("mainline-stall", {"max_pend": [16, 64], "ring_size": [256, 1024]},
+    >>> df = zclab.sweep("ring-quarter-stall", {"max_pend": [16, 64], "ring_size": [256, 1024]},
     ...                  replications=2, n_packets=20_000, progress=False)   # doctest: +SKIP
     >>> len(df)                                                             # doctest: +SKIP
     8

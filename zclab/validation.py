@@ -417,7 +417,7 @@ def finite_guest_queue(quick: bool = True, seed: int = 1, progress: bool = False
 
 # --- d. the pending limit as a window ----------------------------------------------------------
 
-WINDOW_BASE = dict(mode="zerocopy", policy="mainline-stall", max_pend_rule="fixed", ring_size=1024,
+WINDOW_BASE = dict(mode="zerocopy", policy="ring-quarter-stall", max_pend_rule="fixed", ring_size=1024,
                    size_dist="fixed", size_bytes=1500, dma_latency_dist="fixed", dma_base_ns=200_000.0,
                    guest_xmit_ns=100.0, goodcopy_len=256, **QUIET)
 WINDOW_MAX_PENDS = (4, 8, 16, 32)
@@ -475,7 +475,7 @@ def _window(quick: bool, seed: int, progress: bool) -> tuple[pd.DataFrame, pd.Da
 
 
 def pending_window(quick: bool = True, seed: int = 1, progress: bool = False, runs: dict | None = None) -> pd.DataFrame:
-    """**d. The pending limit as a window.** Zero-copy, ``mainline-stall`` with a fixed
+    """**d. The pending limit as a window.** Zero-copy, ``ring-quarter-stall`` with a fixed
     limit ``max_pend`` in (4, 8, 16, 32), 1500-byte packets (all zero-copy), a fixed
     DMA completion latency of 200 us, far longer than the per-packet costs, a fast
     guest and no other delay. Under stall placement the worker stops while more
@@ -494,7 +494,7 @@ def pending_window(quick: bool = True, seed: int = 1, progress: bool = False, ru
 # --- e. stragglers -----------------------------------------------------------------------------
 
 STRAGGLER_SPACING_NS = 2000.0
-STRAGGLER_BASE = dict(mode="zerocopy", policy="mainline-stall", max_pend_rule="fixed", max_pend=1024, uio_maxiov=1024,
+STRAGGLER_BASE = dict(mode="zerocopy", policy="ring-quarter-stall", max_pend_rule="fixed", max_pend=1024, uio_maxiov=1024,
                       ring_size=4096, size_dist="fixed", size_bytes=1500, dma_latency_dist="fixed",
                       # service 1450 + wire 1219.2 + DMA 21000 = 23669.2 ns = 11 spacings + 1669.2 ns: every
                       # completion lands while the worker is idle (it serves 1450 ns of each 2000)
@@ -553,7 +553,7 @@ def stragglers(quick: bool = True, seed: int = 1, progress: bool = False, runs: 
     probability p a completion held ``straggler_ns`` = 100 us longer. The guest
     posts one packet every ``guest_xmit_ns`` = 2 us (it is the bottleneck and never
     blocks; no kick or wake-up cost) and nothing else reacts to stragglers:
-    ``mainline-stall`` with a fixed limit of 1024, heads[] of 1024 and a ring of 4096
+    ``ring-quarter-stall`` with a fixed limit of 1024, heads[] of 1024 and a ring of 4096
     (the run fails loudly if the worker ever stops on the limit or the heads span).
 
     * out of order, each packet's latency rises by ``straggler_ns`` with probability
@@ -577,7 +577,7 @@ def littles_law(runs: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None, q
 
     * heads[]: ``outstanding_mean`` = rate into heads[] * ``heads_hold_mean_ns``; the
       rate is packets / sim_time_ns times ``zerocopy_fraction`` when copies go
-      straight to the used ring (``copy_via_heads`` False, mainline), packets /
+      straight to the used ring (``copy_via_heads`` "never", v3.12 on), packets /
       sim_time_ns when they pass through heads[] (the seed); zero-copy runs only;
     * the ring: ``inflight_mean`` = packets / sim_time_ns * ``latency_mean_ns``;
     * the guest qdisc (Poisson runs where packets wait in it): ``qdisc_len_mean`` =
@@ -606,7 +606,7 @@ def littles_law(runs: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None, q
     rate = r["packets"] / r["sim_time_ns"]
     items = []
     zc = r["mode"] == "zerocopy"
-    heads_rate = np.where(r["copy_via_heads"].astype(bool), rate, rate * r["zerocopy_fraction"])
+    heads_rate = np.where(r["copy_via_heads"] == "always", rate, rate * r["zerocopy_fraction"])
     items.append(("heads[]: outstanding_mean", r[zc], r.loc[zc, "outstanding_mean"],
                   (heads_rate * r["heads_hold_mean_ns"])[zc], r.loc[zc, "outstanding_max"],
                   (heads_rate * r["sim_time_ns"])[zc]))

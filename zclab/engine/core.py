@@ -67,10 +67,14 @@ ID_POSTED, ID_FETCH = 1, 2
 # heads[] slot states (the seed marks done with heads[i].len = VHOST_DMA_DONE_LEN)
 H_FREE, H_PENDING, H_DONE = 0, 1, 2
 # what the worker's pending event (at w_next) does: finish the packet in
-# service, or start a new handle_tx pass (after a wake-up or a requeue)
-PH_SERVICE_END, PH_NEW_PASS = 0, 1
-# why the worker has no pending event (w_next == INF)
-W_RUN, W_IDLE, W_POLL, W_STALL = 0, 1, 2, 3
+# service, start a new handle_tx pass (after a wake-up or a requeue), or go on
+# with the same pass (after busy polling)
+PH_SERVICE_END, PH_NEW_PASS, PH_RESUME = 0, 1, 2
+# what the worker waits for: nothing (running), a kick (idle), the seed's
+# tx_poll_start (it spins: see the completion), a completion that queues it (stopped
+# on the pending limit), any completion (heads[] full: the model's own stop), or the
+# end of busy polling (w_next is then its deadline)
+W_RUN, W_IDLE, W_POLL, W_STALL, W_SPAN, W_BUSY = 0, 1, 2, 3, 4, 5
 # the worker stopped on the pending limit (or heads span), or on a full device queue
 STOP_NONE, STOP_LIMIT, STOP_NIC = 0, 1, 2
 # rows of the coalesced NIC's integer matrix (core.run's nq): the TX ring (descriptors,
@@ -145,18 +149,73 @@ def _draw_dma(s, p, straggler_p, straggler_ns):
     return d
 
 
+# --- vhost's rules --------------------------------------------------------------------------------
+
+@njit(inline="always")
+def _exceeds(p, n_held, span, umask):
+    """The pending test of the release: more than the limit outstanding (the seed's
+    refcnt > VHOST_MAX_PEND; v4.15's vhost_exceeds_maxpend), or v3.13's equality
+    (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV == done_idx, which holds at
+    one pending count only (span = upend_idx - done_idx; limit_add = num - max_pend)."""
+    if p.limit_rule == L.LIMIT_MODULO:
+        return ((span + p.limit_add) & umask) == 0
+    return n_held > p.limit
+
+
+@njit(inline="always")
+def _end_spin(o, p, now, spun_since):
+    """The seed's tx_poll_start with a writable socket (tap's and macvtap's
+    sk_sndbuf is INT_MAX): vhost_poll_start finds POLLOUT and queues the worker at
+    once, so it runs handle_tx again and again, busy all along, until a round finds
+    a completion to release or a new post. Returns the CPU it burnt (counted now,
+    when the spin ends) and when its next round starts (requeue_ns on)."""
+    spin = now - spun_since
+    o.poll_spin_ns += spin
+    return spin + p.requeue, now + p.requeue
+
+
+@njit(inline="always")
+def _callback_queues(p, pending):
+    """Whether vhost_zerocopy_callback queues the worker (vhost_poll_queue), given
+    the zero-copy skbs still in flight after this one: the count vhost_net_ubuf_put
+    returns is that plus vhost's own reference."""
+    if p.wake == L.WAKE_ALWAYS:
+        return True
+    if p.wake == L.WAKE_NEVER:
+        return False
+    if p.wake == L.WAKE_LE2_OR_16:
+        cnt = pending + 2  # v3.8 to v3.13 read the count before the put
+        return cnt <= 2 or cnt % 16 == 0
+    cnt = pending + 1  # from v3.14: cnt = vhost_net_ubuf_put(ubufs)
+    return cnt <= 1 or cnt % 16 == 0
+
+
 # --- the completion callback ----------------------------------------------------------------------
 
 @njit(inline="always")
-def _callback_wakes(p, now, w_next, w_phase, w_wait, w_busy_until):
+def _callback_wakes(o, p, now, pending, w_next, w_phase, w_wait, w_busy_until):
     """The wake-up rule of vhost_zerocopy_callback, in one place for every callback run
-    by an event (a completion, the NIC's clean-up): the seed's callback only marks the
-    head; mainline's also queues the worker (vhost_poll_queue). A worker stopped on the
-    limit waits for completions. Scalars only: no reference counting. Returns the
-    worker's new (w_next, w_phase, w_wait)."""
-    if w_next == INF and (w_wait == W_POLL or w_wait == W_STALL or (w_wait == W_IDLE and p.wake_on_completion)):
-        return max(now + p.wake_latency, w_busy_until), PH_NEW_PASS, W_RUN
-    return w_next, w_phase, w_wait
+    by an event (a completion, the NIC's clean-up), given the zero-copy skbs still in
+    flight after it: a spinning seed worker (tx_poll_start) sees it on its next round; a
+    worker stopped because heads[] was full (the model's own stop) runs again; otherwise
+    only if the release's callback queues it (_callback_queues), which also ends busy
+    polling (vhost_has_work). Scalars and the run record only: no reference counting.
+    Returns the worker's new (w_next, w_phase, w_wait, w_busy_until) and the CPU time
+    to add to its busy time."""
+    if w_wait == W_RUN:
+        return w_next, w_phase, w_wait, w_busy_until, 0.0
+    if w_wait == W_POLL:
+        busy, nxt = _end_spin(o, p, now, w_busy_until)
+        return nxt, PH_NEW_PASS, W_RUN, nxt, busy
+    if w_wait == W_SPAN:
+        return max(now + p.wake_latency, w_busy_until), PH_NEW_PASS, W_RUN, w_busy_until, 0.0
+    if _callback_queues(p, pending):
+        if w_wait == W_BUSY:
+            left = w_busy_until - now
+            o.busypoll_ns -= left
+            return now, PH_NEW_PASS, W_RUN, now, -left
+        return max(now + p.wake_latency, w_busy_until), PH_NEW_PASS, W_RUN, w_busy_until, 0.0
+    return w_next, w_phase, w_wait, w_busy_until, 0.0
 
 
 # --- the devices ---------------------------------------------------------------------------------
@@ -355,6 +414,8 @@ def _open_window(o, n_held, fs, ff):
     o.qdisc_dequeued = 0
     o.release_batches = 0
     o.used_updates = 0
+    o.poll_spin_ns = 0.0
+    o.busypoll_ns = 0.0
     o.duplicates = 0
     o.guest_bad_ring = 0
     o.guest_early_free = 0
@@ -543,7 +604,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     posted = 0  # avail entries written: the next sequence number
     returned = 0  # used entries written
     g_state = G_READY  # starts its first transmit at t = 0
-    g_stopped = False  # netif_stop_queue'd for lack of descriptors
+    g_stopped = False  # blocked for lack of descriptors (ring_full_ns)
+    g_qstop = False  # netif_stop_subqueue'd: a post left fewer than stop_free descriptors
+    g_used_event = 0  # the guest wants an interrupt once more than this many are used
     g_next = 0.0
     g_busy_until = 0.0
     g_id = 0
@@ -568,6 +631,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     w_stop = STOP_NONE
     w_busy_until = 0.0
     pass_bytes = 0
+    pass_pkts = 0
+    busy_polled = False  # this encounter with an empty avail ring has busy-polled already
     s_id = 0  # the packet in service
     s_len = 0
     s_flow = 0
@@ -672,7 +737,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
                         prefix_end += 1
                 o.callback_ns += p.callback
-                w_next, w_phase, w_wait = _callback_wakes(p, now, w_next, w_phase, w_wait, w_busy_until)
+                w_next, w_phase, w_wait, w_busy_until, busy = _callback_wakes(
+                    o, p, now, n_held - n_done, w_next, w_phase, w_wait, w_busy_until)
+                worker_busy += busy
             else:
                 # ---- the NIC's TX interrupt has fired; its clean-up runs now (ixgbe_poll ->
                 # ixgbe_clean_tx_irq, mlx5e_napi_poll -> mlx5e_poll_tx_cq): every skb whose
@@ -720,7 +787,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
                             prefix_end += 1
                     o.callback_ns += p.callback
-                    w_next, w_phase, w_wait = _callback_wakes(p, now, w_next, w_phase, w_wait, w_busy_until)
+                    w_next, w_phase, w_wait, w_busy_until, busy = _callback_wakes(
+                        o, p, now, n_held - n_done, w_next, w_phase, w_wait, w_busy_until)
+                    worker_busy += busy
 
         elif extended and t == lim_next:
             # ---- an egress limiter lets an skb go on to its destination ---------------------
@@ -769,6 +838,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             # ---- vhost worker: one step of handle_tx -------------------------------------
             w_next = INF
             w_stop = STOP_NONE
+            w_wait = W_RUN
             t_w = now  # when the worker's next packet can start (signals cost it CPU)
             requeue = False
             if w_phase == PH_SERVICE_END:
@@ -960,9 +1030,14 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     batch[e].seq = s_seq
                     b_n += 1
                 pass_bytes += s_len
-                requeue = pass_bytes >= p.weight  # VHOST_NET_WEIGHT: vhost_poll_queue + break
-            else:
+                pass_pkts += 1
+                # vhost_exceeds_weight: VHOST_NET_WEIGHT bytes or VHOST_NET_PKT_WEIGHT
+                # packets in one pass: vhost_poll_queue + break
+                requeue = pass_bytes >= p.weight or (p.weight_pkts > 0 and pass_pkts >= p.weight_pkts)
+            elif w_phase == PH_NEW_PASS:
                 pass_bytes = 0  # a new handle_tx pass
+                pass_pkts = 0
+                busy_polled = False
 
             # where the next packet goes, and whether its device has room
             next_f = avail[av_head & amask].flow if extended and av_n > 0 else 0
@@ -1081,7 +1156,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 # the guest if it stopped its queue
                 t_w += p.used_ring
                 o.used_updates += 1
-                if p.signal_every or g_state == G_BLOCKED:
+                if p.signal_every or (g_state == G_BLOCKED and returned > g_used_event):
                     t_w += p.signal
                     o.signals += 1
                     if g_state == G_BLOCKED:
@@ -1097,8 +1172,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 w_busy_until = w_next
                 w_phase = PH_NEW_PASS
                 o.requeues += 1
-            elif p.zerocopy and p.placement == L.PLACE_STALL and n_held > p.limit:
-                # vhost_exceeds_maxpend: break; the completion callback queues us
+            elif p.zerocopy and p.placement == L.PLACE_STALL and _exceeds(p, n_held, upend_idx - done_idx, umask):
+                # v3.13: the pending test at the top of the loop: break; a completion
+                # callback that queues the worker (wake_on_completion) starts it again
                 w_wait = W_STALL
                 w_stop = STOP_LIMIT
                 o.stalls += 1
@@ -1111,11 +1187,27 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 w_phase = PH_NEW_PASS
                 w_stop = STOP_NIC
             elif av_n == 0:
-                if p.zerocopy and p.placement == L.PLACE_SEED and n_held > p.limit:
-                    # seed: tx_poll_start, woken by completions and not by kicks
+                if p.zerocopy and p.placement == L.PLACE_SEED and _exceeds(p, n_held, upend_idx - done_idx, umask):
+                    # seed: tx_poll_start; the socket is writable, so the worker spins
+                    # until a completion or a post (notification stays off: no kick)
                     w_wait = W_POLL
                     w_stop = STOP_LIMIT
                     o.stalls += 1
+                elif p.zerocopy and p.placement == L.PLACE_EMPTY_BREAK and _exceeds(p, n_held, upend_idx - done_idx, umask):
+                    # v3.10 and v3.11: the same test, then break: only a completion
+                    # that queues the worker starts it again
+                    w_wait = W_STALL
+                    w_stop = STOP_LIMIT
+                    o.stalls += 1
+                elif p.busyloop > 0.0 and not busy_polled:
+                    # vhost_net_busy_poll: poll the avail ring (notification off) until
+                    # the timeout, a post, or other work
+                    busy_polled = True
+                    w_wait = W_BUSY
+                    w_next = t_w + p.busyloop
+                    w_busy_until = w_next
+                    w_phase = PH_RESUME
+                    o.busypoll_ns += p.busyloop
                 else:
                     w_wait = W_IDLE  # vhost_enable_notify: wait for a kick
             else:
@@ -1125,26 +1217,33 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 if p.zerocopy:
                     # p.goodcopy folds in the size test as the release writes it and the
                     # virtio-net header the socket carries (simulation.kernel_args)
-                    if length > p.goodcopy:
+                    big = length > p.goodcopy
+                    if big:
                         path = L.PATH_ZEROCOPY
-                        if p.placement == L.PLACE_FALLBACK and n_held > p.limit:
+                        if p.placement == L.PLACE_FALLBACK and _exceeds(p, n_held, upend_idx - done_idx, umask):
                             path = L.PATH_FALLBACK  # v4.15: copy rather than stall
                         elif extended and p.select_zcopy and tx_packets // 64 < tx_zcopy_err:
                             path = L.PATH_COPY  # vhost_net_tx_select_zcopy: too many copied later
-                    need_slot = path == L.PATH_ZEROCOPY or p.copy_via_heads
+                    # copies in heads[]: the seed's every packet; 2012's zcopy_used =
+                    # len >= VHOST_GOODCOPY_LEN || upend_idx != done_idx; v3.13 none
+                    need_slot = path == L.PATH_ZEROCOPY or p.via_heads == L.VIA_ALWAYS or (
+                        p.via_heads == L.VIA_WHEN_PENDING and (big or upend_idx != done_idx))
                     if need_slot and (upend_idx - done_idx + 1 >= p.uio or n_held >= ring):
-                        # a new head may not take a slot of heads[] that is still held
-                        if path == L.PATH_ZEROCOPY and p.placement == L.PLACE_FALLBACK and not p.copy_via_heads:
+                        # a new head may not take a slot of heads[] that is still held;
+                        # v3.13: (upend_idx + 1) % UIO_MAXIOV != done_idx, or it is copied
+                        if path == L.PATH_ZEROCOPY and p.via_heads == L.VIA_NEVER and (
+                                p.placement == L.PLACE_FALLBACK or p.heads_full_copy):
                             path = L.PATH_FALLBACK
                             need_slot = False
                         else:
                             path = -1
                 if unlikely(path < 0):
-                    w_wait = W_STALL
+                    w_wait = W_SPAN
                     w_stop = STOP_LIMIT
                     o.stalls += 1
                     o.span_stalls += 1
                 else:
+                    busy_polled = False
                     s_id = avail[av_head & amask].id
                     s_len = length
                     s_flow = next_f
@@ -1250,6 +1349,21 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     guest_ready = now + p.kick  # the VM exit: guest CPU
                     guest_busy += p.kick
                     o.kicks += 1
+                elif unlikely(w_wait == W_POLL):
+                    # the spinning worker's next round finds the post (no kick: notification is off)
+                    busy, w_next = _end_spin(o, p, now, w_busy_until)
+                    worker_busy += busy
+                    w_busy_until = w_next
+                    w_phase = PH_NEW_PASS
+                    w_wait = W_RUN
+                elif unlikely(w_wait == W_BUSY):
+                    # busy polling sees the post at once and goes on with the same pass
+                    o.busypoll_ns -= w_busy_until - now
+                    worker_busy -= w_busy_until - now
+                    w_next = now
+                    w_busy_until = now
+                    w_phase = PH_RESUME
+                    w_wait = W_RUN
             guest_try = True
 
         else:
@@ -1300,14 +1414,20 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 g_state = G_IDLE
                 g_next = INF
                 g_busy_until = ready
-            elif g_nfree == 0:
-                # netif_stop_queue + virtqueue_enable_cb: wait for an interrupt
+            elif g_nfree == 0 or (g_qstop and g_nfree < p.stop_free):
+                # the queue is stopped (virtio-net's start_xmit: num_free < 2 + MAX_SKB_FRAGS)
+                # and what free_old_xmit_skbs reclaimed does not restart it (virtnet_poll_tx:
+                # num_free >= 2 + MAX_SKB_FRAGS): wait for an interrupt, asked for once 3/4
+                # of the outstanding buffers are used (virtqueue_enable_cb_delayed) or at the
+                # next (virtqueue_enable_cb)
                 g_state = G_BLOCKED
                 g_stopped = True
                 g_next = INF
                 g_busy_until = ready
+                g_used_event = returned + (((posted - returned) * 3) >> 2 if p.cb_delayed else 0)
             else:
                 g_nfree -= 1
+                g_qstop = g_nfree < p.stop_free  # netif_stop_subqueue after this packet
                 g_id = g_free_ids[g_nfree & NONNEG]
                 ids[g_id & idmask] |= ID_POSTED
                 if open_loop:
@@ -1357,6 +1477,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             o.first_violation_t = now
         o.violations += 1
 
+    if w_wait == W_POLL:  # a spin still under way: its CPU so far
+        worker_busy += now - w_busy_until
+        o.poll_spin_ns += now - w_busy_until
+    if w_wait == W_BUSY:  # busy polling past the end is not counted
+        o.busypoll_ns -= max(w_busy_until - now, 0.0)
     o.outstanding_area = out_area
     o.hol_area = hol_area
     o.inflight_area = inflight_area

@@ -10,8 +10,14 @@ import numpy as np
 
 # --- enumerations --------------------------------------------------------------------
 SIZE_TABLE, SIZE_UNIFORM, SIZE_CYCLE = 0, 1, 2
-PLACE_SEED, PLACE_STALL, PLACE_FALLBACK = 0, 1, 2
+PLACE_SEED, PLACE_STALL, PLACE_FALLBACK, PLACE_EMPTY_BREAK = 0, 1, 2, 3
 DMA_FIXED, DMA_EXPONENTIAL, DMA_LOGNORMAL = 0, 1, 2
+#: the pending test (max_pend_rule): over a limit, or v3.13's modulo equality
+LIMIT_OVER, LIMIT_MODULO = 0, 1
+#: when vhost_zerocopy_callback queues the worker (wake_on_completion)
+WAKE_NEVER, WAKE_ALWAYS, WAKE_LE2_OR_16, WAKE_LE1_OR_16 = 0, 1, 2, 3
+#: which copied packets zero-copy mode records in heads[] (copy_via_heads)
+VIA_NEVER, VIA_ALWAYS, VIA_WHEN_PENDING = 0, 1, 2
 
 #: Trace ``path`` codes: how vhost sent a packet.
 PATH_COPY, PATH_ZEROCOPY, PATH_FALLBACK = 0, 1, 2
@@ -43,12 +49,13 @@ P = _struct(
     ("n_total", i8), ("warmup", i8), ("trace_n", i8), ("max_events", i8), ("debug", b1), ("seed", i8),
     ("poisson", b1), ("qdisc_len", i8),
     ("ring", i8), ("signal_every", b1), ("zerocopy", b1), ("goodcopy", i8), ("limit", i8),
-    ("placement", i8), ("reap", i8), ("ooo", b1), ("wake_on_completion", b1), ("copy_via_heads", b1),
+    ("placement", i8), ("reap", i8), ("ooo", b1), ("wake", i8), ("via_heads", i8),
+    ("limit_rule", i8), ("limit_add", i8), ("heads_full_copy", b1), ("weight_pkts", i8), ("busyloop", f8),
     ("uio", i8), ("weight", i8), ("overhead", i8), ("txqueuelen", i8), ("dma_dist", i8),
     ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
     ("callback", f8), ("signal", f8), ("kick", f8), ("requeue", f8), ("guest_xmit", f8),
     ("irq_latency", f8), ("wake_latency", f8), ("wire_ns_per_byte", f8), ("dma_base", f8),
-    ("dma_sigma", f8), ("duplicate_p", f8), ("select_zcopy", b1),
+    ("dma_sigma", f8), ("duplicate_p", f8), ("stop_free", i8), ("cb_delayed", b1), ("select_zcopy", b1),
     # flows, destinations, batching, the host outside vhost
     ("n_flows", i8), ("tx_batch", i8), ("used_ring", f8), ("stack_per_packet", f8), ("stack_per_byte", f8),
     ("local_rx", f8),
@@ -89,7 +96,7 @@ RUN = _struct(
     ("qdisc_area", f8), ("qdisc_delay_sum", f8), ("qdisc_dequeued", i8), ("release_batches", i8),
     ("duplicates", i8), ("guest_bad_ring", i8), ("guest_early_free", i8), ("guest_avail_overruns", i8),
     ("stack_cpu_ns", f8), ("local_cpu_ns", f8), ("local_packets", i8), ("local_bytes", i8), ("egress_drops", i8),
-    ("used_updates", i8), ("nic_drops", i8),
+    ("used_updates", i8), ("nic_drops", i8), ("poll_spin_ns", f8), ("busypoll_ns", f8),
     # the engine's own: the NIC's TX ring (head, skbs, descriptors and bytes in it), the
     # time its next interrupt fires and its clean-up runs (INF: none due), the host
     # qdisc in front of it (head, skbs); records, not locals (see cq_head)

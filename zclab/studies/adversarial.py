@@ -31,9 +31,9 @@ __all__ = ["PATHS", "WORKLOADS", "COUNTERS", "probabilities", "grid", "sizes", "
 #: The transmit paths: label -> (policy preset, mode).
 PATHS = {
     "seed-2011": ("seed-2011", "zerocopy"),
-    "mainline-stall": ("mainline-stall", "zerocopy"),
-    "mainline-fallback": ("mainline-fallback", "zerocopy"),
-    "copy only": ("mainline-fallback", "copy"),
+    "linux-3.14": ("linux-3.14", "zerocopy"),
+    "linux-4.15": ("linux-4.15", "zerocopy"),
+    "copy only": ("linux-4.15", "copy"),
 }
 WORKLOADS = ["imix", "tcp_stream_64k"]
 #: Host side first (must be 0), then what the guest sees.
@@ -118,7 +118,7 @@ def debug_check(host: str, quick: bool = True, seed: int = 1) -> pd.DataFrame:
 
 # --- the figure ----------------------------------------------------------------------------------
 
-_PATH_COLORS = {"seed-2011": "#D55E00", "mainline-stall": "#E69F00", "mainline-fallback": "#009E73",
+_PATH_COLORS = {"seed-2011": "#D55E00", "linux-3.14": "#E69F00", "linux-4.15": "#009E73",
                 "copy only": "#0072B2"}
 
 
@@ -173,9 +173,9 @@ def answer(runs: pd.DataFrame, agg: pd.DataFrame, debug: pd.DataFrame | None = N
         r = agg[(agg["path"] == path) & (agg["workload"] == wl) & np.isclose(agg["duplicate_head_p"], p)]
         return r.iloc[0]
 
-    zc_mid, cp_mid = at("mainline-stall", "imix", p_mid), at("copy only", "imix", p_mid)
+    zc_mid, cp_mid = at("linux-3.14", "imix", p_mid), at("copy only", "imix", p_mid)
     big_max = at("copy only", "tcp_stream_64k", pmax)
-    mix_max = at("mainline-stall", "imix", pmax)
+    mix_max = at("linux-3.14", "imix", pmax)
     nums = {
         "runs": len(runs), "violations": int(runs["invariant_violations"].sum()),
         "deadlocks": int(runs["deadlocked"].sum()), "pmax": pmax, "p_mid": p_mid,

@@ -11,9 +11,12 @@ CPU per byte) and shows how it moves with the copy and pin costs.
 
 The zero-copy curve is the mechanism itself: ``goodcopy_len = 0``, so every
 packet is pinned (notebook 03 studies the threshold). Both modes run under one
-policy (``seed-2011`` by default) in which every eligible packet really takes
-the zero-copy path: under ``mainline-fallback`` the pending limit would copy
-most large packets queued in front of a busy wire.
+policy (``linux-3.14`` by default, zero-copy on, as experimental_zcopytx was then) in
+which every eligible packet really takes the zero-copy path: its modulo pending
+test never holds on a 256-entry ring, whereas under ``linux-4.15`` the pending
+limit would copy most large packets queued in front of a busy wire, and under the
+seed to v3.9 a worker over the limit spins in tx_poll_start (its CPU is the
+spin's, not the send path's).
 
     >>> from zclab.studies import copy_vs_zerocopy as cz
     >>> agg = cz.size_sweep(["assumed-2011"], quick=True, store=None)        # doctest: +SKIP
@@ -70,7 +73,7 @@ def run_sizes(quick: bool) -> tuple[int, int, int]:
     return (10_000, 1_000, 1) if quick else (200_000, 10_000, 3)
 
 
-def base_config(host: str, policy: str = "seed-2011", seed: int = 1, quick: bool = True, **kw) -> zclab.Config:
+def base_config(host: str, policy: str = "linux-3.14", seed: int = 1, quick: bool = True, **kw) -> zclab.Config:
     """A fixed-size bulk sender (the ``tcp_stream_64k`` preset, size set per point);
     zero-copy for every packet (``goodcopy_len = 0``)."""
     n, w, _ = run_sizes(quick)
@@ -86,7 +89,7 @@ def _sweep(base, grid, quick, store, progress):
     return zclab.aggregate(df)
 
 
-def size_sweep(hosts, quick: bool = True, policy: str = "seed-2011", seed: int = 1, store="default",
+def size_sweep(hosts, quick: bool = True, policy: str = "linux-3.14", seed: int = 1, store="default",
                progress=None) -> pd.DataFrame:
     """Host x destination x mode x size; aggregated (mean, 95% CI)."""
     points = [{"host": h, "dest": d, "mode": m, "size_bytes": s}
@@ -94,7 +97,7 @@ def size_sweep(hosts, quick: bool = True, policy: str = "seed-2011", seed: int =
     return _sweep(base_config(hosts[0], policy, seed, quick), points, quick, store, progress)
 
 
-def workload_sweep(hosts, quick: bool = True, policy: str = "seed-2011", seed: int = 1, store="default",
+def workload_sweep(hosts, quick: bool = True, policy: str = "linux-3.14", seed: int = 1, store="default",
                    progress=None) -> pd.DataFrame:
     """The workload presets, copy against zero-copy as shipped (``goodcopy_len`` 256)."""
     points = [{"host": h, "dest": d, "mode": m, "workload": wl}
@@ -104,7 +107,7 @@ def workload_sweep(hosts, quick: bool = True, policy: str = "seed-2011", seed: i
     return agg
 
 
-def cost_sweep(hosts, quick: bool = True, policy: str = "seed-2011", seed: int = 1, store="default",
+def cost_sweep(hosts, quick: bool = True, policy: str = "linux-3.14", seed: int = 1, store="default",
                progress=None) -> pd.DataFrame:
     """To the wire: mode x size for copy and pin costs at multiples of each host's own."""
     points = []

@@ -43,7 +43,7 @@ KNOBS = {
 
 CHOICES = {
     "mode": ["copy", "zerocopy"],
-    "policy": ["seed-2011", "mainline-stall", "mainline-fallback"],
+    "policy": ["seed-2011", "linux-3.14", "linux-4.15"],
     "completion": ["in_order", "out_of_order"],
     "mix": list(MIXES),
     "ring_size": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096],

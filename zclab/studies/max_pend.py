@@ -8,7 +8,7 @@ Four studies:
   history (the seed's, ``stall``, ``copy_fallback``, through their policy presets).
 * :func:`deadlock_map`: where the seed's placement deadlocks ("if the guest stops
   submitting buffers, completed buffers may not be returned"), ring size against
-  max_pend, and that the mainline presets never do.
+  max_pend, and that the hypothetical ``ring-quarter-stall`` and ``linux-4.15`` never do.
 * :func:`rule_table`: the smallest limit that reaches the best throughput, against
   mainline's rule ``min(max_pend, ring_size // 4)``.
 * :func:`flow_sweep`: the 2017 measurement generalised. Two flows share the queue;
@@ -40,8 +40,8 @@ QUESTION = ("What should VHOST_MAX_PEND be, and where should the limit act? Thro
             "deadlocks; whether min(max_pend, ring_size/4) is the right rule; and how one rate-limited "
             "zero-copy flow stalls every flow on the queue, policy by policy.")
 
-POLICIES = ("seed-2011", "mainline-stall", "mainline-fallback")
-_POLICY_COLORS = {"seed-2011": "C1", "mainline-stall": "C0", "mainline-fallback": "C2"}
+POLICIES = ("seed-2011", "ring-quarter-stall", "linux-4.15")
+_POLICY_COLORS = {"seed-2011": "C1", "ring-quarter-stall": "C0", "linux-4.15": "C2"}
 
 
 def run_sizes(quick: bool) -> tuple[int, int, int]:
@@ -125,13 +125,13 @@ def deadlock_map(host: str, quick: bool = True, seed: int = 1, store="default", 
 
 def rule_table(agg: pd.DataFrame, share: float = 0.95) -> pd.DataFrame:
     """Per policy, ring size, DMA latency and straggler probability: the smallest limit
-    that reaches ``share`` of the best over limits (throughput for ``mainline-stall``
-    and the seed, zero-copy fraction for ``mainline-fallback``, whose throughput does
+    that reaches ``share`` of the best over limits (throughput for ``ring-quarter-stall``
+    and the seed, zero-copy fraction for ``linux-4.15``, whose throughput does
     not depend on the limit), and what the rules give."""
     rows = []
     keys = ["policy", "ring_size", "dma_base_ns", "straggler_p"]
     for key, g in agg.groupby(keys, sort=True):
-        metric = "zerocopy_fraction" if key[0] == "mainline-fallback" else "throughput_gbps"
+        metric = "zerocopy_fraction" if key[0] == "linux-4.15" else "throughput_gbps"
         g = g.sort_values("max_pend")
         ok = g[g[metric] >= share * g[metric].max()]
         ring = key[1]
@@ -384,9 +384,10 @@ def answer(lim: pd.DataFrame, dl: pd.DataFrame, rule: pd.DataFrame, fl: pd.DataF
         "the guest runs out of descriptors first (" + ", ".join(per_scen).replace("%%", "%") + "; a light load "
         "deadlocks only when one completion is held long enough for the whole ring to fill behind it; the "
         "largest deadlocked ring is {dl_max_ring}: from uio_maxiov (1024) up the heads[] span guard that zclab "
-        "adds stops the worker first, and a completion wakes it). The mainline presets deadlocked in {dl_main} of {dl_main_cells} cells.")
+        "adds stops the worker first, and a completion wakes it). The hypothetical ring-quarter-stall and linux-4.15 "
+        "deadlocked in {dl_main} of {dl_main_cells} cells.")
     # the rule
-    st = rule[(rule["policy"] == "mainline-stall")]
+    st = rule[(rule["policy"] == "ring-quarter-stall")]
     worst = st.loc[st["share_at_mainline_rule"].idxmin()]
     nums.update({"rule_worst": 100 * worst["share_at_mainline_rule"], "rule_worst_ring": int(worst["ring_size"]),
                  "rule_worst_dma": worst["dma_base_ns"] / 1e3, "rule_worst_sp": worst["straggler_p"],
@@ -404,8 +405,8 @@ def answer(lim: pd.DataFrame, dl: pd.DataFrame, rule: pd.DataFrame, fl: pd.DataF
         b = _pick(fl, policy=pol, case="2017: 1 Mbit/s")
         nums.update({f"f_{key}_free": a["small_pps"], f"f_{key}_small": b["small_pps"], f"f_{key}_lim": b["limited_pps"]})
     sw = fl[(fl["case"] == "sweep") & (fl["limiter_pps"] < FLOW_TOTAL_PPS * fl["share"])]  # the limiter binds
-    stall_sw = sw[sw["policy"] == "mainline-stall"]
-    fb_sw = sw[sw["policy"] == "mainline-fallback"]
+    stall_sw = sw[sw["policy"] == "ring-quarter-stall"]
+    fb_sw = sw[sw["policy"] == "linux-4.15"]
     nums.update({"f_stall_max": 100 * float(stall_sw["small_delivered_fraction"].max()),
                  "f_fb_min": 100 * float(fb_sw["small_delivered_fraction"].min()),
                  "f_rate_max": float(stall_sw["limiter_pps"].max())})
