@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from zclab import Config, SimulationError, simulate
-from zclab.presets import POLICY_PRESETS
+from zclab.presets import POLICY_PRESETS, SYNTHETIC_NIC
 from zclab.reference import Xoshiro256, histogram_bucket, simulate_reference
 
 from .strategies import run_configs
@@ -262,7 +262,7 @@ def test_an_adversarial_guest_runs_the_variant_with_the_used_ring():
     from zclab.engine.histogram import N_BUCKETS
     from zclab.simulation import kernel_args, uses_extensions
 
-    adversarial = Config(duplicate_head_p=0.3, n_packets=2000, seed=5)
+    adversarial = Config(**SYNTHETIC_NIC, duplicate_head_p=0.3, n_packets=2000, seed=5)  # else extended anyway
     assert uses_extensions(adversarial) and not uses_extensions(adversarial.replace(duplicate_head_p=0.0))
     s = simulate(adversarial).summary
     assert s["guest_bad_ring"] > 0 and s["guest_early_free"] > 0  # the used ring's checks ran

@@ -10,15 +10,18 @@ import textwrap
 import pytest
 
 from zclab import Config, simulate
+from zclab.presets import SYNTHETIC_NIC
 from zclab.simulation import _variant_config, variant, warmup
 
 
 def test_variant_names_the_compile_time_arguments_a_config_needs():
-    assert variant(Config()) == (False, False, False, False)
-    assert variant(Config(trace_packets=5)) == (True, False, False, False)
-    assert variant(Config(arrival="poisson")) == (False, False, True, False)
-    assert variant(Config(completion="out_of_order")) == (False, False, False, True)
-    for extended in (Config(dest="local"), Config(mode="copy", tx_batch=4), Config(duplicate_head_p=0.1),
+    plain = Config(**SYNTHETIC_NIC)  # the plain variant's wire is the synthetic NIC's, lossless
+    assert variant(plain) == (False, False, False, False)
+    assert variant(plain.replace(trace_packets=5)) == (True, False, False, False)
+    assert variant(plain.replace(arrival="poisson")) == (False, False, True, False)
+    assert variant(plain.replace(completion="out_of_order")) == (False, False, False, True)
+    for extended in (Config(), plain.replace(qdisc="pfifo_fast"), plain.replace(gso_size=1448),
+                     Config(dest="local"), Config(mode="copy", tx_batch=4), Config(duplicate_head_p=0.1),
                      Config(egress_rate_mbps=1000.0)):
         assert variant(extended)[1], extended
 

@@ -213,11 +213,16 @@ def _has_limiter(flow: Mapping[str, Any]) -> bool:
 
 
 def uses_extensions(cfg: Config) -> bool:
-    """Does the run need the engine's extended variant (several flows, an egress
-    limiter or delay, local delivery, batched copies or an adversarial guest)?
+    """Does the run need the engine's extended variant (the coalesced NIC or a qdisc
+    that drops, several flows, an egress limiter or delay, local delivery, batched
+    copies or an adversarial guest)?
     Batched copies only exist in copy mode: zero-copy mode returns each copy at once."""
     flows = cfg.flow_specs()
-    return (len(flows) > 1 or (cfg.tx_batch > 1 and cfg.mode == "copy") or cfg.duplicate_head_p > 0
+    # the coalesced NIC and a qdisc that drops too (the plain variant's wire is the
+    # synthetic NIC with a lossless queue: the anchors' path, kept free of their branches)
+    nic = cfg.lower_dev == "nic" and (cfg.nic_completion == "coalesced" or cfg.qdisc != "backpressure"
+                                      or cfg.gso_size > 0)
+    return (nic or len(flows) > 1 or (cfg.tx_batch > 1 and cfg.mode == "copy") or cfg.duplicate_head_p > 0
             or any(f["dest"] == "local" or _has_limiter(f) for f in flows))
 
 
@@ -335,16 +340,21 @@ def variant(cfg: Config) -> tuple[bool, bool, bool, bool]:
     """The compiled variant of the engine a configuration runs in: (tracing,
     extended, open_loop, ooo), the compile-time arguments of ``core.run``.
 
-    >>> variant(Config(completion="out_of_order"))
-    (False, False, False, True)
+    >>> variant(Config(completion="out_of_order"))  # the coalesced NIC: extended
+    (False, True, False, True)
+    >>> variant(Config(nic_completion="synthetic", qdisc="backpressure", gso_size=0))
+    (False, False, False, False)
     """
     return cfg.trace_packets > 0, uses_extensions(cfg), cfg.arrival == "poisson", cfg.completion == "out_of_order"
 
 
 def _variant_config(tracing: bool, extended: bool, open_loop: bool, ooo: bool) -> Config:
     """A small configuration that runs in the given variant (local delivery makes it extended)."""
+    from .presets import SYNTHETIC_NIC
+
+    nic = {} if extended else dict(SYNTHETIC_NIC)  # the plain variant's wire: the synthetic NIC
     return Config(n_packets=100, warmup_packets=0, trace_packets=10 if tracing else 0, dest="local" if extended else "wire",
-                  arrival="poisson" if open_loop else "saturate", completion="out_of_order" if ooo else "in_order")
+                  arrival="poisson" if open_loop else "saturate", completion="out_of_order" if ooo else "in_order", **nic)
 
 
 def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) -> float:

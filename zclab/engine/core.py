@@ -458,6 +458,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     # from the record where they are used: a load either way, but not a value the
     # loop must carry in a register.
     p = params[0]
+    # The coalesced NIC and a dropping qdisc run only in the extended variant (simulate
+    # sends them there): in the plain one these fold to constants and the wire path is the
+    # synthetic NIC's alone (the plain path of every packet: 5 to 7% of the engine's speed)
+    coal = extended and p.coalesced != 0
+    bp = (not extended) or p.backpressure != 0
     if open_loop != p.poisson or ooo != p.ooo:
         raise ValueError("core.run: open_loop and ooo must be params.poisson and params.ooo (simulate passes them)")
     if p.duplicate_p > 0.0 and not extended:
@@ -545,7 +550,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
 
     # ---- devices: the NIC (skbs not yet wholly on the wire) and the local receiver ---------
     # (the coalesced NIC's ring and qdisc feed the wire: room for both, see _qdisc_run)
-    ncap = _pow2(p.txqueuelen + (p.ring_desc if p.coalesced else 0) + 1)
+    ncap = _pow2(p.txqueuelen + (p.ring_desc if coal else 0) + 1)
     nmask = (ncap - 1) & NONNEG
     nic_t = np.empty((2, ncap), np.float64)  # start and end of each skb's transmission
     nic_i = np.zeros((2, ncap), np.int64)  # its length and flow
@@ -565,9 +570,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     # the run record (o.qd_*, o.rg_*), as cq's do.
     # The integers of all three in one matrix (rows NQ_*): each array the loop keeps is
     # a base pointer, a shape and strides live across it (fewer arrays, faster loop).
-    qdcap = _pow2(p.txqueuelen + 1) if p.coalesced else 1
+    qdcap = _pow2(p.txqueuelen + 1) if coal else 1
     qdmask = (qdcap - 1) & NONNEG
-    rgcap = _pow2(p.ring_desc + 1) if p.coalesced else 1
+    rgcap = _pow2(p.ring_desc + 1) if coal else 1
     rgmask = (rgcap - 1) & NONNEG
     rg_t = np.empty(rgcap, np.float64)
     nq = np.empty((N_NQ, max(qdcap, rgcap)), np.int64)
@@ -661,7 +666,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     while True:
         # ---- next event: completion, limiter, worker, guest, arrival (ties in that order) --
         t_c = hp[0]  # INF when the heap is empty (heap.pop leaves it so)
-        if o.clean_t < t_c:  # the NIC's clean-up (INF when none is due): also completions
+        if coal and o.clean_t < t_c:  # the NIC's clean-up (INF when none is due): also completions
             t_c = o.clean_t
         if fuse:
             # Same instant, nothing due before it: skip the selection and the
@@ -712,7 +717,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
         guest_try = False  # the guest looks for its next packet at the end of this event
         guest_ready = now  # when it can start (after a kick's cost)
         if t == t_c:
-            if hp[0] == t:
+            if not coal or hp[0] == t:
                 # ---- a completion: a synthetic NIC's DMA done, an skb dropped or copied:
                 # vhost_zerocopy_callback ----------------------------------------------------
                 idx = heap.top_key(hp)
@@ -737,9 +742,27 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
                         prefix_end += 1
                 o.callback_ns += p.callback
-                w_next, w_phase, w_wait, w_busy_until, busy = _callback_wakes(
-                    o, p, now, n_held - n_done, w_next, w_phase, w_wait, w_busy_until)
-                worker_busy += busy
+                if w_wait != W_RUN:
+                    if w_wait == W_POLL:
+                        busy, w_next = _end_spin(o, p, now, w_busy_until)
+                        worker_busy += busy
+                        w_busy_until = w_next
+                        w_phase = PH_NEW_PASS
+                        w_wait = W_RUN
+                    elif w_wait == W_SPAN:
+                        w_next = max(now + p.wake_latency, w_busy_until)
+                        w_phase = PH_NEW_PASS
+                        w_wait = W_RUN
+                    elif _callback_queues(p, n_held - n_done):
+                        if w_wait == W_BUSY:
+                            o.busypoll_ns -= w_busy_until - now
+                            worker_busy -= w_busy_until - now
+                            w_next = now
+                            w_busy_until = now
+                        else:
+                            w_next = max(now + p.wake_latency, w_busy_until)
+                        w_phase = PH_NEW_PASS
+                        w_wait = W_RUN
             else:
                 # ---- the NIC's TX interrupt has fired; its clean-up runs now (ixgbe_poll ->
                 # ixgbe_clean_tx_irq, mlx5e_napi_poll -> mlx5e_poll_tx_cq): every skb whose
@@ -797,7 +820,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             e = lim_head[f] & lim_mask
             nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
             loc_head, loc_n = _reap(o, fs, multi, loc_t, loc_i, loc_head, loc_n, lmask, now, t_start, True)
-            to_ring = fl_i[f, L.FI_DEST] != L.DEST_LOCAL and p.coalesced != 0
+            to_ring = fl_i[f, L.FI_DEST] != L.DEST_LOCAL and coal
             if fl_i[f, L.FI_DEST] == L.DEST_LOCAL and loc_n >= p.txqueuelen:
                 # the device queue is full: the qdisc keeps the skb until the device
                 # has finished its oldest one (netif_tx_stop_queue backpressure)
@@ -806,7 +829,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 # the driver has stopped the queue (a full TX ring): the limiter, which is
                 # this flow's qdisc, keeps the skb until the ring's next clean-up
                 lim_rel[f, e] = o.clean_t
-            elif fl_i[f, L.FI_DEST] != L.DEST_LOCAL and not p.coalesced and nic_n >= p.txqueuelen:
+            elif fl_i[f, L.FI_DEST] != L.DEST_LOCAL and not coal and nic_n >= p.txqueuelen:
                 lim_rel[f, e] = nic_t[1, nic_head & nmask]
             else:
                 if to_ring:
@@ -882,7 +905,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         lim_next, lim_who = _lim_min(p, lim_n, lim_head, lim_rel, lim_mask)
                 elif not extended or fl_i[s_flow, L.FI_DEST] == L.DEST_WIRE:
                     # dev_queue_xmit -> __dev_xmit_skb: the host qdisc, then the NIC
-                    if p.coalesced:
+                    if coal:
                         if o.qd_n == 0 and _ring_fits(o, p, s_len):
                             # the qdisc is empty and the driver's queue runs: into the ring now.
                             # _qdisc_run's body for one skb, written out: handed its six arrays,
@@ -936,7 +959,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         # the synthetic NIC: no ring, every skb not yet wholly on the wire
                         # counts against txqueuelen; under pfifo_fast a full queue drops
                         drop = False
-                        if not p.backpressure:
+                        if not bp:
                             nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
                             drop = nic_n >= p.txqueuelen
                         if drop:
@@ -949,7 +972,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             # the path of almost every packet, and numba's inlining of a helper
                             # of 26 arguments and 5 results cost 15% of the engine's speed
                             start = nic_free if nic_free > now else now
-                            done = start + _wire_bytes(p, s_len) * p.wire_ns_per_byte
+                            done = start + (_wire_bytes(p, s_len) if extended else s_len + p.overhead) * p.wire_ns_per_byte
                             nic_free = done
                             tail = (nic_head + nic_n) & nmask
                             nic_t[0, tail] = start
@@ -1048,7 +1071,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 loc_head, loc_n = _reap(o, fs, multi, loc_t, loc_i, loc_head, loc_n, lmask, now, t_start, True)
             # (the NIC's queue makes the worker wait only under backpressure: pfifo_fast drops)
             device_full = not next_limited and (loc_n >= p.txqueuelen if next_local else (
-                p.backpressure != 0 and (o.qd_n if p.coalesced else nic_n) >= p.txqueuelen))
+                bp and (o.qd_n if coal else nic_n) >= p.txqueuelen))
             # copies go back in batches of tx_batch in copy mode, and always before the worker stops
             flush = b_n > 0 and (not extended or p.zerocopy or b_n >= p.tx_batch or requeue or av_n == 0 or device_full)
 
@@ -1182,7 +1205,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 # sendmsg would find no room: wait until the device has handled one
                 # (a coalesced NIC makes room at its next clean-up)
                 oldest = loc_t[1, loc_head & lmask] if next_local else (
-                    o.clean_t if p.coalesced else nic_t[1, nic_head & nmask])
+                    o.clean_t if coal else nic_t[1, nic_head & nmask])
                 w_next = max(oldest, t_w)
                 w_phase = PH_NEW_PASS
                 w_stop = STOP_NIC
@@ -1460,7 +1483,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 break
         # A wake-up with no latency (a kick, a completion) makes the worker due now;
         # if nothing ranked before it is due by now, its step is the next event.
-        fuse = w_next == now and hp[0] > now and lim_next > now and o.clean_t > now
+        fuse = w_next == now and hp[0] > now and lim_next > now and (not coal or o.clean_t > now)
 
     # ---- end of run ------------------------------------------------------------------------
     nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
