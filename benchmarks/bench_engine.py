@@ -52,8 +52,10 @@ BUILD = ROOT / "benchmarks" / "_build"
 # gso_size=0; txqueuelen 1000 as the anchor's queue).
 ANCHOR_BASE = dict(
     nic_completion="synthetic", qdisc="backpressure", gso_size=0, txqueuelen=1000,
-    mode="zerocopy", pend_placement="stall", max_pend_rule="fixed", max_pend=128, wake_on_completion=True,
-    copy_via_heads=True, reap_threshold=0, ring_size=256, goodcopy_len=256, line_rate_gbps=10.0,
+    # the C model's rules as zclab's knobs (no release's set: docs/performance.md)
+    mode="zerocopy", pend_placement="stall", max_pend_rule="fixed", max_pend=128, wake_on_completion="always",
+    copy_via_heads="always", heads_full_copy=False, weight_packets=0, busyloop_timeout_ns=0.0,
+    guest_stop_free=1, guest_cb_delayed=False, reap_threshold=0, ring_size=256, goodcopy_len=256, line_rate_gbps=10.0,
     per_packet_ns=1000.0, copy_ns_per_byte=0.2, zc_setup_ns=200.0, pin_ns_per_page=150.0, guest_xmit_ns=800.0,
     irq_latency_ns=2000.0, dma_latency_dist="exponential", dma_base_ns=3000.0, straggler_p=0.001,
     straggler_ns=1e6, wire_overhead_bytes=24, kick_ns=0.0, wake_latency_ns=0.0, signal_ns=0.0,

@@ -118,13 +118,13 @@ class Config:
     goodcopy_len: int = _p(256, "int", "vhost", "VHOST_GOODCOPY_LEN: shorter packets are copied (see goodcopy_test)", unit="bytes", min=0, max=MAX_PACKET_BYTES)
     goodcopy_test: str = _p(_POLICY0["goodcopy_test"], "choice", "vhost", "copy len <= goodcopy_len (the V5 patch) or len < goodcopy_len (mainline: zero-copy if len >= VHOST_GOODCOPY_LEN)", choices=("le", "lt"))
     max_pend: int = _p(128, "int", "vhost", "VHOST_MAX_PEND: the pending zero-copy limit", unit="heads", min=0)
-    max_pend_rule: str = _p(_POLICY0["max_pend_rule"], "choice", "vhost", "the pending test: more than max_pend; more than min(max_pend, ring_size // 4) (v4.15); or (upend_idx + ring_size - max_pend) % uio_maxiov == done_idx (v3.13 to v4.14)", choices=("fixed", "ring_quarter", "modulo"))
+    max_pend_rule: str = _p(_POLICY0["max_pend_rule"], "choice", "vhost", "the pending test: more than max_pend; more than min(max_pend, ring_size // 4) (v4.15); or (upend_idx + ring_size - max_pend) % uio_maxiov == done_idx (v3.12 to v4.14)", choices=("fixed", "ring_quarter", "modulo"))
     pend_placement: str = _p(_POLICY0["pend_placement"], "choice", "vhost", "where the pending test acts: seed (only with the avail ring empty, then tx_poll_start: the worker spins), empty_break (only with the avail ring empty, then break: v3.10), stall (at the top of every iteration, then break: v3.12), copy_fallback (a long packet over the limit is copied: v4.15)", choices=("seed", "empty_break", "stall", "copy_fallback"))
     reap_threshold: int = _p(_POLICY0["reap_threshold"], "int", "vhost", "seed placement: release at the top of an iteration only above this many outstanding", unit="heads", min=0)
     completion: str = _p("in_order", "choice", "vhost", "release the done prefix of heads[], or every done head", choices=("in_order", "out_of_order"))
     wake_on_completion: str = _p(_POLICY0["wake_on_completion"], "choice", "vhost", "when vhost_zerocopy_callback queues the worker (vhost_poll_queue): never (it only marks heads[]: v3.1), always (v3.5), le2_or_16 (cnt <= 2 || !(cnt % 16), cnt read before the put: v3.8), le1_or_16 (cnt <= 1 || !(cnt % 16), cnt after the put: v3.14); true/false mean always/never", choices=("never", "always", "le2_or_16", "le1_or_16"), aliases={True: "always", False: "never"})
     copy_via_heads: str = _p(_POLICY0["copy_via_heads"], "choice", "vhost", "which copied packets zero-copy mode records in heads[] (already done, so they return behind pending ones): always (the seed), when_pending (any at all outstanding, or a long packet), never (straight to the used ring); true/false mean always/never", choices=("always", "when_pending", "never"), aliases={True: "always", False: "never"})
-    heads_full_copy: bool = _p(_POLICY0["heads_full_copy"], "bool", "vhost", "a long packet that finds heads[] full ((upend_idx + 1) % UIO_MAXIOV == done_idx) is copied (v3.13) instead of waiting")
+    heads_full_copy: bool = _p(_POLICY0["heads_full_copy"], "bool", "vhost", "a long packet that finds heads[] full ((upend_idx + 1) % UIO_MAXIOV == done_idx) is copied (v3.12) instead of waiting")
     select_zcopy: bool = _p(_POLICY0["select_zcopy"], "bool", "vhost", "vhost_net_tx_select_zcopy: zero-copy only while tx_packets / 64 >= tx_zcopy_err (skbs copied after all), both reset every 1024 packets")
     uio_maxiov: int = _p(1024, "int", "vhost", "UIO_MAXIOV: entries of heads[]", pow2=True, min=2, max=65536)
     weight_bytes: int = _p(524288, "int", "vhost", "VHOST_NET_WEIGHT: bytes per handle_tx pass before requeueing", unit="bytes", min=1, max=2**40)
@@ -211,12 +211,12 @@ class Config:
     @property
     def pend_limit(self) -> int:
         """The pending limit in force: max_pend, or min(max_pend, ring_size // 4); under
-        max_pend_rule='modulo', the one pending count at which v3.13's test fires
+        max_pend_rule='modulo', the one pending count at which v3.12's test fires
         ((max_pend - ring_size) % uio_maxiov: never, if that is above ring_size)."""
         if self.max_pend_rule == "ring_quarter":
             return min(self.max_pend, self.ring_size // 4)
         if self.max_pend_rule == "modulo":
-            # the only pending count at which v3.13's equality holds; above ring_size it never does
+            # the only pending count at which v3.12's equality holds; above ring_size it never does
             return (self.max_pend - self.ring_size) % self.uio_maxiov
         return self.max_pend
 

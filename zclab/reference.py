@@ -203,7 +203,7 @@ class Heads:
 
     def exceeds(self, cfg: Config) -> bool:
         """The release's pending test (max_pend_rule): more than the limit
-        outstanding, or v3.13's (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV
+        outstanding, or v3.12's (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV
         == done_idx."""
         if cfg.max_pend_rule == "modulo":
             return (self.upend_idx + cfg.ring_size - cfg.max_pend - self.done_idx) % self.size == 0
@@ -900,7 +900,7 @@ class ReferenceModel:
         """The pending limit, the destination's room, then vhost_get_vq_desc."""
         c, h = self.c, self.heads
         if self.zerocopy and c.pend_placement == "stall" and h.exceeds(c):
-            self.stop("stall")  # v3.13: break at the top of the loop
+            self.stop("stall")  # v3.12: break at the top of the loop
             return
         if device_full:
             if nxt.local:
@@ -943,12 +943,12 @@ class ReferenceModel:
                 elif c.select_zcopy and self.tx_packets // 64 < self.tx_zcopy_err:
                     path = "copy"  # vhost_net_tx_select_zcopy
             # which copies take a slot: the seed's all; 2012's zcopy_used = len >=
-            # VHOST_GOODCOPY_LEN || upend_idx != done_idx; from v3.13 none
+            # VHOST_GOODCOPY_LEN || upend_idx != done_idx; from v3.12 none
             via = c.copy_via_heads
             need_slot = path == "zerocopy" or via == "always" or (via == "when_pending" and (big or h.upend_idx != h.done_idx))
             if need_slot and (h.span_full() or h.outstanding >= c.ring_size):
                 if path == "zerocopy" and via == "never" and (c.pend_placement == "copy_fallback" or c.heads_full_copy):
-                    path, need_slot = "copy_fallback", False  # v3.13: (upend_idx + 1) % UIO_MAXIOV != done_idx
+                    path, need_slot = "copy_fallback", False  # v3.12: (upend_idx + 1) % UIO_MAXIOV != done_idx
                 else:
                     self.stop("span")
                     self.count("span_stalls")

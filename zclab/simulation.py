@@ -92,7 +92,7 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
                   "le1_or_16": L.WAKE_LE1_OR_16}[cfg.wake_on_completion]),
         ("via_heads", {"never": L.VIA_NEVER, "always": L.VIA_ALWAYS, "when_pending": L.VIA_WHEN_PENDING}[cfg.copy_via_heads]),
         ("limit_rule", L.LIMIT_MODULO if cfg.max_pend_rule == "modulo" else L.LIMIT_OVER),
-        # v3.13's test (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV == done_idx, as
+        # v3.12's test (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV == done_idx, as
         # (span + limit_add) & (uio - 1) == 0 with span = upend_idx - done_idx
         ("limit_add", cfg.ring_size - cfg.max_pend),
         ("heads_full_copy", cfg.heads_full_copy),

@@ -154,7 +154,7 @@ def _draw_dma(s, p, straggler_p, straggler_ns):
 @njit(inline="always")
 def _exceeds(p, n_held, span, umask):
     """The pending test of the release: more than the limit outstanding (the seed's
-    refcnt > VHOST_MAX_PEND; v4.15's vhost_exceeds_maxpend), or v3.13's equality
+    refcnt > VHOST_MAX_PEND; v4.15's vhost_exceeds_maxpend), or v3.12's equality
     (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV == done_idx, which holds at
     one pending count only (span = upend_idx - done_idx; limit_add = num - max_pend)."""
     if p.limit_rule == L.LIMIT_MODULO:
@@ -172,6 +172,15 @@ def _end_spin(o, p, now, spun_since):
     spin = now - spun_since
     o.poll_spin_ns += spin
     return spin + p.requeue, now + p.requeue
+
+
+@njit(inline="always")
+def _end_busy_poll(o, now, w_busy_until):
+    """Busy polling ends now (a post, or work queued by a callback): the time it had
+    left was counted when it was scheduled; returns that time, to take back."""
+    left = w_busy_until - now
+    o.busypoll_ns -= left
+    return left
 
 
 @njit(inline="always")
@@ -750,16 +759,17 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         w_phase = PH_NEW_PASS
                         w_wait = W_RUN
                     elif w_wait == W_SPAN:
+                        # heads[] was full (the model's stop, no kernel's): any completion frees it
                         w_next = max(now + p.wake_latency, w_busy_until)
                         w_phase = PH_NEW_PASS
                         w_wait = W_RUN
                     elif _callback_queues(p, n_held - n_done):
                         if w_wait == W_BUSY:
-                            o.busypoll_ns -= w_busy_until - now
-                            worker_busy -= w_busy_until - now
+                            # vhost_has_work ends busy polling; the queued pass runs at once
+                            worker_busy -= _end_busy_poll(o, now, w_busy_until)
                             w_next = now
                             w_busy_until = now
-                        else:
+                        else:  # stopped on the limit, or waiting for a kick
                             w_next = max(now + p.wake_latency, w_busy_until)
                         w_phase = PH_NEW_PASS
                         w_wait = W_RUN
@@ -1196,7 +1206,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 w_phase = PH_NEW_PASS
                 o.requeues += 1
             elif p.zerocopy and p.placement == L.PLACE_STALL and _exceeds(p, n_held, upend_idx - done_idx, umask):
-                # v3.13: the pending test at the top of the loop: break; a completion
+                # v3.12: the pending test at the top of the loop: break; a completion
                 # callback that queues the worker (wake_on_completion) starts it again
                 w_wait = W_STALL
                 w_stop = STOP_LIMIT
@@ -1248,12 +1258,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         elif extended and p.select_zcopy and tx_packets // 64 < tx_zcopy_err:
                             path = L.PATH_COPY  # vhost_net_tx_select_zcopy: too many copied later
                     # copies in heads[]: the seed's every packet; 2012's zcopy_used =
-                    # len >= VHOST_GOODCOPY_LEN || upend_idx != done_idx; v3.13 none
+                    # len >= VHOST_GOODCOPY_LEN || upend_idx != done_idx; v3.12 none
                     need_slot = path == L.PATH_ZEROCOPY or p.via_heads == L.VIA_ALWAYS or (
                         p.via_heads == L.VIA_WHEN_PENDING and (big or upend_idx != done_idx))
                     if need_slot and (upend_idx - done_idx + 1 >= p.uio or n_held >= ring):
                         # a new head may not take a slot of heads[] that is still held;
-                        # v3.13: (upend_idx + 1) % UIO_MAXIOV != done_idx, or it is copied
+                        # v3.12: (upend_idx + 1) % UIO_MAXIOV != done_idx, or it is copied
                         if path == L.PATH_ZEROCOPY and p.via_heads == L.VIA_NEVER and (
                                 p.placement == L.PLACE_FALLBACK or p.heads_full_copy):
                             path = L.PATH_FALLBACK
@@ -1381,8 +1391,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     w_wait = W_RUN
                 elif unlikely(w_wait == W_BUSY):
                     # busy polling sees the post at once and goes on with the same pass
-                    o.busypoll_ns -= w_busy_until - now
-                    worker_busy -= w_busy_until - now
+                    worker_busy -= _end_busy_poll(o, now, w_busy_until)
                     w_next = now
                     w_busy_until = now
                     w_phase = PH_RESUME

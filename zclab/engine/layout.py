@@ -12,7 +12,7 @@ import numpy as np
 SIZE_TABLE, SIZE_UNIFORM, SIZE_CYCLE = 0, 1, 2
 PLACE_SEED, PLACE_STALL, PLACE_FALLBACK, PLACE_EMPTY_BREAK = 0, 1, 2, 3
 DMA_FIXED, DMA_EXPONENTIAL, DMA_LOGNORMAL = 0, 1, 2
-#: the pending test (max_pend_rule): over a limit, or v3.13's modulo equality
+#: the pending test (max_pend_rule): over a limit, or v3.12's modulo equality
 LIMIT_OVER, LIMIT_MODULO = 0, 1
 #: when vhost_zerocopy_callback queues the worker (wake_on_completion)
 WAKE_NEVER, WAKE_ALWAYS, WAKE_LE2_OR_16, WAKE_LE1_OR_16 = 0, 1, 2, 3
