@@ -321,6 +321,7 @@ BROKEN_RULES = [  # one configuration breaking each rule of COMBINATIONS, by the
     ("n_packets", dict(n_packets=10**12, warmup_packets=1)),
     ("egress_rate_mbps", dict(egress_rate_pps=1e3, egress_rate_mbps=1.0)),
     ("trace_packets", dict(n_packets=10, trace_packets=11)),
+    ("guest_indirect_desc", dict(guest_indirect_desc=False, ring_size=16, size_dist="fixed", size_bytes=65536)),
 ]
 
 

@@ -285,7 +285,7 @@ def test_per_flow_fields_sum_to_the_totals(arrival):
     s = simulate(cfg).summary
     names = [f["name"] for f in flows]
     assert sum(s[f"flow_{n}_packets"] for n in names) == s["packets"]
-    assert sum(s[f"flow_{n}_drops"] for n in names) == s["drops"] + s["egress_drops"] + s["host_qdisc_drops"]
+    assert sum(s[f"flow_{n}_drops"] for n in names) == s["drops"] + s["egress_drops"] + s["host_qdisc_drops"] + s["socket_drops"]
     assert sum(s[f"flow_{n}_mpps"] for n in names) == pytest.approx(s["mpps"], rel=1e-12)
     assert sum(s[f"flow_{n}_throughput_gbps"] for n in names) == pytest.approx(s["throughput_gbps"], rel=1e-12)
     lat = sum(s[f"flow_{n}_latency_mean_ns"] * s[f"flow_{n}_packets"] for n in names)
@@ -352,7 +352,8 @@ def test_invariants_hold_with_flows_limiters_local_delivery_and_batching(cfg):
     specs = cfg.flow_specs()
     if len(specs) > 1:
         assert sum(s[f"flow_{f['name']}_packets"] for f in specs) == s["packets"]
-        assert sum(s[f"flow_{f['name']}_drops"] for f in specs) == s["drops"] + s["egress_drops"] + s["host_qdisc_drops"]
+        assert sum(s[f"flow_{f['name']}_drops"] for f in specs) == (s["drops"] + s["egress_drops"] + s["host_qdisc_drops"]
+                                                                   + s["socket_drops"])
     if not any(f["egress_rate_pps"] or f["egress_rate_mbps"] or f["egress_delay_ns"] for f in specs):
         assert s["egress_drops"] == 0  # only a qdisc (a limiter, netem's delay) drops
     if all(f["dest"] == "wire" for f in specs) and cfg.lower_dev == "nic":  # a dummy has no line rate

@@ -122,6 +122,7 @@ def test_every_engine_parameter_is_set_from_the_config():
         bql_limit_bytes=3000, tx_max_coalesced_frames=8,
         max_pend_rule="modulo", copy_via_heads="when_pending", heads_full_copy=True, weight_packets=256,
         busyloop_timeout_ns=5e4, ring_size=512, guest_stop_free=19, guest_cb_delayed=True,
+        guest_napi_tx=True, guest_indirect_desc=False, guest_tsq_bytes=1000,
     ))["params"]
     for name in L.P.names:
         assert a[0][name] != 0 or b[0][name] != 0, name

@@ -51,6 +51,9 @@ MAX_PACKET_BYTES = 65536
 MIN_TX_RING = 17
 #: Largest vring.num a virtio ring may have.
 MAX_RING_SIZE = 32768
+#: SOCK_MIN_SNDBUF (include/net/sock.h, 6.1): 2 * (2048 + SKB_DATA_ALIGN(sizeof(struct
+#: sk_buff))), the least sk_sndbuf setsockopt(SO_SNDBUF) leaves.
+SOCK_MIN_SNDBUF = 4608
 #: The caps on run length keep counters far from int64 overflow.
 MAX_PACKETS = 10**12
 IMIX_TABLE = ((64, 7.0), (576, 4.0), (1500, 1.0))
@@ -142,6 +145,7 @@ class Config:
     kick_ns: float = _p(_HOST0["kick_ns"], "float", "costs", "guest CPU per kick (a VM exit)", unit="ns", min=0.0)
     requeue_ns: float = _p(_HOST0["requeue_ns"], "float", "costs", "worker CPU to requeue itself after weight_bytes", unit="ns", min=0.0)
     guest_xmit_ns: float = _p(_HOST0["guest_xmit_ns"], "float", "costs", "guest CPU per packet sent", unit="ns", min=0.0)
+    guest_tx_poll_ns: float = _p(_HOST0["guest_tx_poll_ns"], "float", "costs", "guest CPU per TX interrupt with guest_napi_tx (skb_xmit_done, the softirq, virtnet_poll_tx beyond freeing each skb)", unit="ns", min=0.0)
     irq_latency_ns: float = _p(_HOST0["irq_latency_ns"], "float", "costs", "from signal to the guest running its interrupt handler", unit="ns", min=0.0)
     wake_latency_ns: float = _p(_HOST0["wake_latency_ns"], "float", "costs", "from kick or callback to the worker running", unit="ns", min=0.0)
     used_ring_ns: float = _p(_HOST0["used_ring_ns"], "float", "costs", "worker CPU per used-ring update (vhost_add_used_n), once per batch", unit="ns", min=0.0)
@@ -171,6 +175,11 @@ class Config:
     # guest -------------------------------------------------------------------
     guest_stop_free: int = _p(1, "int", "guest", "the guest stops its queue after a post that leaves fewer free descriptors, and restarts it once this many are free again: virtio-net's 2 + MAX_SKB_FRAGS is 19 (17 frags with 4 KB pages; one descriptor per packet with indirect descriptors); at most ring_size is used; 1 (zclab's guest so far): only when none is left", unit="descriptors", min=1, max=MAX_RING_SIZE)
     guest_cb_delayed: bool = _p(False, "bool", "guest", "a stopped guest asks for its interrupt once 3/4 of the outstanding buffers are used (virtqueue_enable_cb_delayed, virtio-net's), not at the next one (virtqueue_enable_cb, zclab's guest so far)")
+    guest_napi_tx: bool = _p(False, "bool", "guest", "virtio_net's napi_tx module parameter (4.12 on; true by default from 5.3): the skb keeps its socket charge until a TX interrupt's virtnet_poll_tx (or the next start_xmit) frees it, and start_xmit arms the interrupt at every packet; false (zclab's guest so far, and virtio-net before 5.3): start_xmit calls skb_orphan, and the interrupt is asked for only when the queue stops")
+    guest_indirect_desc: bool = _p(True, "bool", "guest", "VIRTIO_RING_F_INDIRECT_DESC: a packet takes one ring descriptor (zclab's guest so far); false: 1 for the virtio-net header, 1 for the linear part (the gso_hdr_bytes of headers) and one per 4 KB page of the rest (xmit_skb, skb_to_sgvec), and the ring's free count, the stop and restart thresholds count descriptors")
+    guest_sndbuf_bytes: int = _p(0, "int", "guest", "each flow's socket send buffer (sk_sndbuf; net.core.wmem_default is 212992): a sender blocks while the truesize of its skbs not yet freed is at least this (sock_alloc_send_pskb) and wakes once it is below half (sock_def_write_space); 0: off", unit="bytes", min=0, max=2**31 - 1, off_or_min=SOCK_MIN_SNDBUF)
+    guest_tsq_bytes: int = _p(0, "int", "guest", "each flow's TCP small queues limit (tcp_small_queue_check; tcp_limit_output_bytes is 1 MiB from 5.0): a sender holds while the truesize of its skbs not yet freed is above this; 0: off", unit="bytes", min=0, max=2**31 - 1)
+    guest_truesize_overhead: int = _p(576, "int", "guest", "skb->truesize less the packet's length, charged to its socket: SKB_DATA_ALIGN(sizeof(struct sk_buff)) + SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64 (256 + 320)", unit="bytes", min=0, max=65536)
     duplicate_head_p: float = _p(0.0, "float", "guest", "adversarial guest: probability that a post writes its head twice", min=0.0, max=1.0)
 
     def __init__(self, **params: Any):
@@ -340,6 +349,8 @@ def _check_value(name: str, value: Any) -> Any:
         raise ConfigError(name, value, "must be " + allowed(name))
     if "min_exclusive" in meta and value <= meta["min_exclusive"]:
         raise ConfigError(name, value, "must be " + allowed(name))
+    if "off_or_min" in meta and 0 < value < meta["off_or_min"]:
+        raise ConfigError(name, value, "must be " + allowed(name))
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ConfigError(name, value, "must be " + allowed(name))
     return value
@@ -375,6 +386,8 @@ def allowed(name: str) -> str:
 
     if meta.get("pow2"):
         return f"a power of two from {lo} to {hi}"
+    if "off_or_min" in meta:
+        return f"0 (off) or from {num(meta['off_or_min'])} to {num(hi)}"
     if "min_exclusive" in meta:
         return f"greater than {num(meta['min_exclusive'])}" + (f" and at most {num(hi)}" if hi is not None else "")
     if lo is not None and hi is not None:
@@ -406,6 +419,7 @@ COMBINATIONS = {
     "n_packets": f"warmup_packets + n_packets at most {MAX_PACKETS}",
     "egress_rate_mbps": "not together with egress_rate_pps",
     "trace_packets": "at most n_packets",
+    "guest_indirect_desc": "false needs ring_size at least the descriptors of the largest packet (see virtio_descs: 18 for 64 KB)",
 }
 
 
@@ -427,6 +441,37 @@ def _check_combinations(v: dict) -> None:
             _check_flow(i, flow, v)
     if v["trace_packets"] > v["n_packets"]:
         raise ConfigError("trace_packets", v["trace_packets"], f"must not exceed n_packets={v['n_packets']}")
+    if not v["guest_indirect_desc"]:
+        # a chain longer than the ring can never be posted (virtqueue_add_split: -ENOSPC)
+        specs = [{**{k: v[k] for k in _INHERITED}, **dict(f)} for f in (v["flows"] or ({},))]
+        largest = max(_largest_size(spec) for spec in specs)
+        need = virtio_descs(largest, v["gso_hdr_bytes"])
+        if need > v["ring_size"]:
+            raise ConfigError("guest_indirect_desc", False,
+                              f"a {largest}-byte packet takes {need} descriptors without indirect descriptors, more "
+                              f"than ring_size={v['ring_size']}: use a ring of at least {need} or indirect descriptors")
+
+
+def virtio_descs(length: int, hdr_bytes: int) -> int:
+    """Ring descriptors a packet of ``length`` bytes takes without indirect descriptors
+    (guest_indirect_desc=False): one for the virtio-net header (xmit_skb's sg_set_buf,
+    when it is not pushed into the linear part), one for the linear part holding the
+    headers (``hdr_bytes``, gso_hdr_bytes: a TCP sender's layout; none if empty) and one
+    per 4 KB page of the rest, the page fragments (skb_to_sgvec: one entry each).
+
+    >>> virtio_descs(64, 66), virtio_descs(1500, 66), virtio_descs(65536, 66), virtio_descs(65536, 0)
+    (2, 3, 18, 17)
+    """
+    linear = min(length, hdr_bytes)
+    return 1 + (1 if linear > 0 else 0) + (length - linear + 4095) // 4096
+
+
+def _largest_size(spec: Mapping[str, Any]) -> int:
+    """The largest packet a workload or flow can send."""
+    dist = size_distribution(spec)
+    if spec["size_dist"] == "uniform":
+        return dist[1]
+    return max(s for s, q in zip(*dist) if q > 0)
 
 
 def _check_size_table(where: str, dist: str, table) -> None:
@@ -531,7 +576,7 @@ def _size_table_text(table) -> str | None:
 FLOW_FIELDS = (
     "name", "share", "rate_pps", "size_dist", "size_bytes", "size_min", "size_max", "small_bytes",
     "large_bytes", "small_fraction", "size_table", "dest", "egress_rate_pps", "egress_rate_mbps",
-    "egress_delay_ns", "egress_queue", "straggler_p", "straggler_ns",
+    "egress_delay_ns", "egress_queue", "straggler_p", "straggler_ns", "guest_sndbuf_bytes", "guest_tsq_bytes",
 )
 _INHERITED = FLOW_FIELDS[2:]  # taken from the configuration when a flow does not set them
 

@@ -35,12 +35,12 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from .config import Config, size_distribution
+from .config import Config, size_distribution, virtio_descs
 from .engine import layout as L
 from .engine.histogram import N_BUCKETS
 from .engine.rng import ZIGGURAT_EXP_R, ziggurat_exp_tables
 from .result import Result, summarize
-from .simulation import VNET_HDR_LEN, alias_table, as_config, default_max_events
+from .simulation import VNET_HDR_LEN, alias_table, as_config, default_max_events, uses_sockets
 
 __all__ = ["simulate_reference", "Xoshiro256", "histogram_bucket"]
 
@@ -119,6 +119,7 @@ WINDOW_SUMS = (
     "stack_cpu_ns", "local_cpu_ns", "stalls", "span_stalls", "signals", "kicks", "requeues", "fallbacks",
     "arrivals", "drops", "egress_drops", "nic_drops", "qdisc_dequeued", "release_batches", "used_updates", "duplicates",
     "guest_bad_ring", "guest_early_free", "guest_avail_overruns", "poll_spin_ns", "busypoll_ns",
+    "sock_wait_ns", "sock_drops", "tx_polls",
 )
 
 
@@ -271,6 +272,14 @@ class Flow:
             self.limiter = Limiter(1e9 / pps if pps > 0 else 0.0, 8000.0 / mbps if mbps > 0 else 0.0,
                                    spec["egress_queue"], delay)
         self.a_next = INF  # next open-loop arrival
+        # the flow's socket: its limits, the truesize of its skbs not yet freed
+        # (sk_wmem_alloc), its sender asleep in sock_alloc_send_pskb, and (open loop) the
+        # sends waiting for room: (length, arrival time)
+        self.sndbuf = spec["guest_sndbuf_bytes"]
+        self.tsq = spec["guest_tsq_bytes"]
+        self.wmem = 0
+        self.sleeping = False
+        self.backlog: deque = deque()
 
 
 class Stats:
@@ -327,6 +336,17 @@ class ReferenceModel:
         self.g_next = 0.0
         self.g_busy_until = 0.0
         self.g_packet: tuple[int, int, int] | None = None  # (head, length, flow) being sent
+        # the virtio-net guest's rules (model.md section 1): napi_tx, chained descriptors, sockets
+        self.napi = cfg.guest_napi_tx
+        self.socks = uses_sockets(cfg)
+        self.d_free = cfg.ring_size  # free ring descriptors
+        self.id_info: dict[int, tuple[int, int, int]] = {}  # head -> (descriptors, flow, truesize)
+        self.g_cb = False  # napi_tx: the TX callback is armed (used_event set)
+        self.g_poll = False  # napi_tx: a TX interrupt's virtnet_poll_tx is due at g_poll_t
+        self.g_poll_t = INF
+        self.g_sockwait = False  # the bulk sender waits for room in a socket
+        self.g_held: tuple[int, int] | None = None  # a drawn (length, flow) that did not fit yet
+        self.posted_now = self.polled = False  # this guest event posted, ran a TX poll
         if self.poisson:
             self.g_state, self.g_next = "idle", INF
             for flow in self.flows:
@@ -482,7 +502,10 @@ class ReferenceModel:
             # ties: a completion, the NIC's clean-up, a limiter, the worker, the guest
             candidates = [(t_c, 0), (self.clean_t, 1), (t_lim, 2), (self.w_next, 3), (self.g_next, 4)]
             t_host, actor = min(candidates)
-            if t_host == INF and (not self.poisson or self.g_state != "idle"):
+            if t_host == INF and (not self.poisson or self.g_state != "idle" or (
+                    self.socks and not any(self.sock_room(f) for f in range(len(self.flows))))):
+                # nothing can ever wake anyone; open loop, an idle guest waits for an arrival,
+                # unless every flow's socket is full and no free can ever come
                 return "deadlock"
             a_next, _ = self.next_arrival()
             if a_next < t_host:
@@ -499,6 +522,7 @@ class ReferenceModel:
             self.device_progress()
             self.guest_try = False
             self.guest_ready = self.now
+            self.posted_now = self.polled = False
             if actor == 0:
                 self.completion()
             elif actor == 1:
@@ -532,6 +556,7 @@ class ReferenceModel:
             o["hol_area"] += h.hol_blocked() * dt
         o["inflight_area"] += (self.posted - self.returned) * dt
         o["ring_full_ns"] += dt * self.g_stopped
+        o["sock_wait_ns"] += dt * self.g_sockwait
         o["stall_ns"] += dt * (self.w_stop == "limit")
         o["nic_wait_ns"] += dt * (self.w_stop == "nic")
         o["qdisc_area"] += len(self.qdisc) * dt
@@ -888,10 +913,23 @@ class ReferenceModel:
         self.count("used_updates")
         # vhost_signal -> vhost_notify: with event index, only when the used index passes
         # the guest's used_event (vring_need_event)
-        if self.c.signal_every_publish or (self.g_state == "blocked" and self.returned > self.g_used_event):
+        # (the callback is armed while the guest waits, or with napi_tx whenever it has not
+        # just fired: see guest_start_xmit)
+        armed = self.g_cb if self.napi else self.g_state == "blocked"
+        if self.c.signal_every_publish or (armed and self.returned > self.g_used_event):
             self.t_w += self.c.signal_ns
             self.count("signals")
-            if self.g_state == "blocked":
+            if self.napi:
+                if self.g_cb:
+                    # skb_xmit_done: virtqueue_disable_cb, virtqueue_napi_schedule: the poll
+                    # runs when the interrupt arrives, or when the start_xmit under way ends
+                    # (it runs with bottom halves off)
+                    self.g_cb = False
+                    if not self.g_poll:
+                        self.g_poll, self.g_poll_t = True, self.t_w + self.c.irq_latency_ns
+                        if self.g_state != "tx" and self.g_poll_t < self.g_next:
+                            self.g_next = self.g_poll_t
+            elif self.g_state == "blocked":
                 self.g_state = "ready"
                 self.g_next = self.t_w + self.c.irq_latency_ns
         return n
@@ -989,6 +1027,7 @@ class ReferenceModel:
     # -- the guest -------------------------------------------------------------------------------
     def guest_event(self) -> None:
         if self.g_state == "tx":
+            self.posted_now = True
             head, length, flow = self.g_packet
             for copy in range(2):
                 if len(self.avail) >= self.c.ring_size:
@@ -1006,6 +1045,9 @@ class ReferenceModel:
                 if copy == 1 or p_dup == 0.0 or self.rng.uniform() >= p_dup:
                     break
                 self.count("duplicates")
+            if self.socks and not self.napi:
+                # start_xmit's skb_orphan (without napi_tx): the socket's charge ends here
+                self.sock_release(flow, length + self.c.guest_truesize_overhead)
             if self.w_next == INF and self.w_wait == "idle":  # virtqueue_kick
                 self.wake_worker()
                 self.guest_ready = self.now + self.c.kick_ns  # the VM exit: guest CPU
@@ -1015,7 +1057,69 @@ class ReferenceModel:
                 self.end_spin()  # the spinning worker finds the post; notification is off
             elif self.w_wait == "busy":
                 self.end_busy_poll("resume")  # busy polling sees the post at once
+        if self.napi and self.g_poll and self.g_poll_t <= self.now:
+            self.tx_poll()
         self.guest_try = True
+
+    def tx_poll(self) -> None:
+        """virtnet_poll_tx (napi_tx): free_old_xmit_skbs (done by guest_start_xmit, which
+        follows), then virtqueue_enable_cb_prepare: the next used buffer interrupts again.
+        Its CPU, guest_tx_poll_ns, delays the guest's next step."""
+        c = self.c
+        self.g_poll, self.polled = False, True
+        self.count("tx_polls")
+        self.count("guest_busy_ns", c.guest_tx_poll_ns)
+        self.guest_ready = max(self.guest_ready, self.g_busy_until) + c.guest_tx_poll_ns
+        self.g_cb, self.g_used_event = True, self.returned
+
+    # -- the guest's sockets ------------------------------------------------------------------
+    def sock_try(self, f: int) -> bool:
+        """The sender of flow f tries to send: sock_alloc_send_pskb sleeps while
+        sk_wmem_alloc >= sk_sndbuf (until sock_def_write_space wakes it), and
+        tcp_small_queue_check holds while sk_wmem_alloc > the limit."""
+        fl = self.flows[f]
+        if fl.sndbuf > 0:
+            if fl.sleeping:
+                return False
+            if fl.wmem >= fl.sndbuf:
+                fl.sleeping = True
+                return False
+        return fl.tsq == 0 or fl.wmem <= fl.tsq
+
+    def sock_room(self, f: int) -> bool:
+        """Would flow f's next try succeed (sock_try without its side effect)?"""
+        fl = self.flows[f]
+        return ((fl.sndbuf == 0 or (not fl.sleeping and fl.wmem < fl.sndbuf))
+                and (fl.tsq == 0 or fl.wmem <= fl.tsq))
+
+    def sock_release(self, f: int, truesize: int) -> None:
+        """sock_wfree: the charge ends; sock_def_write_space wakes a sleeping sender once
+        sk_wmem_alloc < sk_sndbuf / 2 (sock_writeable)."""
+        fl = self.flows[f]
+        fl.wmem -= truesize
+        if fl.sleeping and fl.wmem < (fl.sndbuf >> 1):
+            fl.sleeping = False
+
+    def to_qdisc(self, length: int, f: int, t_arrival: float, drained: bool = False) -> None:
+        """An skb of flow f enters the guest qdisc, or is dropped there (freeing it ends its
+        socket charge). A packet that finds the guest idle is sent at once."""
+        if self.g_state == "idle" and not self.qdisc or len(self.qdisc) < self.c.qdisc_len:
+            self.qdisc.append((length, f, t_arrival))
+            self.guest_try = self.guest_try or (self.g_state == "idle" and not drained)
+        else:
+            self.count("drops")
+            if self.multi:
+                self.st.flows[f]["qdisc_drops"] += 1
+            if self.socks:
+                self.sock_release(f, length + self.c.guest_truesize_overhead)
+
+    def drain(self, f: int) -> None:
+        """Flow f's sends that waited for room go on while it has room (open loop)."""
+        fl = self.flows[f]
+        while fl.backlog and self.sock_try(f):
+            length, t_arrival = fl.backlog.popleft()
+            fl.wmem += length + self.c.guest_truesize_overhead
+            self.to_qdisc(length, f, t_arrival, drained=True)
 
     def arrival(self) -> None:
         _, f = self.next_arrival()
@@ -1023,55 +1127,107 @@ class ReferenceModel:
         flow.a_next = self.now + self.rng.exponential(flow.mean_gap)
         length = self.draw_size(f)
         self.count("arrivals")
-        if self.g_state == "idle" or len(self.qdisc) < self.c.qdisc_len:
-            self.qdisc.append((length, f, self.now))
-            self.guest_try = self.g_state == "idle"
-        else:
-            self.count("drops")
-            if self.multi:
-                self.st.flows[f]["qdisc_drops"] += 1
+        if self.socks:
+            if flow.backlog or not self.sock_try(f):
+                # the sender waits for room in its socket; it holds qdisc_len sends at most
+                if len(flow.backlog) < self.c.qdisc_len:
+                    flow.backlog.append((length, self.now))
+                else:
+                    self.count("sock_drops")
+                    if self.multi:
+                        self.st.flows[f]["sock_drops"] += 1
+                return
+            flow.wmem += length + self.c.guest_truesize_overhead  # skb_set_owner_w
+        self.to_qdisc(length, f, self.now)
 
     def guest_start_xmit(self) -> None:
         """free_old_xmit_skbs, then take a descriptor for the next packet (or stop the queue)."""
+        c = self.c
         while self.used:
             head = self.used.popleft()
             if head in self.posted_ids:
                 self.posted_ids.discard(head)
                 self.free_ids.append(head)
+                descs, flow, truesize = self.id_info.pop(head)
+                self.d_free += descs
+                if self.napi and self.socks:
+                    self.sock_release(flow, truesize)  # napi_consume_skb -> sock_wfree
                 if self.host_inflight[head] > 0:
                     self.count("guest_early_free")
             else:
                 self.count("guest_bad_ring")  # BAD_RING: "id %u is not a head!"
+        if self.socks and self.poisson:
+            for f in range(len(self.flows)):  # senders that now have room go on
+                self.drain(f)
         self.g_stopped = False
+        self.g_sockwait = False
         # the vCPU runs one thing at a time: a kick still under way delays the next send
         ready = max(self.guest_ready, self.g_busy_until)
+        poll_t = self.g_poll_t if self.napi and self.g_poll else INF  # a TX poll still to run
         if self.poisson and not self.qdisc:
-            self.g_state, self.g_next, self.g_busy_until = "idle", INF, ready
+            self.g_state, self.g_next, self.g_busy_until = "idle", poll_t, ready
             return
-        stop_free = min(self.c.guest_stop_free, self.c.ring_size)
-        if not self.free_ids or (self.g_qstop and len(self.free_ids) < stop_free):
-            # the queue stays stopped (virtnet_poll_tx restarts it at 2 + MAX_SKB_FRAGS free):
-            # ask for an interrupt at 3/4 of the outstanding (virtqueue_enable_cb_delayed)
-            self.g_state, self.g_next, self.g_busy_until = "blocked", INF, ready
+        stop_free = min(c.guest_stop_free, c.ring_size)
+        stopped = self.d_free == 0 or (self.g_qstop and self.d_free < stop_free)
+        if not stopped and not self.poisson and self.g_held is None:
+            room = None
+            if self.socks:
+                # every flow's sender tries (sock_alloc_send_pskb, tcp_small_queue_check)
+                room = [self.sock_try(f) for f in range(len(self.flows))]
+                if not any(room):
+                    # no socket has room: wait for a TX interrupt's frees (napi_tx)
+                    self.g_state, self.g_next, self.g_busy_until = "blocked", poll_t, ready
+                    self.g_sockwait = True
+                    return
+            # a bulk sender: each packet belongs to a flow drawn by share among those with room
+            flow = 0
+            if self.multi:
+                flow = alias_draw(self.rng, self.share_thresh, self.share_alias)
+                while room is not None and not room[flow]:
+                    flow = alias_draw(self.rng, self.share_thresh, self.share_alias)
+            length = self.draw_size(flow)
+            if self.socks:
+                self.flows[flow].wmem += length + c.guest_truesize_overhead  # skb_set_owner_w
+            self.g_held = (length, flow)
+        if not stopped:
+            length, flow = (self.qdisc[0][0], self.qdisc[0][1]) if self.poisson else self.g_held
+            need = 1 if c.guest_indirect_desc else virtio_descs(length, c.gso_hdr_bytes)
+            stopped = self.d_free < need  # the chain does not fit: wait, as a stopped queue does
+        if stopped:
+            # the queue is stopped (virtio-net's start_xmit: num_free < 2 + MAX_SKB_FRAGS)
+            # and what free_old_xmit_skbs reclaimed does not restart it (virtnet_poll_tx:
+            # num_free >= 2 + MAX_SKB_FRAGS): wait for an interrupt, asked for once 3/4 of
+            # the outstanding buffers are used (virtqueue_enable_cb_delayed) or at the next
+            # (virtqueue_enable_cb). With napi_tx the driver asks when it stops the queue, in
+            # the start_xmit that posted; a TX poll's own request (the next used) stands.
+            self.g_state, self.g_next, self.g_busy_until = "blocked", poll_t, ready
             self.g_stopped = True
-            outstanding = self.posted - self.returned
-            self.g_used_event = self.returned + (outstanding * 3 // 4 if self.c.guest_cb_delayed else 0)
+            if not self.napi or (self.posted_now and not self.polled):
+                outstanding = self.posted - self.returned
+                self.g_cb = True
+                self.g_used_event = self.returned + (outstanding * 3 // 4 if c.guest_cb_delayed else 0)
             return
         head = self.free_ids.pop()
-        self.g_qstop = len(self.free_ids) < stop_free  # start_xmit: netif_stop_subqueue after this one
+        self.d_free -= need
+        self.g_qstop = self.d_free < stop_free  # start_xmit: netif_stop_subqueue after this one
         self.posted_ids.add(head)
+        self.id_info[head] = (need, flow, length + c.guest_truesize_overhead)
         if self.poisson:
             length, flow, t_arrival = self.qdisc.popleft()
             self.count("qdisc_delay_sum", self.now - t_arrival)
             self.count("qdisc_dequeued")
-        else:
-            flow = alias_draw(self.rng, self.share_thresh, self.share_alias) if self.multi else 0
-            length = self.draw_size(flow)
+        self.g_held = None
+        if self.napi:
+            # start_xmit with napi_tx (no xmit_more: kick): virtqueue_disable_cb,
+            # free_old_xmit_skbs, virtqueue_enable_cb_delayed
+            outstanding = self.posted - self.returned
+            self.g_cb = True
+            self.g_used_event = self.returned + (outstanding * 3 // 4 if c.guest_cb_delayed else 0)
         self.g_packet = (head, length, flow)
         self.g_state = "tx"
-        self.g_next = ready + self.c.guest_xmit_ns
+        self.g_next = ready + c.guest_xmit_ns
         self.g_busy_until = self.g_next
-        self.count("guest_busy_ns", self.c.guest_xmit_ns)
+        self.count("guest_busy_ns", c.guest_xmit_ns)
 
     # -- the record ------------------------------------------------------------------------------
     def finish(self, status: str) -> None:

@@ -30,7 +30,7 @@ SUMMARY_FIELDS = {
     "host_cpu_util": "host CPU in cores: worker, completion callbacks, the stack outside vhost, local delivery",
     "host_cpu_ns_per_packet": "that host CPU per packet",
     "host_cycles_per_byte": "the same per byte, in cycles at cpu_ghz",
-    "guest_cpu_util": "busy fraction of the guest vCPU (transmit + kicks)",
+    "guest_cpu_util": "busy fraction of the guest vCPU (transmit, kicks, TX polls)",
     "zerocopy_fraction": "packets that took the zero-copy path",
     "copy_fallbacks": "zero-copy candidates copied because of the pending limit (copy_fallback)",
     "outstanding_mean": "heads held in heads[] (upend_idx - done_idx), time-weighted",
@@ -42,6 +42,7 @@ SUMMARY_FIELDS = {
     "span_stalls": "of those, stops because no slot of heads[] (or of the ring) was free",
     "nic_wait_time_fraction": "time the worker waited for room in the device queue",
     "ring_full_time_fraction": "time the guest queue was stopped for lack of descriptors",
+    "socket_wait_time_fraction": "time the bulk sender waited with no flow's socket having room (guest_sndbuf_bytes, guest_tsq_bytes)",
     "inflight_mean": "descriptors posted and not yet returned, time-weighted",
     "latency_mean_ns": "post on the avail ring to return on the used ring",
     "latency_p50_ns": "median of that latency (log-bucketed histogram, <0.4% error)",
@@ -50,6 +51,7 @@ SUMMARY_FIELDS = {
     "latency_max_ns": "largest latency",
     "signals_per_packet": "interrupts sent to the guest per packet",
     "kicks_per_packet": "guest kicks (VM exits) per packet",
+    "tx_polls_per_packet": "TX interrupts the guest handled (virtnet_poll_tx, guest_napi_tx) per packet",
     "requeues": "handle_tx passes ended by VHOST_NET_WEIGHT (bytes) or VHOST_NET_PKT_WEIGHT (packets)",
     "poll_spin_time_fraction": "time the worker spun on tx_poll_start (seed placement over the limit, avail ring empty), part of vhost_cpu_util",
     "busypoll_time_fraction": "time the worker busy-polled an empty avail ring (busyloop_timeout_ns), part of vhost_cpu_util",
@@ -57,6 +59,7 @@ SUMMARY_FIELDS = {
     "arrivals": "open-loop packets arriving at the guest qdisc",
     "drops": "open-loop packets dropped at the full guest qdisc",
     "drop_fraction": "drops / arrivals",
+    "socket_drops": "open-loop packets dropped because their flow's socket already held qdisc_len sends waiting for room",
     "egress_drops": "skbs dropped by a full egress limiter queue",
     "host_qdisc_drops": "skbs dropped by the full host qdisc in front of the NIC (pfifo_fast, txqueuelen)",
     "used_updates_per_packet": "used-ring updates (vhost_add_used_n) per packet",
@@ -83,11 +86,11 @@ SECTIONS = (
     ("zero-copy", ("zerocopy_fraction", "copy_fallbacks", "outstanding_mean", "outstanding_max", "hol_blocked_mean",
                    "heads_hold_mean_ns", "release_batch_mean")),
     ("stops", ("stall_time_fraction", "stalls", "span_stalls", "nic_wait_time_fraction", "ring_full_time_fraction",
-               "requeues", "poll_spin_time_fraction", "busypoll_time_fraction")),
+               "socket_wait_time_fraction", "requeues", "poll_spin_time_fraction", "busypoll_time_fraction")),
     ("latency", ("latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns",
                  "inflight_mean")),
-    ("notifications", ("signals_per_packet", "kicks_per_packet")),
-    ("open loop", ("arrivals", "drops", "drop_fraction", "qdisc_len_mean", "qdisc_delay_mean_ns")),
+    ("notifications", ("signals_per_packet", "kicks_per_packet", "tx_polls_per_packet")),
+    ("open loop", ("arrivals", "drops", "drop_fraction", "socket_drops", "qdisc_len_mean", "qdisc_delay_mean_ns")),
     ("egress and batching", ("egress_drops", "host_qdisc_drops", "used_updates_per_packet")),
     ("checks", ("deadlocked", "invariant_violations", "duplicates", "guest_bad_ring", "guest_early_free",
                 "guest_avail_overruns", "events")),
@@ -149,6 +152,7 @@ def summarize(o: dict[str, float], hist: np.ndarray, config: "Config", flow_i=No
         "span_stalls": int(o["span_stalls"]),
         "nic_wait_time_fraction": _div(o["nic_wait_ns"], window),
         "ring_full_time_fraction": _div(o["ring_full_ns"], window),
+        "socket_wait_time_fraction": _div(o["sock_wait_ns"], window),
         "inflight_mean": _div(o["inflight_area"], window),
         "latency_mean_ns": _div(o["lat_sum"], packets),
         "latency_p50_ns": quantile(hist, packets, 0.5),
@@ -157,6 +161,7 @@ def summarize(o: dict[str, float], hist: np.ndarray, config: "Config", flow_i=No
         "latency_max_ns": o["lat_max"] if packets else math.nan,
         "signals_per_packet": _div(o["signals"], packets),
         "kicks_per_packet": _div(o["kicks"], packets),
+        "tx_polls_per_packet": _div(o["tx_polls"], packets),
         "requeues": int(o["requeues"]),
         "poll_spin_time_fraction": _div(o["poll_spin_ns"], window),
         "busypoll_time_fraction": _div(o["busypoll_ns"], window),
@@ -164,6 +169,7 @@ def summarize(o: dict[str, float], hist: np.ndarray, config: "Config", flow_i=No
         "arrivals": int(o["arrivals"]),
         "drops": int(o["drops"]),
         "drop_fraction": _div(o["drops"], o["arrivals"]),
+        "socket_drops": int(o["sock_drops"]),
         "egress_drops": int(o["egress_drops"]),
         "host_qdisc_drops": int(o["nic_drops"]),
         "used_updates_per_packet": _div(o["used_updates"], packets),
@@ -189,7 +195,7 @@ FLOW_FIELDS = {
     "throughput_gbps": "the flow's goodput",
     "latency_mean_ns": "the flow's mean latency",
     "latency_p99_ns": "the flow's 99th-percentile latency",
-    "drops": "the flow's packets dropped at the guest qdisc, the egress limiter or the host qdisc",
+    "drops": "the flow's packets dropped at its socket, the guest qdisc, the egress limiter or the host qdisc",
     "zerocopy_fraction": "the flow's packets that took the zero-copy path",
 }
 
@@ -204,7 +210,8 @@ def flow_fields(config: "Config", window: float, flow_i, flow_f, flow_hist, summ
         pre = f"flow_{specs[0]['name']}_"
         out = {pre + k: summary[k] for k in ("packets", "mpps", "throughput_gbps", "latency_mean_ns",
                                               "latency_p99_ns", "zerocopy_fraction")}
-        out[pre + "drops"] = summary["drops"] + summary["egress_drops"] + summary["host_qdisc_drops"]
+        out[pre + "drops"] = (summary["drops"] + summary["egress_drops"] + summary["host_qdisc_drops"]
+                              + summary["socket_drops"])
         return out
     out = {}
     for f, spec in enumerate(specs):
@@ -215,7 +222,8 @@ def flow_fields(config: "Config", window: float, flow_i, flow_f, flow_hist, summ
         out[pre + "throughput_gbps"] = _div(flow_i[f, L.FR_DELIVERED_BYTES] * 8.0, window)
         out[pre + "latency_mean_ns"] = _div(flow_f[f, L.FR_LAT_SUM], n)
         out[pre + "latency_p99_ns"] = quantile(flow_hist[f], n, 0.99) if n else math.nan
-        out[pre + "drops"] = int(flow_i[f, L.FR_QDISC_DROPS] + flow_i[f, L.FR_EGRESS_DROPS] + flow_i[f, L.FR_NIC_DROPS])
+        out[pre + "drops"] = int(flow_i[f, L.FR_QDISC_DROPS] + flow_i[f, L.FR_EGRESS_DROPS] + flow_i[f, L.FR_NIC_DROPS]
+                                 + flow_i[f, L.FR_SOCK_DROPS])
         out[pre + "zerocopy_fraction"] = _div(flow_i[f, L.FR_ZC], n)
     return out
 

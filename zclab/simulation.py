@@ -141,6 +141,12 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         ("clean_latency", cfg.tx_clean_latency_ns),
         ("gso_size", 0 if dummy else cfg.gso_size),
         ("gso_hdr", cfg.gso_hdr_bytes),
+        ("gx", uses_guest_extensions(cfg)),
+        ("napi_tx", cfg.guest_napi_tx),
+        ("indirect", cfg.guest_indirect_desc),
+        ("socks", uses_sockets(cfg)),
+        ("truesize_ovh", cfg.guest_truesize_overhead),
+        ("tx_poll", cfg.guest_tx_poll_ns),
     ):
         p[field] = value
 
@@ -169,6 +175,8 @@ def kernel_args(cfg: Config) -> dict[str, np.ndarray]:
         fl_f[f, L.FF_LIM_NS] = 1e9 / flow["egress_rate_pps"] if flow["egress_rate_pps"] > 0 else 0.0
         fl_f[f, L.FF_LIM_NS_PER_BYTE] = 8000.0 / flow["egress_rate_mbps"] if flow["egress_rate_mbps"] > 0 else 0.0
         fl_f[f, L.FF_DELAY] = flow["egress_delay_ns"]
+        fl_i[f, L.FI_SNDBUF] = flow["guest_sndbuf_bytes"]
+        fl_i[f, L.FI_TSQ] = flow["guest_tsq_bytes"]
     for field, col in (("size_kind", L.FI_SIZE_KIND), ("size_min", L.FI_SIZE_MIN), ("size_max", L.FI_SIZE_MAX),
                        ("size_n", L.FI_SIZE_N)):
         p[field] = fl_i[0, col]
@@ -212,10 +220,22 @@ def _has_limiter(flow: Mapping[str, Any]) -> bool:
     return flow["egress_rate_pps"] > 0 or flow["egress_rate_mbps"] > 0 or flow["egress_delay_ns"] > 0
 
 
+def uses_sockets(cfg: Config) -> bool:
+    """Does any flow's socket limit what its sender may have in flight (guest_sndbuf_bytes, guest_tsq_bytes)?"""
+    return any(f["guest_sndbuf_bytes"] > 0 or f["guest_tsq_bytes"] > 0 for f in cfg.flow_specs())
+
+
+def uses_guest_extensions(cfg: Config) -> bool:
+    """Does the guest use a rule of the extended variant: napi_tx, chained descriptors
+    (no indirect descriptors) or a socket limit?"""
+    return cfg.guest_napi_tx or not cfg.guest_indirect_desc or uses_sockets(cfg)
+
+
 def uses_extensions(cfg: Config) -> bool:
     """Does the run need the engine's extended variant (the coalesced NIC or a qdisc
     that drops, several flows, an egress limiter or delay, local delivery, batched
-    copies or an adversarial guest)?
+    copies, an adversarial guest, or the virtio-net guest's napi_tx, chained descriptors
+    or socket limits)?
     Batched copies only exist in copy mode: zero-copy mode returns each copy at once."""
     flows = cfg.flow_specs()
     # the coalesced NIC and a qdisc that drops too (the plain variant's wire is the
@@ -223,7 +243,7 @@ def uses_extensions(cfg: Config) -> bool:
     nic = cfg.lower_dev == "nic" and (cfg.nic_completion == "coalesced" or cfg.qdisc != "backpressure"
                                       or cfg.gso_size > 0)
     return (nic or len(flows) > 1 or (cfg.tx_batch > 1 and cfg.mode == "copy") or cfg.duplicate_head_p > 0
-            or any(f["dest"] == "local" or _has_limiter(f) for f in flows))
+            or any(f["dest"] == "local" or _has_limiter(f) for f in flows) or uses_guest_extensions(cfg))
 
 
 def alias_table(probs) -> tuple[list[int], list[int]]:

@@ -199,6 +199,50 @@ def _callback_queues(p, pending):
     return cnt <= 1 or cnt % 16 == 0
 
 
+# --- the virtio-net guest ---------------------------------------------------------------------------
+
+@njit(inline="always")
+def _vdescs(p, length):
+    """Ring descriptors a packet takes without indirect descriptors (config.virtio_descs):
+    the virtio-net header (xmit_skb's sg_set_buf), the linear part holding the headers
+    (gso_hdr bytes; none if empty) and one per 4 KB page of the rest (skb_to_sgvec)."""
+    linear = length if length < p.gso_hdr else p.gso_hdr
+    return 1 + (1 if linear > 0 else 0) + ((length - linear + 4095) >> PAGE_SHIFT)
+
+
+@njit(inline="always")
+def _sock_try(wmem, sleeping, sndbuf, tsq):
+    """The sender of a flow tries to send: sock_alloc_send_pskb sleeps while
+    sk_wmem_alloc >= sk_sndbuf (until sock_def_write_space wakes it), and
+    tcp_small_queue_check holds while sk_wmem_alloc > the limit. Returns (it may,
+    asleep). Scalars only (see _callback_wakes)."""
+    if sndbuf > 0:
+        if sleeping:
+            return False, 1
+        if wmem >= sndbuf:
+            return False, 1
+    return tsq == 0 or wmem <= tsq, 0
+
+
+@njit(inline="always")
+def _sock_wakes(wmem, sleeping, sndbuf):
+    """After a free (sock_wfree): sock_def_write_space wakes a sleeping sender once
+    sk_wmem_alloc < sk_sndbuf / 2 (sock_writeable). Returns whether it still sleeps."""
+    return 1 if sleeping and wmem >= (sndbuf >> 1) else 0
+
+
+@njit(inline="always")
+def _any_room(fl_i, n_flows):
+    """Would any flow's next try succeed (_sock_try without its effect)?"""
+    for f in range(n_flows):
+        sndbuf = fl_i[f, L.FI_SNDBUF]
+        wmem = fl_i[f, L.FI_WMEM]
+        tsq = fl_i[f, L.FI_TSQ]
+        if (sndbuf == 0 or (fl_i[f, L.FI_SLEEP] == 0 and wmem < sndbuf)) and (tsq == 0 or wmem <= tsq):
+            return True
+    return False
+
+
 # --- the completion callback ----------------------------------------------------------------------
 
 @njit(inline="always")
@@ -429,6 +473,9 @@ def _open_window(o, n_held, fs, ff):
     o.guest_bad_ring = 0
     o.guest_early_free = 0
     o.guest_avail_overruns = 0
+    o.sock_wait_ns = 0.0
+    o.sock_drops = 0
+    o.tx_polls = 0
     o.outstanding_max = n_held
     fs[:, :] = 0
     ff[:, :] = 0.0
@@ -487,6 +534,13 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     rs = np.empty(4, np.uint64)
     rng.seed(rs, p.seed)
     fl_i[:, L.FI_CYCLE] = 0  # 'cycle' size tables start at their first entry
+    # The virtio-net guest's rules (model.md section 1), in the extended variant only: gx any
+    # of them, napi_tx, the flows' sockets, and indirect descriptors (one per packet)
+    gx = extended and p.gx != 0
+    napi = gx and p.napi_tx != 0
+    socks = gx and p.socks != 0
+    for col in (L.FI_WMEM, L.FI_SLEEP, L.FI_ROOM, L.FI_BL_HEAD, L.FI_BL_N):
+        fl_i[:, col] = 0
     # The same state seen as a record, for the inlined helpers that branch
     # (_deliver, _draw_dma): numba counts references, atomically, to an array
     # such a helper is handed, but not to a record (local delivery 45% faster).
@@ -499,6 +553,14 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     for i in range(ring):
         g_free_ids[i] = ring - 1 - i
     g_nfree = ring
+    o.g_dfree = ring  # free descriptors (gx: a packet may take several)
+    # per descriptor id, what its reclaim gives back: descriptors, flow, truesize (gx)
+    gid = np.zeros((3, ring if gx else 1), np.int64)
+    # the flows' sends waiting for room in their socket (open loop): length, arrival time
+    bcap = _pow2(p.qdisc_len + 1) if socks and open_loop else 1
+    bmask = (bcap - 1) & NONNEG
+    bl_len = np.zeros((p.n_flows, bcap), np.int64)
+    bl_arr = np.zeros((p.n_flows, bcap), np.float64)
     # Per descriptor id, packed in one word: bit 0, vq->data[id] != NULL (the guest
     # thinks id is posted); the rest, ID_FETCH per post of it vhost has fetched and
     # not yet returned. One load and one store per use instead of two arrays.
@@ -621,6 +683,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     g_stopped = False  # blocked for lack of descriptors (ring_full_ns)
     g_qstop = False  # netif_stop_subqueue'd: a post left fewer than stop_free descriptors
     g_used_event = 0  # the guest wants an interrupt once more than this many are used
+    o.g_cb = False  # napi_tx: the TX callback is armed
+    o.g_poll = False  # napi_tx: a TX interrupt's virtnet_poll_tx is due at o.g_poll_t
+    o.g_poll_t = INF
+    o.g_sockwait = False  # the bulk sender waits for room in a socket
+    o.g_held = False  # a drawn packet (g_len, g_flow) waits until it fits
     g_next = 0.0
     g_busy_until = 0.0
     g_id = 0
@@ -690,8 +757,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 t_host = g_next
             t = t_host if not open_loop or t_host <= a_next else a_next
             if unlikely(t_host == INF or t < now):  # rarely: one test for both
-                if t_host == INF and (not open_loop or g_state != G_IDLE):
-                    status = L.STATUS_DEADLOCK  # nothing can ever wake anyone (model.md section 2)
+                if t_host == INF and (not open_loop or g_state != G_IDLE or (
+                        socks and not _any_room(fl_i, p.n_flows))):
+                    # nothing can ever wake anyone (model.md section 2); open loop, an idle guest
+                    # waits for an arrival, unless no flow's socket can ever take one
+                    status = L.STATUS_DEADLOCK
                     break
                 if t < now:
                     o.violation = 1
@@ -717,6 +787,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     o.nic_wait_ns += dt
             if open_loop:
                 o.qdisc_area += q_n * dt
+            if gx and o.g_sockwait:
+                o.sock_wait_ns += dt
             now = t
         events += 1
         if unlikely(events > p.max_events):
@@ -725,6 +797,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
 
         guest_try = False  # the guest looks for its next packet at the end of this event
         guest_ready = now  # when it can start (after a kick's cost)
+        posted_now = False  # (napi_tx) this guest event posted a packet ...
+        polled = False  # ... ran a TX interrupt's virtnet_poll_tx
         if t == t_c:
             if not coal or hp[0] == t:
                 # ---- a completion: a synthetic NIC's DMA done, an skb dropped or copied:
@@ -1186,13 +1260,24 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 if part == 1:
                     o.release_batches += 1
                 # the used-ring update (vhost_add_used_n), then vhost_signal: interrupt
-                # the guest if it stopped its queue
+                # the guest if it stopped its queue (with napi_tx: if its callback is armed)
                 t_w += p.used_ring
                 o.used_updates += 1
-                if p.signal_every or (g_state == G_BLOCKED and returned > g_used_event):
+                if p.signal_every or ((o.g_cb if napi else g_state == G_BLOCKED) and returned > g_used_event):
                     t_w += p.signal
                     o.signals += 1
-                    if g_state == G_BLOCKED:
+                    if napi:
+                        if o.g_cb:
+                            # skb_xmit_done: virtqueue_disable_cb, virtqueue_napi_schedule: the
+                            # poll runs when the interrupt arrives, or when the start_xmit under
+                            # way ends (it runs with bottom halves off)
+                            o.g_cb = False
+                            if not o.g_poll:
+                                o.g_poll = True
+                                o.g_poll_t = t_w + p.irq_latency
+                                if g_state != G_TX and o.g_poll_t < g_next:
+                                    g_next = o.g_poll_t
+                    elif g_state == G_BLOCKED:
                         g_state = G_READY
                         g_next = t_w + p.irq_latency
             if unlikely(finished):
@@ -1344,6 +1429,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
         elif not open_loop or t == g_next:  # closed loop: no arrivals, so this is the guest's
             # ---- guest vCPU: start_xmit ends (post), or its interrupt handler runs --------
             if g_state == G_TX:
+                posted_now = True
                 # virtqueue_add_outbuf + the avail ring write
                 for dup in range(2):
                     if av_n >= ring:
@@ -1374,6 +1460,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     if not extended or dup == 1 or p.duplicate_p == 0.0 or rng.uniform(rs) >= p.duplicate_p:
                         break
                     o.duplicates += 1
+                if socks and not napi:
+                    # start_xmit's skb_orphan (without napi_tx): the socket's charge ends here
+                    fl_i[g_flow, L.FI_WMEM] -= g_len + p.truesize_ovh
+                    fl_i[g_flow, L.FI_SLEEP] = _sock_wakes(fl_i[g_flow, L.FI_WMEM], fl_i[g_flow, L.FI_SLEEP],
+                                                           fl_i[g_flow, L.FI_SNDBUF])
                 # virtqueue_kick, only if the worker waits for one (event index)
                 if w_next == INF and w_wait == W_IDLE:
                     w_next = max(now + p.wake_latency, w_busy_until)
@@ -1396,6 +1487,17 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     w_busy_until = now
                     w_phase = PH_RESUME
                     w_wait = W_RUN
+            if napi and o.g_poll and o.g_poll_t <= now:
+                # virtnet_poll_tx: free_old_xmit_skbs (the reclaim below does it), then
+                # virtqueue_enable_cb_prepare: the next used buffer interrupts again; its CPU
+                # delays the guest's next step
+                o.g_poll = False
+                polled = True
+                o.tx_polls += 1
+                guest_busy += p.tx_poll
+                guest_ready = (guest_ready if guest_ready > g_busy_until else g_busy_until) + p.tx_poll
+                o.g_cb = True
+                g_used_event = returned
             guest_try = True
 
         else:
@@ -1410,7 +1512,29 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     a_next = a_next_f[j]
                     a_flow = j
             o.arrivals += 1
-            if g_state == G_IDLE or q_n < p.qdisc_len:
+            admit = True
+            if socks:
+                ok = False
+                if fl_i[f, L.FI_BL_N] == 0:
+                    ok, fl_i[f, L.FI_SLEEP] = _sock_try(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP], fl_i[f, L.FI_SNDBUF],
+                                                        fl_i[f, L.FI_TSQ])
+                if ok:
+                    fl_i[f, L.FI_WMEM] += length + p.truesize_ovh  # skb_set_owner_w
+                else:
+                    # the sender waits for room in its socket; it holds qdisc_len sends at most
+                    admit = False
+                    if fl_i[f, L.FI_BL_N] < p.qdisc_len:
+                        e = (fl_i[f, L.FI_BL_HEAD] + fl_i[f, L.FI_BL_N]) & bmask
+                        bl_len[f, e] = length
+                        bl_arr[f, e] = now
+                        fl_i[f, L.FI_BL_N] += 1
+                    else:
+                        o.sock_drops += 1
+                        if multi:
+                            fs[f, L.FR_SOCK_DROPS] += 1
+            if not admit:
+                pass
+            elif g_state == G_IDLE or q_n < p.qdisc_len:
                 slot = (q_head + q_n) & qmask
                 q_len[slot] = length
                 if extended:
@@ -1422,6 +1546,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 o.drops += 1
                 if multi:
                     fs[f, L.FR_QDISC_DROPS] += 1
+                if socks:  # kfree_skb -> sock_wfree
+                    fl_i[f, L.FI_WMEM] -= length + p.truesize_ovh
+                    fl_i[f, L.FI_SLEEP] = _sock_wakes(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP], fl_i[f, L.FI_SNDBUF])
 
         if guest_try:
             # free_old_xmit_skbs: reclaim every used head before the next transmit (the
@@ -1435,51 +1562,146 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     ids[head & idmask] = v - ID_POSTED
                     g_free_ids[g_nfree & NONNEG] = head
                     g_nfree += 1
+                    if gx:
+                        o.g_dfree += gid[0, head & idmask]
+                        if napi and socks:
+                            # napi_consume_skb -> sock_wfree: the skb's socket charge ends
+                            f = gid[1, head & idmask]
+                            fl_i[f, L.FI_WMEM] -= gid[2, head & idmask]
+                            fl_i[f, L.FI_SLEEP] = _sock_wakes(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP],
+                                                              fl_i[f, L.FI_SNDBUF])
                     if v >= ID_FETCH:
                         o.guest_early_free += 1  # another post of this id is still with the host
                 else:
                     o.guest_bad_ring += 1  # BAD_RING: "id %u is not a head!"
+            if socks and open_loop:
+                # senders that now have room go on, in flow order; each send reaches the
+                # qdisc as an arrival would (an idle guest takes one at once)
+                for f in range(p.n_flows):
+                    while fl_i[f, L.FI_BL_N] > 0:
+                        ok, fl_i[f, L.FI_SLEEP] = _sock_try(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP],
+                                                            fl_i[f, L.FI_SNDBUF], fl_i[f, L.FI_TSQ])
+                        if not ok:
+                            break
+                        e = fl_i[f, L.FI_BL_HEAD] & bmask
+                        length = bl_len[f, e]
+                        fl_i[f, L.FI_BL_HEAD] = (fl_i[f, L.FI_BL_HEAD] + 1) & bmask
+                        fl_i[f, L.FI_BL_N] -= 1
+                        fl_i[f, L.FI_WMEM] += length + p.truesize_ovh
+                        if (g_state == G_IDLE and q_n == 0) or q_n < p.qdisc_len:
+                            slot = (q_head + q_n) & qmask
+                            q_len[slot] = length
+                            q_flow[slot] = f
+                            q_arr[slot] = bl_arr[f, e]
+                            q_n += 1
+                        else:
+                            o.drops += 1
+                            if multi:
+                                fs[f, L.FR_QDISC_DROPS] += 1
+                            fl_i[f, L.FI_WMEM] -= length + p.truesize_ovh
+                            fl_i[f, L.FI_SLEEP] = _sock_wakes(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP],
+                                                              fl_i[f, L.FI_SNDBUF])
             g_stopped = False
+            if gx:
+                o.g_sockwait = False
             # the vCPU runs one thing at a time: a kick still under way delays the next send
             ready = guest_ready if guest_ready > g_busy_until else g_busy_until
+            # (napi_tx) a TX poll still to run wakes a guest that waits
+            g_wait = o.g_poll_t if napi and o.g_poll else INF
+            nfree = o.g_dfree if gx else g_nfree  # free descriptors
             if open_loop and q_n == 0:
                 g_state = G_IDLE
-                g_next = INF
+                g_next = g_wait
                 g_busy_until = ready
-            elif g_nfree == 0 or (g_qstop and g_nfree < p.stop_free):
-                # the queue is stopped (virtio-net's start_xmit: num_free < 2 + MAX_SKB_FRAGS)
-                # and what free_old_xmit_skbs reclaimed does not restart it (virtnet_poll_tx:
-                # num_free >= 2 + MAX_SKB_FRAGS): wait for an interrupt, asked for once 3/4
-                # of the outstanding buffers are used (virtqueue_enable_cb_delayed) or at the
-                # next (virtqueue_enable_cb)
-                g_state = G_BLOCKED
-                g_stopped = True
-                g_next = INF
-                g_busy_until = ready
-                g_used_event = returned + (((posted - returned) * 3) >> 2 if p.cb_delayed else 0)
             else:
-                g_nfree -= 1
-                g_qstop = g_nfree < p.stop_free  # netif_stop_subqueue after this packet
-                g_id = g_free_ids[g_nfree & NONNEG]
-                ids[g_id & idmask] |= ID_POSTED
-                if open_loop:
-                    g_len = q_len[q_head & qmask]
-                    g_flow = q_flow[q_head & qmask] if extended else 0
-                    o.qdisc_delay_sum += now - q_arr[q_head & qmask]
-                    o.qdisc_dequeued += 1
-                    q_head = (q_head + 1) & qmask
-                    q_n -= 1
+                # 1: the queue is stopped, or the next chain does not fit; 2: no socket has room
+                why = 1 if nfree == 0 or (g_qstop and nfree < p.stop_free) else 0
+                need = 1  # descriptors the packet takes
+                if gx and why == 0:
+                    if not open_loop and not o.g_held:
+                        if socks:
+                            # every flow's sender tries (sock_alloc_send_pskb, tcp_small_queue_check)
+                            why = 2
+                            for f in range(p.n_flows):
+                                ok, fl_i[f, L.FI_SLEEP] = _sock_try(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP],
+                                                                    fl_i[f, L.FI_SNDBUF], fl_i[f, L.FI_TSQ])
+                                fl_i[f, L.FI_ROOM] = 1 if ok else 0
+                                if ok:
+                                    why = 0
+                        if why == 0:
+                            # a bulk sender: a flow drawn by share among those with room
+                            if multi:
+                                g_flow = _draw_alias(rs, flow_ids, flow_thresh, flow_alias, 0, p.n_flows)
+                                while socks and fl_i[g_flow, L.FI_ROOM] == 0:
+                                    g_flow = _draw_alias(rs, flow_ids, flow_thresh, flow_alias, 0, p.n_flows)
+                                g_len = _draw_size(rs, p, multi, fl_i, g_flow, size_vals, size_thresh, size_alias)
+                            else:
+                                g_flow = 0
+                                g_len = _draw_size(rs, p, multi, fl_i, 0, size_vals, size_thresh, size_alias)
+                            if socks:
+                                fl_i[g_flow, L.FI_WMEM] += g_len + p.truesize_ovh  # skb_set_owner_w
+                            o.g_held = True
+                    if why == 0 and not p.indirect:
+                        need = _vdescs(p, q_len[q_head & qmask] if open_loop else g_len)
+                        if nfree < need:
+                            why = 1  # the chain does not fit: wait, as a stopped queue does
+                if why == 1:
+                    # the queue is stopped (virtio-net's start_xmit: num_free < 2 + MAX_SKB_FRAGS)
+                    # and what free_old_xmit_skbs reclaimed does not restart it (virtnet_poll_tx:
+                    # num_free >= 2 + MAX_SKB_FRAGS): wait for an interrupt, asked for once 3/4
+                    # of the outstanding buffers are used (virtqueue_enable_cb_delayed) or at the
+                    # next (virtqueue_enable_cb). With napi_tx the driver asks when it stops the
+                    # queue, in the start_xmit that posted; a TX poll's request (the next) stands.
+                    g_state = G_BLOCKED
+                    g_stopped = True
+                    g_next = g_wait
+                    g_busy_until = ready
+                    if not napi or (posted_now and not polled):
+                        if napi:
+                            o.g_cb = True
+                        g_used_event = returned + (((posted - returned) * 3) >> 2 if p.cb_delayed else 0)
+                elif why == 2:
+                    # no socket has room: wait for a TX interrupt's frees (napi_tx)
+                    g_state = G_BLOCKED
+                    o.g_sockwait = True
+                    g_next = g_wait
+                    g_busy_until = ready
                 else:
-                    # a bulk sender: each packet belongs to a flow drawn by share
-                    if multi:
-                        g_flow = _draw_alias(rs, flow_ids, flow_thresh, flow_alias, 0, p.n_flows)
-                        g_len = _draw_size(rs, p, multi, fl_i, g_flow, size_vals, size_thresh, size_alias)
-                    else:  # one flow: row 0, a constant the compiler folds
-                        g_len = _draw_size(rs, p, multi, fl_i, 0, size_vals, size_thresh, size_alias)
-                g_state = G_TX
-                g_next = ready + p.guest_xmit
-                g_busy_until = g_next
-                guest_busy += p.guest_xmit
+                    g_nfree -= 1
+                    if gx:
+                        o.g_dfree -= need
+                    g_qstop = (o.g_dfree if gx else g_nfree) < p.stop_free  # netif_stop_subqueue after this packet
+                    g_id = g_free_ids[g_nfree & NONNEG]
+                    ids[g_id & idmask] |= ID_POSTED
+                    if open_loop:
+                        g_len = q_len[q_head & qmask]
+                        g_flow = q_flow[q_head & qmask] if extended else 0
+                        o.qdisc_delay_sum += now - q_arr[q_head & qmask]
+                        o.qdisc_dequeued += 1
+                        q_head = (q_head + 1) & qmask
+                        q_n -= 1
+                    elif gx:
+                        o.g_held = False  # drawn above
+                    else:
+                        # a bulk sender: each packet belongs to a flow drawn by share
+                        if multi:
+                            g_flow = _draw_alias(rs, flow_ids, flow_thresh, flow_alias, 0, p.n_flows)
+                            g_len = _draw_size(rs, p, multi, fl_i, g_flow, size_vals, size_thresh, size_alias)
+                        else:  # one flow: row 0, a constant the compiler folds
+                            g_len = _draw_size(rs, p, multi, fl_i, 0, size_vals, size_thresh, size_alias)
+                    if gx:
+                        gid[0, g_id & idmask] = need
+                        gid[1, g_id & idmask] = g_flow
+                        gid[2, g_id & idmask] = g_len + p.truesize_ovh
+                    if napi:
+                        # start_xmit with napi_tx (no xmit_more: kick): virtqueue_disable_cb,
+                        # free_old_xmit_skbs, virtqueue_enable_cb_delayed
+                        o.g_cb = True
+                        g_used_event = returned + (((posted - returned) * 3) >> 2 if p.cb_delayed else 0)
+                    g_state = G_TX
+                    g_next = ready + p.guest_xmit
+                    g_busy_until = g_next
+                    guest_busy += p.guest_xmit
 
         if unlikely(o.violation != 0):
             if o.violations == 0:

@@ -62,6 +62,9 @@ P = _struct(
     # the NIC (model.md section 1): coalesced completions and the TX ring, the qdisc, GSO
     ("coalesced", b1), ("backpressure", b1), ("ring_desc", i8), ("bql", i8), ("coal_ns", f8), ("coal_frames", i8),
     ("clean_latency", f8), ("gso_size", i8), ("gso_hdr", i8),
+    # the virtio-net guest (model.md section 1): napi_tx, chained descriptors, per-flow sockets
+    # (their limits are in the flows' rows); gx: any of them, the extended guest path
+    ("gx", b1), ("napi_tx", b1), ("indirect", b1), ("socks", b1), ("truesize_ovh", i8), ("tx_poll", f8),
     # flow 0 again, read through the record on the single-flow path (one pointer,
     # not a matrix's data, shape and strides kept live across the event loop)
     ("size_kind", i8), ("size_min", i8), ("size_max", i8), ("size_n", i8),
@@ -69,15 +72,20 @@ P = _struct(
 )
 
 # --- per-flow parameters: int64 and float64 matrices, one row per flow ---------------------
-# FI_CYCLE is the engine's own: the next entry of a 'cycle' size table (written by the run)
-(FI_DEST, FI_LIMITED, FI_EQUEUE, FI_SIZE_KIND, FI_SIZE_MIN, FI_SIZE_MAX, FI_SIZE_OFF, FI_SIZE_N, FI_CYCLE, N_FI) = range(10)
+# FI_CYCLE and the columns after FI_TSQ are the engine's own (written by the run): the next
+# entry of a 'cycle' size table; the flow's socket: the truesize of its skbs not yet freed
+# (sk_wmem_alloc), its sender asleep in sock_alloc_send_pskb, whether it may send now,
+# and the head and length of its sends waiting for room (open loop)
+(FI_DEST, FI_LIMITED, FI_EQUEUE, FI_SIZE_KIND, FI_SIZE_MIN, FI_SIZE_MAX, FI_SIZE_OFF, FI_SIZE_N, FI_CYCLE,
+ FI_SNDBUF, FI_TSQ, FI_WMEM, FI_SLEEP, FI_ROOM, FI_BL_HEAD, FI_BL_N, N_FI) = range(17)
 (FF_GAP, FF_STRAGGLER_P, FF_STRAGGLER_NS, FF_LIM_NS, FF_LIM_NS_PER_BYTE, FF_DELAY, N_FF) = range(7)
 DEST_WIRE, DEST_LOCAL = 0, 1
 
 # --- per-flow results: int64 and float64 matrices, one row per flow --------------------------
-FLOW_I = ("returned", "zc", "delivered", "delivered_bytes", "qdisc_drops", "egress_drops", "nic_drops")
+FLOW_I = ("returned", "zc", "delivered", "delivered_bytes", "qdisc_drops", "egress_drops", "nic_drops", "sock_drops")
 FLOW_F = ("lat_sum",)
-(FR_RETURNED, FR_ZC, FR_DELIVERED, FR_DELIVERED_BYTES, FR_QDISC_DROPS, FR_EGRESS_DROPS, FR_NIC_DROPS) = range(7)
+(FR_RETURNED, FR_ZC, FR_DELIVERED, FR_DELIVERED_BYTES, FR_QDISC_DROPS, FR_EGRESS_DROPS, FR_NIC_DROPS,
+ FR_SOCK_DROPS) = range(8)
 (FR_LAT_SUM,) = range(1)
 
 #: The run: clock and counters (whole run), then the sums of the measured window.
@@ -97,6 +105,7 @@ RUN = _struct(
     ("duplicates", i8), ("guest_bad_ring", i8), ("guest_early_free", i8), ("guest_avail_overruns", i8),
     ("stack_cpu_ns", f8), ("local_cpu_ns", f8), ("local_packets", i8), ("local_bytes", i8), ("egress_drops", i8),
     ("used_updates", i8), ("nic_drops", i8), ("poll_spin_ns", f8), ("busypoll_ns", f8),
+    ("sock_wait_ns", f8), ("sock_drops", i8), ("tx_polls", i8),
     # the engine's own: the NIC's TX ring (head, skbs, descriptors and bytes in it), the
     # time its next interrupt fires and its clean-up runs (INF: none due), the host
     # qdisc in front of it (head, skbs); records, not locals (see cq_head)
@@ -104,6 +113,10 @@ RUN = _struct(
     ("qd_head", i8), ("qd_n", i8),
     # the engine's own: the head and length of its FIFO of the wire's completions (core.run's cq)
     ("cq_head", i8), ("cq_n", i8),
+    # the engine's own: the virtio-net guest's state (extended variant): its TX callback
+    # armed, a TX interrupt's virtnet_poll_tx due (and when), the bulk sender waiting for
+    # room in a socket, a drawn packet held until it fits, free ring descriptors
+    ("g_cb", b1), ("g_poll", b1), ("g_poll_t", f8), ("g_sockwait", b1), ("g_held", b1), ("g_dfree", i8),
 )
 
 # --- trace columns -----------------------------------------------------------------------

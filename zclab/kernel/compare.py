@@ -34,8 +34,10 @@ __all__ = ["DUMMY_WIRE", "MATRIX", "model_config", "side_by_side", "agreement", 
 #: macvtap on a ``dummy`` device: the skb is freed when it is transmitted, so its
 #: zero-copy callback fires at once (a netem qdisc, if any, holds it first)
 #: The harness's guest (driver.c): it posts while any descriptor is free and polls the
-#: used ring, with VRING_AVAIL_F_NO_INTERRUPT while it has work (no virtio-net queue stop).
-DRIVER_GUEST = {"guest_stop_free": 1, "guest_cb_delayed": False}
+#: used ring, with VRING_AVAIL_F_NO_INTERRUPT while it has work (no virtio-net queue stop);
+#: one descriptor per packet, no sockets, no TX interrupts to poll in.
+DRIVER_GUEST = {"guest_stop_free": 1, "guest_cb_delayed": False, "guest_napi_tx": False, "guest_indirect_desc": True,
+                "guest_sndbuf_bytes": 0, "guest_tsq_bytes": 0}
 DUMMY_WIRE = dict(lower_dev="dummy", straggler_p=0.0)
 
 #: The ground-truth matrix: (name, Config fields). Sizes on both sides of the

@@ -59,7 +59,8 @@ IGNORED = frozenset(
     | ((_POLICY_KNOBS - {"mode"}) & set(PARAMETERS))  # mode is the module parameter: honoured
     | {"warmup_packets", "seed", "trace_packets", "max_events", "debug", "workload",
        # the guest is driver.c, not virtio-net (compare.DRIVER_GUEST says what it does)
-       "guest_stop_free", "guest_cb_delayed",
+       "guest_stop_free", "guest_cb_delayed", "guest_napi_tx", "guest_indirect_desc", "guest_sndbuf_bytes",
+       "guest_tsq_bytes", "guest_truesize_overhead",
        # only meaningful with a size distribution or arrival process the harness refuses
        "rate_pps", "qdisc_len", "size_min", "size_max", "small_bytes", "large_bytes", "small_fraction"}
 )
