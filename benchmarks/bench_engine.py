@@ -55,7 +55,7 @@ ANCHOR_BASE = dict(
     # the C model's rules as zclab's knobs (no release's set: docs/performance.md)
     mode="zerocopy", pend_placement="stall", max_pend_rule="fixed", max_pend=128, wake_on_completion="always",
     copy_via_heads="always", heads_full_copy=False, weight_packets=0, busyloop_timeout_ns=0.0,
-    guest_stop_free=1, guest_cb_delayed=False, reap_threshold=0, ring_size=256, goodcopy_len=256, line_rate_gbps=10.0,
+    guest_stop_free=1, guest_cb_delayed=False, guest_napi_tx=False, guest_indirect_desc=True, guest_sndbuf_bytes=0, guest_tsq_bytes=0, reap_threshold=0, ring_size=256, goodcopy_len=256, line_rate_gbps=10.0,
     per_packet_ns=1000.0, copy_ns_per_byte=0.2, zc_setup_ns=200.0, pin_ns_per_page=150.0, guest_xmit_ns=800.0,
     irq_latency_ns=2000.0, dma_latency_dist="exponential", dma_base_ns=3000.0, straggler_p=0.001,
     straggler_ns=1e6, wire_overhead_bytes=24, kick_ns=0.0, wake_latency_ns=0.0, signal_ns=0.0,

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zclab import Config, SimulationError, simulate
-from zclab.presets import SYNTHETIC_NIC
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
 
 from .strategies import run_configs
 
@@ -57,11 +57,16 @@ def test_adversarial_guest_damages_only_itself():
 
 # --- determinism ------------------------------------------------------------------------------
 
-DET = Config(n_packets=20_000, warmup_packets=1_000, straggler_p=0.01, dma_latency_dist="lognormal", workload="bimodal_64k")
+# random draws everywhere (the synthetic NIC's lognormal delays and stragglers, sizes), the
+# virtio-net guest's sockets holding the sender; a release that does not deadlock here
+DET = Config(**SYNTHETIC_NIC, policy="linux-3.14", n_packets=20_000, warmup_packets=1_000, straggler_p=0.01,
+             dma_latency_dist="lognormal", workload="bimodal_64k")
 
 
 def test_same_seed_same_record():
-    assert simulate(DET).summary == simulate(DET).summary
+    a = simulate(DET).summary
+    assert not a["deadlocked"] and a["socket_wait_time_fraction"] > 0.5
+    assert a == simulate(DET).summary
 
 
 def test_different_seed_different_record():
@@ -109,7 +114,7 @@ def test_zerocopy_cpu_grows_only_with_pages_pinned(size, pages):
 
 
 def test_zerocopy_spends_less_host_cpu_per_byte_at_64k():
-    base = Config(policy="linux-3.14", mode="zerocopy", workload="tcp_stream_64k", n_packets=20_000)
+    base = Config(**SIMPLE_GUEST, policy="linux-3.14", mode="zerocopy", workload="tcp_stream_64k", n_packets=20_000)
     copy = simulate(base.replace(mode="copy")).summary
     zc = simulate(base).summary
     assert zc["host_cycles_per_byte"] < 0.5 * copy["host_cycles_per_byte"]
@@ -120,7 +125,7 @@ def test_the_seeds_tx_poll_start_spins_the_worker_while_over_the_limit():
     """Seed to v3.9: over VHOST_MAX_PEND with the avail ring empty, tx_poll_start finds
     the socket writable and queues the worker at once: it spins, and the zero-copy
     saving is gone. v3.10's break (tx_poll_start removed) waits for a callback instead."""
-    base = Config(policy="seed-2011", workload="tcp_stream_64k", n_packets=20_000)
+    base = Config(**SIMPLE_GUEST, policy="seed-2011", workload="tcp_stream_64k", n_packets=20_000)  # virtio-net's deadlocks
     spin = simulate(base).summary
     assert spin["outstanding_max"] > base.max_pend  # over the limit, at 64 KB behind a 10 GbE wire
     assert spin["poll_spin_time_fraction"] > 0.5
@@ -162,7 +167,7 @@ def test_the_size_test_is_the_releases_and_counts_the_header_the_socket_carries(
 
 
 def test_copy_fallback_copies_over_the_limit():
-    s = simulate(workload="tcp_stream_64k", policy="linux-4.15", dma_base_ns=2e6, n_packets=5_000).summary
+    s = simulate(**SIMPLE_GUEST, workload="tcp_stream_64k", policy="linux-4.15", dma_base_ns=2e6, n_packets=5_000).summary
     assert s["copy_fallbacks"] > 0 and 0 < s["zerocopy_fraction"] < 1
     assert s["stalls"] == 0
 
@@ -171,7 +176,7 @@ def test_copy_fallback_copies_over_the_limit():
 
 def test_in_order_completion_suffers_head_of_line_blocking():
     # stragglers are a draw of the synthetic NIC's per-skb completion delay: pinned to it
-    base = Config(**SYNTHETIC_NIC, straggler_p=0.002, straggler_ns=1e6, n_packets=100_000, policy="ring-quarter-stall")
+    base = Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, straggler_p=0.002, straggler_ns=1e6, n_packets=100_000, policy="ring-quarter-stall")
     ino = simulate(base).summary
     ooo = simulate(base.replace(completion="out_of_order")).summary
     assert ino["latency_p99_ns"] > 2 * ooo["latency_p99_ns"]
@@ -181,7 +186,7 @@ def test_in_order_completion_suffers_head_of_line_blocking():
 
 def test_without_stragglers_or_randomness_the_orders_agree():
     """Fixed DMA latency completes in submission order: nothing to reorder."""
-    base = Config(**SYNTHETIC_NIC, dma_latency_dist="fixed", n_packets=20_000, size_dist="fixed", size_bytes=1500)
+    base = Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, dma_latency_dist="fixed", n_packets=20_000, size_dist="fixed", size_bytes=1500)
     a = simulate(base).summary
     b = simulate(base.replace(completion="out_of_order")).summary
     assert a["mpps"] == b["mpps"] and a["latency_p99_ns"] == b["latency_p99_ns"]
@@ -201,7 +206,7 @@ def test_seed_deadlocks_when_the_ring_fits_under_max_pend(ring, workload):
     bring about within 50,000 IMIX packets; under the coalesced NIC's 125 us batches
     the worker stays the bottleneck on IMIX (at most 114 of 128 heads outstanding, 5
     seeds of 200,000 packets, no deadlock), while 64 KB frames deadlock there too."""
-    s = simulate(**SYNTHETIC_NIC, policy="seed-2011", ring_size=ring, max_pend=128, workload=workload,
+    s = simulate(**SYNTHETIC_NIC, **SIMPLE_GUEST, policy="seed-2011", ring_size=ring, max_pend=128, workload=workload,
                  guest_xmit_ns=300.0, n_packets=50_000).summary
     assert s["deadlocked"] and s["packets"] < 50_000
 
@@ -239,7 +244,8 @@ def test_mainline_presets_never_deadlock(cfg, policy):
 # --- throughput ---------------------------------------------------------------------------------
 
 def _bottleneck(**kw):
-    return Config(mode="copy", size_dist="fixed", n_packets=20_000, irq_latency_ns=0.0, **{**QUIET, **kw})
+    # the older guest: no TX interrupts (napi_tx off), so the guest's cost is its transmit alone
+    return Config(mode="copy", size_dist="fixed", n_packets=20_000, irq_latency_ns=0.0, **{**QUIET, **SIMPLE_GUEST, **kw})
 
 
 def test_vhost_bound_throughput_is_one_over_the_service_time():
@@ -280,8 +286,12 @@ def test_littles_law_for_heads_and_descriptors(policy, workload):
     of packets over n.
     """
     n = 100_000
-    cfg = Config(policy=policy, workload=workload, n_packets=n)
+    # the seed's 64 KB sender with virtio-net's sockets deadlocks (tests/test_guest.py):
+    # nothing flows, so that case runs with the older guest
+    guest = SIMPLE_GUEST if (policy, workload) == ("seed-2011", "tcp_stream_64k") else {}
+    cfg = Config(policy=policy, workload=workload, n_packets=n, **guest)
     s = simulate(cfg).summary
+    assert not s["deadlocked"]
     rate = s["packets"] / s["sim_time_ns"]
     # mainline copies go straight to the used ring: only zero-copy heads enter heads[]
     heads_rate = rate if cfg.copy_via_heads == "always" else rate * s["zerocopy_fraction"]
@@ -313,7 +323,7 @@ def test_a_deadlock_during_warmup_reports_the_run_from_its_start():
     """The window never opens: the fields cover the run from t = 0 (docs/model.md
     section 4), the same as a run with no warm-up, and nothing per measured packet."""
     # seed-2011 deadlocks early behind the synthetic NIC's stragglers (pinned to it)
-    cfg = Config(**SYNTHETIC_NIC, ring_size=128, straggler_p=0.01, n_packets=100_000)
+    cfg = Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, ring_size=128, straggler_p=0.01, n_packets=100_000)
     warm = simulate(cfg).summary
     cold = simulate(cfg.replace(warmup_packets=0)).summary
     assert warm["deadlocked"] and cold["deadlocked"]

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 import zclab
 from zclab import Config, ConfigError, SimulationError, simulate
-from zclab.presets import SYNTHETIC_NIC
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
 
 from .strategies import flow_tables, run_configs
 
@@ -47,7 +47,7 @@ def flow_mpps(s, name):
 
 @pytest.fixture(scope="module")
 def unlimited_2017():
-    return simulate(Config(policy="ring-quarter-stall", flows=two_flows(False), n_packets=20_000)).summary
+    return simulate(Config(**SIMPLE_GUEST, policy="ring-quarter-stall", flows=two_flows(False), n_packets=20_000)).summary
 
 
 @pytest.mark.parametrize("policy", ["seed-2011", "ring-quarter-stall"])
@@ -55,7 +55,7 @@ def test_2017_a_limited_zerocopy_flow_stalls_both_flows_to_the_limiter_rate(poli
     """Before the fix both flows fell from about 80 kpps to about 400 pps: the limited
     flow's skbs hold the pending zero-copy budget, the worker stops at the limit and
     each completion (one per netem release) lets about one packet of each flow through."""
-    s = simulate(Config(policy=policy, flows=two_flows(True), n_packets=3_000, warmup_packets=3_000)).summary
+    s = simulate(Config(**SIMPLE_GUEST, policy=policy, flows=two_flows(True), n_packets=3_000, warmup_packets=3_000)).summary
     assert s["zerocopy_fraction"] > 0.4 and s["stall_time_fraction"] > 0.9
     for name in ("zc", "small"):
         assert 0.5 * LIMIT_PPS < flow_mpps(s, name) < 2.0 * LIMIT_PPS, name
@@ -102,7 +102,7 @@ def test_a_limiter_queue_that_never_fills_drops_nothing_and_sets_the_rate():
     """The pending limit (64 heads) stops vhost before netem's 1000-packet queue fills;
     the limiter (5 kpps) is slower than the wire (19 kpps of 64 KB frames at 10 Gbit/s)."""
     rate = 5_000.0
-    s = simulate(Config(workload="tcp_stream_64k", policy="ring-quarter-stall", egress_rate_pps=rate, egress_queue=1000,
+    s = simulate(Config(**SIMPLE_GUEST, workload="tcp_stream_64k", policy="ring-quarter-stall", egress_rate_pps=rate, egress_queue=1000,
                         n_packets=4_000, warmup_packets=500)).summary
     assert s["egress_drops"] == 0
     assert s["mpps"] * 1e6 == pytest.approx(rate, rel=3 / 4_000)
@@ -258,7 +258,7 @@ def test_tx_batch_holds_copies_while_packets_queue_behind_them():
 def test_tx_batch_does_not_touch_the_zero_copy_mode():
     """In zero-copy mode copies go back at once (the batch is a copy-mode path); the run
     takes the engine's extended variant and must give the plain variant's numbers."""
-    base = Config(n_packets=5_000, straggler_p=0.01, workload="bimodal_64k")
+    base = Config(**SIMPLE_GUEST, n_packets=5_000, straggler_p=0.01, workload="bimodal_64k")  # virtio-net's: the seed deadlocks
     assert simulate(base.replace(tx_batch=16)).summary == simulate(base).summary
 
 
@@ -281,7 +281,7 @@ MIXED = [
 @pytest.mark.parametrize("arrival", ["saturate", "poisson"])
 def test_per_flow_fields_sum_to_the_totals(arrival):
     flows = MIXED if arrival == "saturate" else [{**f, "rate_pps": r} for f, r in zip(MIXED, [1e5, 2e5, 8e4])]
-    cfg = Config(flows=flows, arrival=arrival, qdisc_len=20, policy="linux-4.15", n_packets=20_000)
+    cfg = Config(**SIMPLE_GUEST, flows=flows, arrival=arrival, qdisc_len=20, policy="linux-4.15", n_packets=20_000)
     s = simulate(cfg).summary
     names = [f["name"] for f in flows]
     assert sum(s[f"flow_{n}_packets"] for n in names) == s["packets"]
@@ -322,7 +322,7 @@ def test_each_flow_has_its_own_stragglers():
     completions also hold the clean flow's heads (head-of-line blocking across flows)."""
     flows = [{"name": "slow", "straggler_p": 0.02, "straggler_ns": 1e6, "rate_pps": 2e4}, {"name": "clean", "rate_pps": 2e4}]
     # a wire flow's stragglers are draws of the synthetic NIC's completion delay: pinned to it
-    base = Config(**SYNTHETIC_NIC, flows=flows, arrival="poisson", size_dist="fixed", size_bytes=9000,
+    base = Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, flows=flows, arrival="poisson", size_dist="fixed", size_bytes=9000,
                   policy="ring-quarter-stall", n_packets=20_000)
     ino = simulate(base).summary
     ooo = simulate(base.replace(completion="out_of_order")).summary

@@ -14,6 +14,7 @@ import pytest
 from zclab import Config, ConfigError, simulate
 from zclab.config import PARAMETERS, SOCK_MIN_SNDBUF, virtio_descs
 from zclab.engine import core
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC, WORKLOAD_PRESETS
 from zclab.reference import ReferenceModel, simulate_reference
 from zclab.simulation import kernel_args, uses_extensions, variant
 
@@ -22,6 +23,13 @@ TSO = dict(policy="linux-4.15", mode="zerocopy", workload="tcp_stream_64k", n_pa
 TRUESIZE_64K = 65536 + 576
 NEW_FIELDS = ("guest_napi_tx", "guest_indirect_desc", "guest_sndbuf_bytes", "guest_tsq_bytes",
               "guest_truesize_overhead", "guest_tx_poll_ns")
+
+
+def simple_guest(**on) -> dict:
+    """zclab's older guest (presets.SIMPLE_GUEST: every virtio-net knob off, no socket limit)
+    with the knobs being tested switched on: the tests of one rule keep the rest as they were
+    written, not as the 6.1 guest of the defaults has them."""
+    return {**SIMPLE_GUEST, **on}
 
 
 def assert_same(a: dict, b: dict):
@@ -128,7 +136,7 @@ def test_tcp_small_queues_hold_above_the_limit_and_release_at_each_free():
     (dict(guest_sndbuf_bytes=212_992), 4),
 ])
 def test_with_napi_tx_a_socket_limit_bounds_the_skbs_a_flow_has_not_had_freed(limit, in_flight):
-    base = Config(**TSO, guest_napi_tx=True, trace_packets=2_000)
+    base = Config(**TSO, **simple_guest(guest_napi_tx=True), trace_packets=2_000)
     r = simulate(base.replace(**limit))
     assert r.summary["outstanding_max"] == in_flight and r.summary["socket_wait_time_fraction"] > 0.5
     t = r.trace
@@ -142,23 +150,25 @@ def test_with_napi_tx_a_socket_limit_bounds_the_skbs_a_flow_has_not_had_freed(li
 def test_without_napi_tx_skb_orphan_ends_the_charge_at_the_post_so_a_bulk_sender_never_waits(limit):
     """start_xmit (6.1): if (!use_napi) skb_orphan(skb): the bytes in the ring are no
     socket's. A bulk sender then has at most the packet it is sending charged: the tiniest
-    limit changes nothing (only the variant the engine runs in)."""
-    base = Config(**TSO)
+    limit changes nothing, so such a run stays in the plain variant."""
+    base = Config(**TSO, **SIMPLE_GUEST)  # napi_tx off
+    assert not base.guest_napi_tx and variant(base)[1]  # the coalesced NIC: the extended variant applies the limit
     s = simulate(base.replace(**limit)).summary
     assert s["socket_wait_time_fraction"] == 0.0
     assert_same(s, simulate(base).summary)
-    # in the plain variant too (the synthetic NIC): the same numbers in the extended one
-    synthetic = base.replace(nic_completion="synthetic", qdisc="backpressure", gso_size=0)
-    assert not variant(synthetic)[1] and variant(synthetic.replace(**limit))[1]
-    assert_same(simulate(synthetic.replace(**limit)).summary, simulate(synthetic).summary)
+    # the synthetic NIC: the limit keeps the run in the plain variant, which is exact: the
+    # reference model, which applies the socket's rules, gives the same numbers
+    synthetic = base.replace(**SYNTHETIC_NIC)
+    assert not variant(synthetic)[1] and not variant(synthetic.replace(**limit))[1]
+    assert_same(simulate_reference(synthetic.replace(**limit)).summary, simulate(synthetic).summary)
 
 
 def test_without_napi_tx_an_open_loop_socket_holds_only_what_waits_in_the_guest_qdisc():
     """Charged from the arrival (skb_set_owner_w) to the post (skb_orphan): sndbuf 4608 and
     1500-byte frames (2076 bytes of truesize) let two in, a third while below 4608, then the
     sender sleeps until less than 2304 is charged: the qdisc never holds more than three."""
-    base = Config(policy="linux-4.15", arrival="poisson", rate_pps=2e6, size_dist="fixed", size_bytes=1500,
-                  qdisc_len=100, n_packets=5_000, warmup_packets=500)
+    base = Config(**SIMPLE_GUEST, policy="linux-4.15", arrival="poisson", rate_pps=2e6, size_dist="fixed",
+                  size_bytes=1500, qdisc_len=100, n_packets=5_000, warmup_packets=500)
     free = simulate(base).summary
     held = simulate(base.replace(guest_sndbuf_bytes=SOCK_MIN_SNDBUF)).summary
     assert free["qdisc_len_mean"] > 50 and free["socket_drops"] == 0
@@ -184,7 +194,7 @@ def test_an_open_loop_flow_without_room_waits_in_its_socket_then_drops_and_the_d
 def test_stragglers_under_in_order_release_slow_a_sender_with_a_socket_limit_and_not_without():
     """A completion held 1 ms holds every head behind it (in order); without a limit the ring
     hides it, with TSQ (napi_tx) the sender waits for its frees."""
-    base = Config(**TSO, nic_completion="synthetic", guest_napi_tx=True, straggler_ns=1e6)
+    base = Config(**TSO, **simple_guest(guest_napi_tx=True), nic_completion="synthetic", straggler_ns=1e6)
 
     def gbps(**kw):
         return simulate(base.replace(**kw)).summary["throughput_gbps"]
@@ -201,9 +211,10 @@ def test_a_sender_waiting_for_frees_the_host_never_returns_is_deadlocked():
     """The seed's callback queues no one: once the socket limit stops the sender, the avail
     ring runs dry, the worker waits for a kick, and the done heads are never returned, so
     the guest's frees never come (the merged commit's "buffers might never get used").
-    v3.5's callback queues the worker and returns them."""
-    base = Config(mode="zerocopy", workload="tcp_stream_64k", n_packets=5_000, guest_napi_tx=True,
-                  guest_tsq_bytes=262_144)
+    v3.5's callback queues the worker and returns them. (The older guest, interrupted at the
+    next return: virtio-net's delayed callback stalls the seed with no socket limit at all.)"""
+    base = Config(mode="zerocopy", workload="tcp_stream_64k", n_packets=5_000,
+                  **simple_guest(guest_napi_tx=True, guest_tsq_bytes=262_144))
     stuck = simulate(base.replace(policy="seed-2011", mode="zerocopy")).summary
     assert stuck["deadlocked"] and stuck["socket_wait_time_fraction"] > 0
     assert not simulate(base.replace(policy="linux-3.5", mode="zerocopy")).summary["deadlocked"]
@@ -215,7 +226,7 @@ def test_open_loop_senders_all_without_room_and_no_free_to_come_are_deadlocked()
     """An idle guest waits for arrivals, but if every flow's socket is full and the host will
     never return its buffers, no arrival can ever be sent."""
     cfg = Config(mode="zerocopy", arrival="poisson", rate_pps=1e6, workload="poisson_imix", size_dist="fixed",
-                 size_bytes=65536, n_packets=5_000, guest_napi_tx=True, guest_tsq_bytes=262_144)
+                 size_bytes=65536, n_packets=5_000, **simple_guest(guest_napi_tx=True, guest_tsq_bytes=262_144))
     assert simulate(cfg).summary["deadlocked"] and simulate_reference(cfg).summary["deadlocked"]
     assert not simulate(cfg.replace(policy="linux-3.5", mode="zerocopy")).summary["deadlocked"]
 
@@ -239,8 +250,8 @@ def test_with_napi_tx_the_guest_takes_tx_interrupts_while_its_queue_runs():
     """Without napi_tx virtio-net asks for an interrupt only when it stops its queue; with it
     start_xmit arms virtqueue_enable_cb_delayed at every packet, and each interrupt runs
     virtnet_poll_tx on the vCPU (guest_tx_poll_ns each)."""
-    base = Config(policy="linux-6.1", n_packets=20_000)
-    off = simulate(base).summary
+    base = Config(**SIMPLE_GUEST, policy="linux-6.1", n_packets=20_000)
+    off = simulate(base.replace(guest_napi_tx=False)).summary
     on = simulate(base.replace(guest_napi_tx=True)).summary
     assert off["ring_full_time_fraction"] == 0.0 and off["signals_per_packet"] == 0.0
     assert off["tx_polls_per_packet"] == 0.0
@@ -255,8 +266,8 @@ def test_with_napi_tx_the_guest_takes_tx_interrupts_while_its_queue_runs():
 def test_with_napi_tx_the_delayed_callback_means_fewer_interrupts():
     """virtqueue_enable_cb_delayed waits for 3/4 of the outstanding; virtqueue_enable_cb
     (guest_cb_delayed=False) for the next."""
-    base = Config(**TSO, guest_napi_tx=True, guest_tsq_bytes=1 << 20)
-    now = simulate(base).summary
+    base = Config(**TSO, **simple_guest(guest_napi_tx=True, guest_tsq_bytes=1 << 20))
+    now = simulate(base.replace(guest_cb_delayed=False)).summary
     delayed = simulate(base.replace(guest_cb_delayed=True)).summary
     assert delayed["tx_polls_per_packet"] < 0.5 * now["tx_polls_per_packet"]
 
@@ -276,7 +287,8 @@ def test_the_tx_poll_waits_for_the_start_xmit_under_way():
     """start_xmit runs with bottom halves off (dev_queue_xmit): a TX interrupt during it
     has its poll run when it ends, never in the middle: no poll starts between a packet's
     take and its post."""
-    cfg = Config(**TSO, guest_napi_tx=True, guest_tsq_bytes=1 << 20, guest_xmit_ns=20_000.0, irq_latency_ns=100.0)
+    cfg = Config(**TSO, **simple_guest(guest_napi_tx=True, guest_tsq_bytes=1 << 20), guest_xmit_ns=20_000.0,
+                 irq_latency_ns=100.0)
     m = ReferenceModel(cfg)
     orig, seen = m.tx_poll, []
     m.tx_poll = lambda: (seen.append((m.now, m.g_poll_t, m.g_state, m.posted_now)), orig())
@@ -289,7 +301,7 @@ def test_the_tx_poll_waits_for_the_start_xmit_under_way():
 # --- descriptors without VIRTIO_RING_F_INDIRECT_DESC ---------------------------------------------
 
 PILE_UP = dict(workload="tcp_stream_64k", mode="zerocopy", dma_latency_dist="fixed", dma_base_ns=200_000.0,
-               nic_completion="synthetic", n_packets=3_000, warmup_packets=200, policy="linux-3.14")
+               nic_completion="synthetic", n_packets=3_000, warmup_packets=200, policy="linux-3.14", **SIMPLE_GUEST)
 
 
 @pytest.mark.parametrize("stop_free", [1, 19])
@@ -297,7 +309,7 @@ def test_without_indirect_descriptors_the_ring_holds_descriptors_not_packets(sto
     """v3.14's modulo test never fires on a 256-entry ring: every free descriptor is
     outstanding. A 64 KB frame takes 18 descriptors: 14 fit in 256 (and 14 x 18 leaves 4,
     fewer than 19: virtio-net stops there too); with indirect descriptors, one each."""
-    base = Config(**PILE_UP, guest_stop_free=stop_free)
+    base = Config(**{**PILE_UP, "guest_stop_free": stop_free, "guest_indirect_desc": True})
     assert simulate(base).summary["outstanding_max"] == 256 - (stop_free - 1)
     s = simulate(base.replace(guest_indirect_desc=False)).summary
     assert s["outstanding_max"] == 256 // 18 and s["ring_full_time_fraction"] > 0.5
@@ -305,38 +317,75 @@ def test_without_indirect_descriptors_the_ring_holds_descriptors_not_packets(sto
 
 
 def test_without_indirect_descriptors_small_frames_take_two_and_mixed_sizes_wait_to_fit():
-    base = Config(**{**PILE_UP, "workload": "small_64", "dma_base_ns": 2e6}, goodcopy_len=0)
+    base = Config(**{**PILE_UP, "workload": "small_64", "dma_base_ns": 2e6, "guest_indirect_desc": True},
+                  goodcopy_len=0)
     assert simulate(base).summary["outstanding_max"] == 256
     s = simulate(base.replace(guest_indirect_desc=False)).summary
     assert s["outstanding_max"] == 128  # 2 descriptors each
-    mixed = Config(**{**PILE_UP, "workload": "bimodal_64k"}, guest_indirect_desc=False, ring_size=32)
+    mixed = Config(**{**PILE_UP, "workload": "bimodal_64k", "guest_indirect_desc": False}, ring_size=32)
     assert_same(simulate(mixed).summary, simulate_reference(mixed).summary)
 
 
 # --- defaults, variants, the parameter table, the docs -------------------------------------------
 
-def test_the_defaults_are_zclabs_guest_so_far_and_run_in_the_plain_variant():
+def test_the_defaults_are_a_61_guests_virtio_net_and_the_simple_guest_runs_in_the_plain_variant():
     c = Config()
-    assert (c.guest_napi_tx, c.guest_indirect_desc, c.guest_sndbuf_bytes, c.guest_tsq_bytes) == (False, True, 0, 0)
+    assert (c.guest_stop_free, c.guest_cb_delayed, c.guest_napi_tx, c.guest_indirect_desc) == (19, True, True, True)
     assert c.guest_truesize_overhead == 576 and c.guest_tx_poll_ns == 2000.0
     assert Config(host="modern-host").guest_tx_poll_ns == 1000.0
-    synthetic = dict(nic_completion="synthetic", qdisc="backpressure", gso_size=0)
-    assert not uses_extensions(Config(**synthetic))
-    for knob in (dict(guest_napi_tx=True), dict(guest_indirect_desc=False), dict(guest_sndbuf_bytes=4608),
-                 dict(guest_tsq_bytes=1), dict(flows=[{"name": "a", "guest_tsq_bytes": 1}])):
-        assert uses_extensions(Config(**synthetic, **knob)), knob
-    # the costs and the overhead alone change nothing, and need no extended variant
-    assert not uses_extensions(Config(**synthetic, guest_tx_poll_ns=1.0, guest_truesize_overhead=0))
+    # the sockets come from the workload: a datagram socket's wmem_default, or TCP small queues
+    assert c.workload == "imix" and (c.guest_sndbuf_bytes, c.guest_tsq_bytes) == (212_992, 0)
+    tcp = Config(workload="tcp_stream_64k")
+    assert (tcp.guest_sndbuf_bytes, tcp.guest_tsq_bytes) == (0, 1 << 20)
+    for name, udp_or_tcp in (("imix", (212_992, 0)), ("small_64", (212_992, 0)), ("poisson_imix", (212_992, 0)),
+                             ("tcp_stream_64k", (0, 1 << 20)), ("bimodal_64k", (0, 1 << 20))):
+        w = WORKLOAD_PRESETS[name]
+        assert (w["guest_sndbuf_bytes"], w["guest_tsq_bytes"]) == udp_or_tcp, name
+    # naming a workload brings its limits back; a limit given explicitly wins over the preset
+    back = c.replace(workload="tcp_stream_64k")
+    assert (back.guest_sndbuf_bytes, back.guest_tsq_bytes) == (0, 1 << 20)
+    assert Config(workload="tcp_stream_64k", guest_tsq_bytes=0).guest_tsq_bytes == 0
+    # the 6.1 guest (napi_tx) needs the extended variant, even on the synthetic NIC
+    assert uses_extensions(Config(**SYNTHETIC_NIC))
+    # the older guest runs in the plain variant
+    simple = {**SYNTHETIC_NIC, **SIMPLE_GUEST}
+    assert not uses_extensions(Config(**simple)) and not uses_extensions(Config(**simple, arrival="poisson"))
+    for knob in (dict(guest_napi_tx=True), dict(guest_indirect_desc=False)):
+        assert uses_extensions(Config(**{**simple, **knob})), knob
+    # a socket limit without napi_tx: a bulk sender's never holds a packet (skb_orphan at the
+    # post), so the run stays plain and gives the numbers of the run without it; an open-loop
+    # sender's holds what waits in the guest qdisc: extended
+    no_limit = Config(**simple, n_packets=5_000, warmup_packets=500)
+    for limit in (dict(guest_sndbuf_bytes=SOCK_MIN_SNDBUF), dict(guest_tsq_bytes=1),
+                  dict(guest_sndbuf_bytes=SOCK_MIN_SNDBUF, guest_tsq_bytes=1)):
+        limited = no_limit.replace(**limit)
+        assert not uses_extensions(limited), limit
+        assert_same(simulate(limited).summary, simulate(no_limit).summary)
+        assert_same(simulate_reference(limited).summary, simulate(no_limit).summary)  # the rules applied in full
+        assert uses_extensions(limited.replace(arrival="poisson")), limit
+    one_flow = no_limit.replace(flows=[{"name": "a"}])
+    assert not uses_extensions(one_flow)
+    per_flow = one_flow.replace(flows=[{"name": "a", "guest_tsq_bytes": 1}])
+    assert not uses_extensions(per_flow) and uses_extensions(per_flow.replace(arrival="poisson"))
+    assert_same(simulate(per_flow).summary, simulate(one_flow).summary)
+    # virtio-net's stop and restart and the delayed callback are rules of the plain variant;
+    # the costs and the overhead alone change nothing, and need no extended variant either
+    assert not uses_extensions(Config(**{**simple, "guest_stop_free": 19, "guest_cb_delayed": True}))
+    assert not uses_extensions(Config(**simple, guest_tx_poll_ns=1.0, guest_truesize_overhead=0))
 
 
 def test_each_flows_socket_limits_reach_its_row():
     from zclab.engine import layout as L
 
-    k = kernel_args(Config(guest_tsq_bytes=5, flows=[{"name": "a"}, {"name": "b", "guest_sndbuf_bytes": 9000,
-                                                                      "guest_tsq_bytes": 0}]))
-    assert list(k["fl_i"][:, L.FI_TSQ]) == [5, 0] and list(k["fl_i"][:, L.FI_SNDBUF]) == [0, 9000]
-    p = k["params"][0]
-    assert p["socks"] and p["gx"] and not p["napi_tx"] and p["indirect"]
+    cfg = Config(guest_sndbuf_bytes=0, guest_tsq_bytes=5,
+                 flows=[{"name": "a"}, {"name": "b", "guest_sndbuf_bytes": 9000, "guest_tsq_bytes": 0}])
+    for c, gx in ((cfg, True), (cfg.replace(guest_napi_tx=False), False),
+                  (cfg.replace(guest_napi_tx=False, arrival="poisson"), True)):
+        k = kernel_args(c)
+        assert list(k["fl_i"][:, L.FI_TSQ]) == [5, 0] and list(k["fl_i"][:, L.FI_SNDBUF]) == [0, 9000]
+        p = k["params"][0]
+        # without napi_tx a bulk sender's limits hold nothing: no guest extension; an open-loop one's do
+        assert p["socks"] and p["gx"] == gx and p["napi_tx"] == c.guest_napi_tx and p["indirect"]
 
 
 def test_every_new_field_is_listed_by_zclab_params_and_in_the_defaults_table():
@@ -349,6 +398,19 @@ def test_every_new_field_is_listed_by_zclab_params_and_in_the_defaults_table():
     for name in NEW_FIELDS:
         assert name in PARAMETERS
         assert re.search(rf"^\|[^|]*`{name}`[^|]*\|", table, re.M), f"{name} not in docs/model.md's tables"
+
+    def default_text(name):
+        return re.search(rf"^\| `{name}` \| ([^|]*) \|", table, re.M).group(1).strip()
+
+    for name in ("guest_napi_tx", "guest_indirect_desc", "guest_truesize_overhead"):
+        assert default_text(name) == str(getattr(Config(), name)).lower(), name
+    # the socket limits' defaults are the workload preset's: each preset's value, named with it
+    # (or as "the others")
+    for name in ("guest_sndbuf_bytes", "guest_tsq_bytes"):
+        parts = default_text(name).split(";")
+        for w, preset in WORKLOAD_PRESETS.items():
+            said = [t for t in parts if f"`{w}`" in t] or [t for t in parts if "the others" in t]
+            assert len(said) == 1 and said[0].strip().startswith(f"{preset[name]:,} "), (name, w, parts)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["params", *NEW_FIELDS]) == 0
@@ -358,6 +420,8 @@ def test_every_new_field_is_listed_by_zclab_params_and_in_the_defaults_table():
 
 # --- engine = reference on every knob -------------------------------------------------------------
 
+#: on top of the older guest (presets.SIMPLE_GUEST), as written; the last two are the 6.1
+#: guest of the defaults, with the sockets of a datagram and of a TCP workload
 EVERY_KNOB = [
     dict(guest_napi_tx=True),
     dict(guest_napi_tx=True, guest_cb_delayed=True, guest_stop_free=19, guest_sndbuf_bytes=100_000),
@@ -377,12 +441,16 @@ EVERY_KNOB = [
     dict(guest_napi_tx=True, signal_every_publish=True, guest_sndbuf_bytes=20_000, guest_tx_poll_ns=0.0),
     dict(guest_napi_tx=True, guest_tsq_bytes=50_000, duplicate_head_p=0.1, trace_packets=500),
     dict(guest_napi_tx=True, guest_tsq_bytes=1, busyloop_timeout_ns=2e4, policy="linux-6.1", tx_batch=64),
+    dict(guest_stop_free=19, guest_cb_delayed=True, guest_napi_tx=True, guest_sndbuf_bytes=212_992),
+    dict(guest_stop_free=19, guest_cb_delayed=True, guest_napi_tx=True, guest_tsq_bytes=1 << 20,
+         workload="bimodal_64k"),
 ]
 
 
 @pytest.mark.parametrize("knobs", EVERY_KNOB)
 def test_engine_matches_reference_on_every_guest_knob(knobs):
-    cfg = Config(**{"policy": "linux-4.15", "mode": "zerocopy", "n_packets": 2_000, "warmup_packets": 100, **knobs})
+    cfg = Config(**{"policy": "linux-4.15", "mode": "zerocopy", "n_packets": 2_000, "warmup_packets": 100,
+                    **SIMPLE_GUEST, **knobs})
     a, b = simulate(cfg), simulate_reference(cfg)
     assert_same(a.summary, b.summary)
     assert a.summary["invariant_violations"] == 0

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import zclab
 from zclab import Config, ConfigError, simulate
-from zclab.presets import SYNTHETIC_NIC
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
 from zclab.reference import simulate_reference
 
 from .test_reference import assert_same
@@ -47,6 +47,7 @@ def test_the_synthetic_nic_reproduces_model_version_3_to_the_bit(case):
     params = dict(d["config"])
     params["txqueuelen"] = params.pop("nic_queue_len")  # the old name of the same queue
     params.update(SYNTHETIC_NIC)
+    params.update(SIMPLE_GUEST)
     # the policy knobs model version 4 added, at what version 3 did (its runs name every
     # older knob explicitly, so the preset a name now stands for sets only these)
     params.update(weight_packets=0, heads_full_copy=False)
@@ -108,8 +109,8 @@ def test_in_order_and_out_of_order_release_return_the_same_sequence_on_the_coale
     assert a.trace[cols].equals(b.trace[cols])
     assert_same(a.summary, b.summary)  # head-of-line blocking too: none
     assert a.summary["hol_blocked_mean"] == 0.0
-    _, sa = _trace(completion="in_order", **SYNTHETIC_NIC)
-    _, sb = _trace(completion="out_of_order", **SYNTHETIC_NIC)
+    _, sa = _trace(completion="in_order", **SYNTHETIC_NIC, **SIMPLE_GUEST)
+    _, sb = _trace(completion="out_of_order", **SYNTHETIC_NIC, **SIMPLE_GUEST)
     assert not sa.trace["used_idx"].equals(sb.trace["used_idx"])
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from zclab import Config, SimulationError, simulate
-from zclab.presets import POLICY_PRESETS, SYNTHETIC_NIC
+from zclab.presets import POLICY_PRESETS, SIMPLE_GUEST, SYNTHETIC_NIC
 from zclab.reference import Xoshiro256, histogram_bucket, simulate_reference
 
 from .strategies import run_configs
@@ -263,7 +263,7 @@ def test_an_adversarial_guest_runs_the_variant_with_the_used_ring():
     from zclab.engine.histogram import N_BUCKETS
     from zclab.simulation import kernel_args, uses_extensions
 
-    adversarial = Config(**SYNTHETIC_NIC, duplicate_head_p=0.3, n_packets=2000, seed=5)  # else extended anyway
+    adversarial = Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, duplicate_head_p=0.3, n_packets=2000, seed=5)  # else extended anyway
     assert uses_extensions(adversarial) and not uses_extensions(adversarial.replace(duplicate_head_p=0.0))
     s = simulate(adversarial).summary
     assert s["guest_bad_ring"] > 0 and s["guest_early_free"] > 0  # the used ring's checks ran
@@ -289,9 +289,12 @@ def test_completions_behind_a_busy_wire_come_in_the_reference_order(dma, complet
     has finished them (they cannot come earlier), and only then puts them in its heap.
     Behind a deep, busy device queue (64 KB and IMIX packets, stragglers) that must
     leave the order of events, and so every figure, the reference's."""
-    for workload in (dict(size_dist="fixed", size_bytes=65536), dict(size_dist="imix", line_rate_gbps=1.0)):
+    # the older guest: virtio-net's sockets and queue stop would deadlock the seed's 64 KB
+    # sender (tests/test_guest.py); the synthetic NIC's heap and the coalesced NIC's ring
+    for workload, nic in itertools.product((dict(size_dist="fixed", size_bytes=65536),
+                                            dict(size_dist="imix", line_rate_gbps=1.0)), ({}, SYNTHETIC_NIC)):
         cfg = Config(n_packets=1500, warmup_packets=100, straggler_p=0.05, straggler_ns=200_000.0,
-                     completion=completion, seed=11, **workload, **dma)
+                     completion=completion, seed=11, **workload, **dma, **nic, **SIMPLE_GUEST)
         s = simulate(cfg).summary
         assert s["zerocopy_fraction"] > 0.3
         assert_same(s, simulate_reference(cfg).summary)

@@ -10,12 +10,12 @@ import textwrap
 import pytest
 
 from zclab import Config, simulate
-from zclab.presets import SYNTHETIC_NIC
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
 from zclab.simulation import _variant_config, variant, warmup
 
 
 def test_variant_names_the_compile_time_arguments_a_config_needs():
-    plain = Config(**SYNTHETIC_NIC)  # the plain variant's wire is the synthetic NIC's, lossless
+    plain = Config(**SYNTHETIC_NIC, **SIMPLE_GUEST)  # the plain variant's wire is the synthetic NIC's, lossless
     assert variant(plain) == (False, False, False, False)
     assert variant(plain.replace(trace_packets=5)) == (True, False, False, False)
     assert variant(plain.replace(arrival="poisson")) == (False, False, True, False)

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .presets import SYNTHETIC_NIC
+from .presets import SIMPLE_GUEST, SYNTHETIC_NIC
 from .simulation import simulate
 
 __all__ = [
@@ -146,7 +146,7 @@ def _config(host: str, overrides: Mapping[str, Any] | None, guest: Mapping[str, 
     matched, and calibrated-2011's and modern-host's costs fitted, with its per-skb
     completion delay, its lossless device queue and a 64 KB frame as one frame on the
     wire; calibration on the coalesced NIC is for the issue that recomputes the studies."""
-    return Config(host=host, **{**SYNTHETIC_NIC, **kw}).replace(**dict(overrides or {})).replace(**dict(guest or {}))
+    return Config(host=host, **{**SYNTHETIC_NIC, **SIMPLE_GUEST, **kw}).replace(**dict(overrides or {})).replace(**dict(guest or {}))
 
 
 def _row(scenario, source_id, host, statement, quantity, published_v, published_text, simulated, lo, hi,

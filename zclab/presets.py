@@ -26,7 +26,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-__all__ = ["POLICY_PRESETS", "POLICY_ALIASES", "WORKLOAD_PRESETS", "HOST_PRESETS", "PRESET_KINDS", "SYNTHETIC_NIC",
+__all__ = ["POLICY_PRESETS", "POLICY_ALIASES", "WORKLOAD_PRESETS", "HOST_PRESETS", "PRESET_KINDS", "SYNTHETIC_NIC", "SIMPLE_GUEST",
            "preset_kind"]
 
 
@@ -137,23 +137,33 @@ POLICY_ALIASES = MappingProxyType(
 )
 
 #: Workload presets: what the guest transmits.
+# The sockets a workload's flows send from (docs/model.md section 1, Sockets), as a 6.1
+# guest has them: a datagram socket's sk_sndbuf is net.core.wmem_default, 212992
+# (SK_WMEM_MAX); a TCP socket is held by TCP small queues at tcp_limit_output_bytes,
+# 1 MiB from 5.0 (its sk_sndbuf counts the unacknowledged write queue, sk_wmem_queued,
+# which zclab does not model: off). Both bind only with napi_tx (guest_napi_tx).
+_UDP = {"guest_sndbuf_bytes": 212992, "guest_tsq_bytes": 0}
+_TCP = {"guest_sndbuf_bytes": 0, "guest_tsq_bytes": 1 << 20}
+
 WORKLOAD_PRESETS = _frozen(
     {
-        # simple IMIX (64, 576, 1500 bytes at 7:4:1) from a bulk sender
-        "imix": {"arrival": "saturate", "size_dist": "imix"},
+        # simple IMIX (64, 576, 1500 bytes at 7:4:1) from a bulk sender on datagram sockets
+        "imix": {"arrival": "saturate", "size_dist": "imix", **_UDP},
         # netperf TCP_STREAM with 64 KB GSO packets: the seed's favourable case
-        "tcp_stream_64k": {"arrival": "saturate", "size_dist": "fixed", "size_bytes": 65536},
+        "tcp_stream_64k": {"arrival": "saturate", "size_dist": "fixed", "size_bytes": 65536, **_TCP},
         # minimum-size packets from a bulk sender (pktgen/testpmd-like)
-        "small_64": {"arrival": "saturate", "size_dist": "fixed", "size_bytes": 64},
+        "small_64": {"arrival": "saturate", "size_dist": "fixed", "size_bytes": 64, **_UDP},
         # open-loop IMIX at 500 kpps, a request/response or packet-generator mix
-        "poisson_imix": {"arrival": "poisson", "size_dist": "imix", "rate_pps": 500_000.0},
-        # half small, half 64 KB: the mix where a size threshold matters most
+        "poisson_imix": {"arrival": "poisson", "size_dist": "imix", "rate_pps": 500_000.0, **_UDP},
+        # half small, half 64 KB on TCP (requests and bulk data): the mix where a size
+        # threshold matters most
         "bimodal_64k": {
             "arrival": "saturate",
             "size_dist": "bimodal",
             "small_bytes": 64,
             "large_bytes": 65536,
             "small_fraction": 0.5,
+            **_TCP,
         },
     }
 )
@@ -303,6 +313,17 @@ HOST_PRESETS = _frozen(
 #: wire as one frame. No kernel does this (docs/model.md section 1); the studies and
 #: checks built on it pin it explicitly with ``Config(**SYNTHETIC_NIC, ...)``.
 SYNTHETIC_NIC = MappingProxyType({"nic_completion": "synthetic", "qdisc": "backpressure", "gso_size": 0})
+
+#: The guest of model versions 1 to 4, kept as an option and named as what it is: it
+#: stops its queue only when no descriptor is free, asks for an interrupt at the next
+#: return, orphans its skbs at the post (napi_tx off), and its sockets have no limit
+#: (a ``replace(workload=...)`` brings the workload's back: they then hold only what
+#: waits in an open-loop guest's qdisc). virtio-net (the default) stops below 2 + MAX_SKB_FRAGS free descriptors, asks
+#: at 3/4 of the outstanding and, with napi_tx, keeps each skb charged to its socket
+#: until the host has returned it (docs/model.md section 1). The studies and checks
+#: built on the older guest pin it with ``Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, ...)``.
+SIMPLE_GUEST = MappingProxyType({"guest_stop_free": 1, "guest_cb_delayed": False, "guest_napi_tx": False,
+                                 "guest_indirect_desc": True, "guest_sndbuf_bytes": 0, "guest_tsq_bytes": 0})
 
 #: The preset kinds and the configuration field that names each one.
 PRESET_KINDS = MappingProxyType(

@@ -73,7 +73,7 @@ import pandas as pd
 
 from . import theory
 from .config import PARAMETERS, Config
-from .presets import SYNTHETIC_NIC
+from .presets import SIMPLE_GUEST, SYNTHETIC_NIC
 from .sweep import aggregate, sweep
 
 __all__ = [
@@ -134,7 +134,7 @@ NEUTRAL = {"used_ring_ns": 0.0, "tx_batch": 1, "dest": "wire", "egress_rate_pps"
            # completion delay drawn per skb (fixed here), a lossless device queue, a frame
            # on the wire as one frame. The coalesced NIC's batches and the qdisc's drops are
            # not in them; it is checked by tests/test_nic.py instead.
-           **SYNTHETIC_NIC}
+           **SYNTHETIC_NIC, **SIMPLE_GUEST}
 QUIET.update({k: v for k, v in NEUTRAL.items() if k in PARAMETERS})
 
 

@@ -14,10 +14,12 @@ the logic is tested like the rest of the package.
 
 Each notebook ends by recording its answer with :func:`zclab.findings.record`.
 
-Every study runs on the synthetic NIC of model version 3 (``presets.SYNTHETIC_NIC``:
-a random completion delay per skb, a lossless device queue, a 64 KB frame as one frame
-on the wire), pinned explicitly in each module's configurations: their answers (the
-stragglers of 05, the "6% zero-copy, p99 63 ms" of 06, the DMA latencies of 04 and 08)
-were computed on it. Recomputing them on the coalesced NIC, the default since model
-version 4, is the issue that follows issue 19's NIC.
+Every study runs on the synthetic NIC and the guest of model versions 3 and 4
+(``presets.SYNTHETIC_NIC``: a random completion delay per skb, a lossless device queue,
+a 64 KB frame as one frame on the wire; ``presets.SIMPLE_GUEST``: the queue stops only
+with no descriptor free, napi_tx off, so no socket limit holds bytes), pinned explicitly
+in each module's configurations: their answers (the stragglers of 05, the "6% zero-copy,
+p99 63 ms" of 06, the DMA latencies of 04 and 08) were computed on them. Recomputing them
+on the coalesced NIC and the virtio-net guest, the defaults since model version 5, is the
+issue that follows issue 19.
 """

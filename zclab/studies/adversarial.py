@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab.presets import SYNTHETIC_NIC  # the studies run on model version 3's NIC (see __init__)
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["PATHS", "WORKLOADS", "COUNTERS", "probabilities", "grid", "sizes", "sweep_duplicates", "rates",
            "debug_check", "figure_adversarial", "answer"]
@@ -85,7 +85,7 @@ def sweep_duplicates(host: str, quick: bool = True, seed: int = 1, store="defaul
                      progress: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every run with its rates, the aggregate over replications), both with ``path``."""
     n, reps = sizes(quick)
-    base = zclab.Config(**SYNTHETIC_NIC, host=host, seed=seed, n_packets=n)
+    base = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, seed=seed, n_packets=n)
     df = zclab.sweep(base, grid(quick), replications=reps, store=store, progress=progress)
     df["deadlocked"] = df["deadlocked"].astype(float)
     runs = _label(rates(df))
@@ -104,7 +104,7 @@ def debug_check(host: str, quick: bool = True, seed: int = 1) -> pd.DataFrame:
     rows = []
     for label, (pol, mode) in PATHS.items():
         for wl in WORKLOADS:
-            cfg = zclab.Config(**SYNTHETIC_NIC, policy=pol, mode=mode, workload=wl, host=host, seed=seed, n_packets=n,
+            cfg = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, policy=pol, mode=mode, workload=wl, host=host, seed=seed, n_packets=n,
                                duplicate_head_p=p, debug=True)
             try:
                 s = zclab.simulate(cfg).summary

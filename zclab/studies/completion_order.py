@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab.presets import SYNTHETIC_NIC  # the studies run on model version 3's NIC (see __init__)
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = [
     "BASE", "METRICS", "PENALTY_POINT", "base_config", "grid", "sizes", "sweep_orders", "penalty_sweep", "break_even",
@@ -53,7 +53,7 @@ CACHE_ARGUMENT = (
 
 def base_config(host: str, seed: int = 1, n_packets: int = 200_000, **kw) -> zclab.Config:
     """The sweep's base: :data:`BASE` on ``host``."""
-    return zclab.Config(**{**SYNTHETIC_NIC, **BASE, **kw}, host=host, seed=seed, n_packets=n_packets)
+    return zclab.Config(**{**SYNTHETIC_NIC, **SIMPLE_GUEST, **BASE, **kw}, host=host, seed=seed, n_packets=n_packets)
 
 
 def grid(quick: bool) -> dict:

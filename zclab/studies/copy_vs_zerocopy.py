@@ -32,7 +32,7 @@ import pandas as pd
 
 import zclab
 from zclab import plotting
-from zclab.presets import SYNTHETIC_NIC  # the studies run on model version 3's NIC (see __init__)
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = [
     "MODES", "DESTS", "WORKLOADS", "sizes", "run_sizes", "base_config", "size_sweep", "workload_sweep",
@@ -77,7 +77,7 @@ def base_config(host: str, policy: str = "linux-3.14", seed: int = 1, quick: boo
     """A fixed-size bulk sender (the ``tcp_stream_64k`` preset, size set per point);
     zero-copy for every packet (``goodcopy_len = 0``)."""
     n, w, _ = run_sizes(quick)
-    params = dict(**SYNTHETIC_NIC, workload="tcp_stream_64k", policy=policy, host=host, goodcopy_len=0, seed=seed,
+    params = dict(**SYNTHETIC_NIC, **SIMPLE_GUEST, workload="tcp_stream_64k", policy=policy, host=host, goodcopy_len=0, seed=seed,
                   n_packets=n, warmup_packets=w)
     params.update(kw)
     return zclab.Config(**params)

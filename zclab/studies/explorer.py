@@ -19,7 +19,7 @@ import numpy as np
 
 import zclab
 from zclab import plotting
-from zclab.presets import SYNTHETIC_NIC  # the studies run on model version 3's NIC (see __init__)
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["KNOBS", "CHOICES", "MIXES", "config", "run", "draw", "controls", "summary_line", "QUESTION"]
 
@@ -54,7 +54,7 @@ def config(knobs: dict, host: str, n_packets: int = 50_000, seed: int = 1) -> zc
     """The configuration of ``knobs`` (a dict like :data:`KNOBS`) on ``host``, with a trace."""
     k = {**KNOBS, **knobs}
     return zclab.Config(
-        **SYNTHETIC_NIC, host=host, policy=k["policy"], mode=k["mode"], goodcopy_len=int(k["goodcopy_len"]),
+        **SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, policy=k["policy"], mode=k["mode"], goodcopy_len=int(k["goodcopy_len"]),
         max_pend=int(k["max_pend"]), ring_size=int(k["ring_size"]), completion=k["completion"],
         dma_base_ns=float(k["dma_us"]) * 1e3, straggler_p=float(k["straggler_p"]), **MIXES[k["mix"]],
         n_packets=n_packets, warmup_packets=max(1_000, n_packets // 10), seed=seed,

@@ -28,7 +28,7 @@ import pandas as pd
 import zclab
 from zclab import plotting
 from zclab.studies.copy_vs_zerocopy import crossover_theory
-from zclab.presets import SYNTHETIC_NIC  # the studies run on model version 3's NIC (see __init__)
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["QUESTION", "MIXES", "EMPIRICAL_TABLE", "thresholds", "run_sizes", "cost_settings", "mix_params",
            "threshold_sweep", "best_thresholds", "figure_thresholds", "answer"]
@@ -98,7 +98,7 @@ def threshold_sweep(settings: list[dict], quick: bool = True, policy: str = "lin
     # QEMU sets it up, each threshold is 12 bytes more: docs/model.md section 2); and a
     # threshold reads as "copies frames of up to goodcopy_len bytes", the seed's `<=`
     # (goodcopy_test "le"): the releases' `<` from v3.1 moves every class boundary by one byte
-    base = zclab.Config(**SYNTHETIC_NIC, policy=policy, mode="zerocopy", seed=seed, n_packets=n, warmup_packets=w, vnet_hdr="vhost",
+    base = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, policy=policy, mode="zerocopy", seed=seed, n_packets=n, warmup_packets=w, vnet_hdr="vhost",
                         goodcopy_test="le")
     df = zclab.sweep(base, points, replications=reps, store=store, progress=progress)
     agg = zclab.aggregate(df).sort_values("point").reset_index(drop=True)

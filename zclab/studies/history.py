@@ -22,7 +22,7 @@ import pandas as pd
 
 import zclab
 from zclab.presets import WORKLOAD_PRESETS
-from zclab.presets import SYNTHETIC_NIC  # the studies run on model version 3's NIC (see __init__)
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["PATHS", "CONDITIONS", "PANELS", "METRICS", "grid", "sizes", "sweep_history", "label_paths",
            "relative_to_copy", "deadlocks", "figure_history", "answer"]
@@ -79,7 +79,7 @@ def sweep_history(host: str, quick: bool = True, seed: int = 1, store="default",
     """The aggregated sweep (mean, 95% CI, ``deadlocked`` as the share of replications
     that deadlocked) with ``path`` and ``condition`` columns."""
     n, reps = sizes(quick)
-    base = zclab.Config(**SYNTHETIC_NIC, host=host, seed=seed, n_packets=n, straggler_ns=STRAGGLER_NS)
+    base = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, seed=seed, n_packets=n, straggler_ns=STRAGGLER_NS)
     df = zclab.sweep(base, grid(quick), replications=reps, store=store, progress=progress)
     df["deadlocked"] = df["deadlocked"].astype(float)
     return label_paths(zclab.aggregate(df))

@@ -29,7 +29,7 @@ import pandas as pd
 
 import zclab
 from zclab import plotting
-from zclab.presets import SYNTHETIC_NIC  # the studies run on model version 3's NIC (see __init__)
+from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["QUESTION", "POLICIES", "limit_grid", "limit_sweep", "deadlock_map", "deadlock_scenarios", "rule_table",
            "flow_config", "flow_sweep", "published_2017", "figure_limits", "figure_deadlock", "figure_rule",
@@ -78,7 +78,7 @@ def limit_sweep(host: str, quick: bool = True, size_bytes: int = 1500, seed: int
     """The limit sweep (aggregated): fixed-size packets of ``size_bytes`` from a bulk
     sender, all zero-copy (``goodcopy_len = 0``), the limit as given (rule ``fixed``)."""
     n, w, reps = run_sizes(quick)
-    base = zclab.Config(**SYNTHETIC_NIC, host=host, workload="tcp_stream_64k", size_bytes=size_bytes, goodcopy_len=0, seed=seed,
+    base = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, workload="tcp_stream_64k", size_bytes=size_bytes, goodcopy_len=0, seed=seed,
                         n_packets=n, warmup_packets=w)
     points = [{**pt, "max_pend_rule": "fixed"} for pt in limit_grid(quick)]
     df = zclab.sweep(base, points, replications=reps, store=store, progress=progress)
@@ -114,7 +114,7 @@ def deadlock_map(host: str, quick: bool = True, seed: int = 1, store="default", 
                 for m in pends:
                     points.append({**params, "policy": pol, "ring_size": r, "max_pend": m, "max_pend_rule": "fixed"})
                     tags.append(name)
-    base = zclab.Config(**SYNTHETIC_NIC, host=host, seed=seed, n_packets=n, warmup_packets=w)
+    base = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, seed=seed, n_packets=n, warmup_packets=w)
     df = zclab.sweep(base, points, replications=reps, store=store, progress=progress)
     df = df.assign(deadlocked=df["deadlocked"].astype(float), scenario=[tags[p] for p in df["point"]])
     return zclab.aggregate(df, metrics=["deadlocked", "packets", "throughput_gbps"],
@@ -174,7 +174,7 @@ def flow_config(host: str, policy: str, limiter_pps: float | None = None, share:
         {"name": "small", "rate_pps": FLOW_TOTAL_PPS * (1 - share), "size_dist": "fixed",
          "size_bytes": FLOW_SMALL_BYTES, "dest": "local"},
     ]
-    return zclab.Config(**SYNTHETIC_NIC, host=host, policy=policy, arrival="poisson", flows=flows, n_packets=n_packets,
+    return zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, policy=policy, arrival="poisson", flows=flows, n_packets=n_packets,
                         warmup_packets=max(500, n_packets // 10), seed=seed, max_events=100_000_000)
 
 
