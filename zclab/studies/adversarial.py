@@ -55,7 +55,8 @@ def probabilities(quick: bool) -> list[float]:
 def grid(quick: bool) -> list[dict]:
     """Every path x workload x duplicate probability, as a list of points."""
     return [
-        {"policy": pol, "mode": mode, "workload": wl, "duplicate_head_p": p}
+        # the older guest again after the workload's sockets (see copy_vs_zerocopy.workload_sweep)
+        {"policy": pol, "mode": mode, "workload": wl, "duplicate_head_p": p, **SIMPLE_GUEST}
         for pol, mode in PATHS.values() for wl in WORKLOADS for p in probabilities(quick)
     ]
 

@@ -100,7 +100,9 @@ def size_sweep(hosts, quick: bool = True, policy: str = "linux-3.14", seed: int 
 def workload_sweep(hosts, quick: bool = True, policy: str = "linux-3.14", seed: int = 1, store="default",
                    progress=None) -> pd.DataFrame:
     """The workload presets, copy against zero-copy as shipped (``goodcopy_len`` 256)."""
-    points = [{"host": h, "dest": d, "mode": m, "workload": wl}
+    # a point naming a workload brings its sockets back (Config.replace): the older guest
+    # again, whose sockets have no limit (an open-loop one would hold the guest qdisc's)
+    points = [{"host": h, "dest": d, "mode": m, "workload": wl, **SIMPLE_GUEST}
               for h in hosts for d in DESTS for m in MODES for wl in WORKLOADS]
     base = base_config(hosts[0], policy, seed, quick, goodcopy_len=256)
     agg = _sweep(base, points, quick, store, progress)

@@ -53,7 +53,8 @@ def grid(quick: bool) -> list[dict]:
     """Every path x workload preset x condition x ring size, as a list of points."""
     workloads = list(WORKLOAD_PRESETS)
     return [
-        {"policy": pol, "mode": mode, "workload": wl, "straggler_p": sp, "ring_size": ring}
+        # the older guest again after the workload's sockets (see copy_vs_zerocopy.workload_sweep)
+        {"policy": pol, "mode": mode, "workload": wl, "straggler_p": sp, "ring_size": ring, **SIMPLE_GUEST}
         for pol, mode in PATHS.values() for wl in workloads
         for sp in CONDITIONS.values() for ring in RINGS
     ]
