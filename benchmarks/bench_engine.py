@@ -150,7 +150,22 @@ def bench_nic(packets: int, repeats: int) -> None:
         print(f"{name:<14} " + " ".join(f"{c:>27}" for c in cells))
 
 
-POLICIES = ("seed-2011", "ring-quarter-stall")
+POLICIES = ("seed-2011", "linux-3.14", "linux-4.15")
+
+
+def _speed_line(cfg, packets: int, repeats: int) -> str:
+    """The median speed of ``repeats`` runs, or why there is none: a deadlocked run stops
+    early, and packets over its wall time would be no speed at all (the seed's 64 KB
+    sender with the default virtio-net guest deadlocks: docs/model.md section 1)."""
+    import zclab
+
+    speeds = []
+    for _ in range(repeats):
+        r = zclab.simulate(cfg)
+        if r.summary["deadlocked"]:
+            return f"deadlocked after {r.summary['packets']:,} measured packets (no speed)"
+        speeds.append(packets / r.wall_s)
+    return f"{median_speed(speeds) / 1e6:6.2f} M simulated packets/s"
 
 
 def bench_presets(packets: int, repeats: int) -> None:
@@ -161,8 +176,7 @@ def bench_presets(packets: int, repeats: int) -> None:
     for policy in POLICIES:
         for workload in WORKLOAD_PRESETS:
             cfg = zclab.Config(workload=workload, policy=policy, n_packets=packets, warmup_packets=0)
-            speeds = [packets / zclab.simulate(cfg).wall_s for _ in range(repeats)]
-            print(f"  {policy:<16} {workload:<16} {median_speed(speeds) / 1e6:6.2f} M simulated packets/s")
+            print(f"  {policy:<18} {workload:<16} {_speed_line(cfg, packets, repeats)}")
 
 
 # Runs that use the flows of model.md section 7 (a separate compiled variant of
@@ -181,9 +195,8 @@ def bench_flows(packets: int, repeats: int) -> None:
 
     print(f"\n== engine speed with flows ({packets:,} packets, median of {repeats})")
     for name, flows in FLOW_CASES.items():
-        cfg = zclab.Config(flows=flows, n_packets=packets)
-        speeds = [packets / zclab.simulate(cfg).wall_s for _ in range(repeats)]
-        print(f"  {name:<36} {median_speed(speeds) / 1e6:6.2f} M simulated packets/s")
+        cfg = zclab.Config(flows=flows, policy="linux-4.15", n_packets=packets)  # the seed deadlocks here (virtio-net guest)
+        print(f"  {name:<36} {_speed_line(cfg, packets, repeats)}")
 
 
 def bench_first_call() -> None:
