@@ -10,7 +10,7 @@ from zclab import Config
 
 
 def pytest_sessionstart(session):
-    """Compile (or load) the engine's sixteen variants before any test runs. The
+    """Compile (or load) the engine's eight variants before any test runs. The
     suite uses all of them; compiled on first use, several would land in whichever
     test first needs them (one hypothesis test draws most), and on a slow machine
     their compile time alone can pass that test's timeout. A compile takes one core
@@ -19,7 +19,7 @@ def pytest_sessionstart(session):
 
     processes = min(os.cpu_count() or 1, 8)
     seconds = warmup(every_variant=True, processes=processes)
-    print(f"\nzclab: the engine's 16 variants compiled or loaded from numba's cache in {seconds:.1f} s "
+    print(f"\nzclab: the engine's 8 variants compiled or loaded from numba's cache in {seconds:.1f} s "
           f"({processes} process{'es' if processes > 1 else ''})", flush=True)
 
 

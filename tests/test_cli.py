@@ -236,7 +236,7 @@ def test_a_first_run_that_must_compile_says_so_and_a_cached_one_says_nothing(tmp
     assert warm.stdout.strip() == "False", warm.stderr  # the suite's session warmed the cache
     assert main(["simulate", "--set", "n_packets=1000"]) == 0
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: {(False, False, False, False)})
+    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: {(False, False, False)})
     assert main(["simulate", "--set", "n_packets=1000"]) == 0
     assert "compiling the engine for this kind of run" in capsys.readouterr().err
 
@@ -249,7 +249,7 @@ def test_a_sweep_says_when_it_compiles_the_engine_first(tmp_path, monkeypatch, c
     assert main(args) == 0
     assert "compiling" not in capsys.readouterr().out  # the suite's session warmed the cache
     seen = []
-    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: seen.extend(cfgs) or {(False,) * 4, (False, False, False, True)})
+    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: seen.extend(cfgs) or {(False,) * 3, (False, False, True)})
     assert main([*args[:3], str(tmp_path / "store2"), *args[4:]]) == 0
     out = capsys.readouterr().out
     assert "compiling 2 variant(s) of the engine first, 1 at a time" in out

@@ -235,8 +235,8 @@ def uses_guest_extensions(cfg: Config) -> bool:
 
 
 def uses_extensions(cfg: Config) -> bool:
-    """Does the run need the engine's extended variant (the coalesced NIC or a qdisc
-    that drops, several flows, an egress limiter or delay, local delivery, batched
+    """Does the run need the engine's extended variant (a trace, the coalesced NIC or a
+    qdisc that drops, several flows, an egress limiter or delay, local delivery, batched
     copies, an adversarial guest, or the virtio-net guest's napi_tx, chained descriptors
     or socket limits)?
     Batched copies only exist in copy mode: zero-copy mode returns each copy at once."""
@@ -245,7 +245,7 @@ def uses_extensions(cfg: Config) -> bool:
     # synthetic NIC with a lossless queue: the anchors' path, kept free of their branches)
     nic = cfg.lower_dev == "nic" and (cfg.nic_completion == "coalesced" or cfg.qdisc != "backpressure"
                                       or cfg.gso_size > 0)
-    return (nic or len(flows) > 1 or (cfg.tx_batch > 1 and cfg.mode == "copy") or cfg.duplicate_head_p > 0
+    return (cfg.trace_packets > 0 or nic or len(flows) > 1 or (cfg.tx_batch > 1 and cfg.mode == "copy") or cfg.duplicate_head_p > 0
             or any(f["dest"] == "local" or _has_limiter(f) for f in flows) or uses_guest_extensions(cfg))
 
 
@@ -312,17 +312,18 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     trace_i = np.full((n_trace, len(L.TRACE_I)), -1, np.int64)
     call = (args["params"], args["fl_i"], args["fl_f"], args["flow_thresh"], args["flow_alias"], args["size_vals"],
             args["size_thresh"], args["size_alias"], out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i)
-    tracing, extended, open_loop, ooo = variant(cfg)
-    # Variants: without a trace, without flows/limiters/local delivery/batching, closed
-    # loop or in order, numba compiles that machinery out (an omitted argument is a
-    # constant; each variant is compiled on first use and cached on disk).
+    extended, open_loop, ooo = variant(cfg)
+    # Variants: without the extended features (a trace, flows, limiters, local delivery,
+    # batching, the coalesced NIC, the virtio-net guest), closed loop or in order, numba
+    # compiles that machinery out (an omitted argument is a constant; each variant is
+    # compiled on first use and cached on disk).
     kw = {"extended": True} if extended else {}
     if open_loop:
         kw["open_loop"] = True
     if ooo:
         kw["ooo"] = True
     t0 = time.perf_counter()
-    status = run(*call, True, **kw) if tracing else run(*call, **kw)
+    status = run(*call, **kw)
     wall = time.perf_counter() - t0
     rec = out_run[0]
     if status == L.STATUS_MAX_EVENTS:
@@ -359,37 +360,40 @@ def _trace_frame(trace_f: np.ndarray, trace_i: np.ndarray):
     return df[["seq", "head", "len", "flow", "path", "used_idx", *L.TRACE_F]]
 
 
-def variant(cfg: Config) -> tuple[bool, bool, bool, bool]:
-    """The compiled variant of the engine a configuration runs in: (tracing,
-    extended, open_loop, ooo), the compile-time arguments of ``core.run``.
+def variant(cfg: Config) -> tuple[bool, bool, bool]:
+    """The compiled variant of the engine a configuration runs in: (extended,
+    open_loop, ooo), the compile-time arguments of ``core.run``.
 
     >>> variant(Config(completion="out_of_order"))  # the coalesced NIC: extended
-    (False, True, False, True)
+    (True, False, True)
     >>> from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
     >>> variant(Config(**SYNTHETIC_NIC, **SIMPLE_GUEST))  # the older NIC and guest: plain
-    (False, False, False, False)
+    (False, False, False)
+    >>> variant(Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, trace_packets=10))  # a trace: extended
+    (True, False, False)
     """
-    return cfg.trace_packets > 0, uses_extensions(cfg), cfg.arrival == "poisson", cfg.completion == "out_of_order"
+    return uses_extensions(cfg), cfg.arrival == "poisson", cfg.completion == "out_of_order"
 
 
-def _variant_config(tracing: bool, extended: bool, open_loop: bool, ooo: bool) -> Config:
-    """A small configuration that runs in the given variant (local delivery makes it extended)."""
+def _variant_config(extended: bool, open_loop: bool, ooo: bool) -> Config:
+    """A small configuration that runs in the given variant (local delivery and a trace
+    make it extended)."""
     from .presets import SIMPLE_GUEST, SYNTHETIC_NIC
 
     nic = {} if extended else {**SYNTHETIC_NIC, **SIMPLE_GUEST}  # the plain variant's wire and guest
-    return Config(n_packets=100, warmup_packets=0, trace_packets=10 if tracing else 0, dest="local" if extended else "wire",
+    return Config(n_packets=100, warmup_packets=0, trace_packets=10 if extended else 0, dest="local" if extended else "wire",
                   arrival="poisson" if open_loop else "saturate", completion="out_of_order" if ooo else "in_order", **nic)
 
 
 def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) -> float:
     """Compile (or load from the on-disk cache) the engine's variants that
     ``configs`` run in (the default configuration's if none is given; all
-    sixteen with ``every_variant=True``); returns the seconds taken.
+    eight with ``every_variant=True``); returns the seconds taken.
 
-    The engine is compiled in a separate variant for each combination of a
-    trace, the extended features, open loop and out-of-order release (see
-    :func:`variant`), each on its first use (15 to 30 s on 2 cores) and then
-    cached on disk. Call this before timing anything, and before starting
+    The engine is compiled in a separate variant for each combination of the
+    extended features, open loop and out-of-order release (see :func:`variant`),
+    each on its first use (about a minute on one core of this project's 2-core
+    machine: docs/performance.md) and then cached on disk. Call this before timing anything, and before starting
     worker processes, so that they load a variant instead of each compiling it.
 
     A compile uses one core: with ``processes`` above 1 (POSIX only), the
@@ -404,7 +408,7 @@ def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) ->
         raise ValueError(f"warmup: processes={processes!r}: give a whole number, 1 or more")
     wanted = {variant(c) for c in configs} if configs else {variant(Config())}
     if every_variant:
-        wanted = set(itertools.product((False, True), repeat=4))
+        wanted = set(itertools.product((False, True), repeat=3))
     t0 = time.perf_counter()
     missing = sorted(wanted - _loaded_variants() - (_cached_variants() or set()))
     if processes > 1 and len(missing) > 1 and hasattr(os, "fork"):
@@ -423,19 +427,19 @@ def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) ->
     return time.perf_counter() - t0
 
 
-def _flags(sig) -> tuple[bool, bool, bool, bool]:
+def _flags(sig) -> tuple[bool, bool, bool]:
     """The variant of a signature of ``core.run``: a flag left out is typed Omitted."""
     from numba.core import types
 
-    return tuple(not isinstance(t, types.Omitted) for t in sig[-4:])
+    return tuple(not isinstance(t, types.Omitted) for t in sig[-3:])
 
 
-def _loaded_variants() -> set[tuple[bool, bool, bool, bool]]:
+def _loaded_variants() -> set[tuple[bool, bool, bool]]:
     """The variants this process has compiled or loaded."""
     return {_flags(sig) for sig in run.signatures}
 
 
-def _cached_variants() -> set[tuple[bool, bool, bool, bool]] | None:
+def _cached_variants() -> set[tuple[bool, bool, bool]] | None:
     """The variants numba's on-disk cache holds for this source on this machine, read
     from its index without loading any; None if it cannot be read (numba internals:
     warmup then merely forks where loading would have done, and ``to_compile``
@@ -449,9 +453,9 @@ def _cached_variants() -> set[tuple[bool, bool, bool, bool]] | None:
         return None
 
 
-def to_compile(*configs: Config) -> set[tuple[bool, bool, bool, bool]]:
+def to_compile(*configs: Config) -> set[tuple[bool, bool, bool]]:
     """The variants of the engine that simulating ``configs`` in this process must
-    first compile (15 to 40 s each): neither loaded here nor in numba's on-disk
+    first compile (about a minute each): neither loaded here nor in numba's on-disk
     cache. Empty when the cache cannot be read (nothing is known either way).
 
     >>> _ = simulate(n_packets=100); to_compile(Config(n_packets=5))
@@ -462,7 +466,7 @@ def to_compile(*configs: Config) -> set[tuple[bool, bool, bool, bool]]:
     return set() if cached is None else wanted - cached
 
 
-def _compile_share(variants: list[tuple[bool, bool, bool, bool]]) -> None:
+def _compile_share(variants: list[tuple[bool, bool, bool]]) -> None:
     """In a forked process: compile (or load) ``variants`` into numba's on-disk cache.
 
     numba adds an entry to a function's cache by reading its index, adding the

@@ -341,7 +341,7 @@ def _qdisc_run(o, p, now, nic_t, nic_i, nic_head, nic_n, nic_free, nmask, nq, qd
         if p.coal_frames > 0 and o.rg_n == p.coal_frames and done < o.irq_t:
             o.irq_t = done  # ... and the frame count may fire it sooner
         o.clean_t = o.irq_t + p.clean_latency
-        if tracing:
+        if unlikely(tracing):
             k = nq[NQ_QSEQ, q] - p.warmup
             if k >= 0 and k < p.trace_n:
                 trace_f[k, L.T_WIRE_START] = start
@@ -418,7 +418,7 @@ def _deliver(t, length, f, zc, seq, p, fl_i, sp, sns, rs, o,
         o.local_cpu_ns += copy + p.local_rx
         if zc:
             t_zc = start + copy
-    if tracing and k >= 0 and k < p.trace_n:
+    if unlikely(tracing) and k >= 0 and k < p.trace_n:
         trace_f[k, L.T_WIRE_START] = start
         trace_f[k, L.T_WIRE_DONE] = done
     return nic_n, nic_free, loc_n, loc_free, t_zc
@@ -494,7 +494,7 @@ _pow2 = njit(inline="always")(_pow2_at_least)
 @njit(cache=True)
 def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, size_alias,
         out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i,
-        tracing=False, extended=False, open_loop=False, ooo=False):
+        extended=False, open_loop=False, ooo=False):
     """Simulate one configuration.
 
     ``params`` is a one-element array of ``layout.P``; ``fl_i``/``fl_f`` hold
@@ -504,10 +504,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     record), the latency histogram ``hist``, the per-flow results and
     histograms (several flows only) and the trace arrays. Returns the status.
     """
-    # Called without ``tracing``, ``extended``, ``open_loop`` or ``ooo``, the
-    # argument is a compile-time False and numba builds (and caches) a variant
-    # without that machinery: the trace; the features a plain run does not use
-    # (several flows, egress limiters, the local receiver, batched copies); the
+    # Called without ``extended``, ``open_loop`` or ``ooo``, the argument is a
+    # compile-time False and numba builds (and caches) a variant without that
+    # machinery: the features a plain run does not use (the trace, several flows,
+    # egress limiters, the local receiver, batched copies, the coalesced NIC); the
     # open-loop sources and the guest qdisc (2% faster closed loop, measured); the
     # out-of-order release (and, with ``ooo``, the in-order one: 2 to 6% faster
     # in order, measured). Fewer live values, faster loop. Parameters are read
@@ -523,6 +523,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
         raise ValueError("core.run: open_loop and ooo must be params.poisson and params.ooo (simulate passes them)")
     if p.duplicate_p > 0.0 and not extended:
         raise ValueError("core.run: an adversarial guest (duplicate_p > 0) needs extended=True (simulate passes it)")
+    # The trace is recorded in the extended variant, behind a runtime test: a variant
+    # of its own would double the variants to compile (eight, 60 s each on one core),
+    # and the test costs the extended variant about 1% (measured: docs/performance.md)
+    tracing = extended and p.trace_n > 0
+    if p.trace_n > 0 and not extended:
+        raise ValueError("core.run: a trace (trace_n > 0) needs extended=True (simulate passes it)")
     o = out_run[0]  # every running sum lives here (see layout.RUN)
     ring = p.ring
     umask = (p.uio - 1) & NONNEG
@@ -816,7 +822,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 heads[slot].state = H_DONE
                 n_done += 1
                 k = heads[slot].seq - p.warmup if tracing else -1
-                if tracing and k >= 0 and k < p.trace_n:
+                if unlikely(tracing) and k >= 0 and k < p.trace_n:
                     trace_f[k, L.T_DMA_DONE] = now
                 if ooo:
                     done_list[n_done_list & NONNEG] = idx
@@ -885,7 +891,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     heads[slot].state = H_DONE
                     n_done += 1
                     k = heads[slot].seq - p.warmup if tracing else -1
-                    if tracing and k >= 0 and k < p.trace_n:
+                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_DMA_DONE] = now
                     if ooo:
                         done_list[n_done_list & NONNEG] = idx
@@ -954,7 +960,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 bytes_submitted += s_len
                 o.stack_cpu_ns += p.stack_per_packet + p.stack_per_byte * s_len  # tap, bridge, driver
                 k = s_seq - p.warmup if tracing else -1
-                if tracing and k >= 0 and k < p.trace_n:
+                if unlikely(tracing) and k >= 0 and k < p.trace_n:
                     trace_f[k, L.T_SUBMIT] = now
                 zc = 1 if s_path == L.PATH_ZEROCOPY else 0
                 sync = False  # the skb was freed inside sendmsg: its callback has run
@@ -1020,7 +1026,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             if p.coal_frames > 0 and o.rg_n == p.coal_frames and done < o.irq_t:
                                 o.irq_t = done
                             o.clean_t = o.irq_t + p.clean_latency
-                            if tracing and k >= 0 and k < p.trace_n:
+                            if unlikely(tracing) and k >= 0 and k < p.trace_n:
                                 trace_f[k, L.T_WIRE_START] = start
                                 trace_f[k, L.T_WIRE_DONE] = done
                         elif o.qd_n >= p.txqueuelen:
@@ -1090,7 +1096,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                                     cq[e, 1] = done + dma
                                     cq[e, 2] = s_slot
                                     o.cq_n += 1
-                            if tracing and k >= 0 and k < p.trace_n:
+                            if unlikely(tracing) and k >= 0 and k < p.trace_n:
                                 trace_f[k, L.T_WIRE_START] = start
                                 trace_f[k, L.T_WIRE_DONE] = done
                 else:
@@ -1116,7 +1122,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         o.violation = 4
                     heads[slot].state = H_DONE
                     n_done += 1
-                    if tracing and k >= 0 and k < p.trace_n:
+                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_DMA_DONE] = now
                     if ooo:
                         done_list[n_done_list & NONNEG] = s_slot
@@ -1214,7 +1220,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         g_free_ids[g_nfree & NONNEG] = head
                         g_nfree += 1
                     k = seq - p.warmup if tracing else -1
-                    if tracing and k >= 0 and k < p.trace_n:
+                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_USED] = now
                         trace_i[k, L.T_USED_IDX] = returned  # its position in the used ring
                     returned += 1
@@ -1366,7 +1372,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     s_len = length
                     s_flow = next_f
                     s_post = avail[av_head & amask].post
-                    if tracing:
+                    if unlikely(tracing):
                         s_seq = avail[av_head & amask].seq
                     s_path = path
                     av_head = (av_head + 1) & amask
@@ -1394,7 +1400,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if extended:
                             heads[slot].flow = s_flow
                         heads[slot].post = s_post
-                        if tracing:
+                        if unlikely(tracing):
                             heads[slot].seq = s_seq
                         heads[slot].rec = t_w
                         upend_idx += 1
@@ -1416,7 +1422,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if unlikely(n_held > o.outstanding_max):
                             o.outstanding_max = n_held
                     k = s_seq - p.warmup if tracing else -1
-                    if tracing and k >= 0 and k < p.trace_n:
+                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_FETCH] = t_w
                         trace_i[k, L.T_PATH] = path
                     w_phase = PH_SERVICE_END
@@ -1444,10 +1450,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     if extended:
                         avail[slot].flow = g_flow
                     avail[slot].post = now
-                    if tracing:
+                    if unlikely(tracing):
                         avail[slot].seq = posted
                     k = posted - p.warmup if tracing else -1
-                    if tracing and k >= 0 and k < p.trace_n:
+                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
                         trace_f[k, L.T_POST] = now
                         trace_i[k, L.T_SEQ] = posted
                         trace_i[k, L.T_HEAD] = g_id

@@ -6,25 +6,30 @@ invariant checks, the end of the run, the opening of the measured window and
 the worker's rare stops so. LLVM weighs block placement and register
 allocation by how often blocks run; without the hints it guesses, and on the
 event loop it guessed badly: 3 to 8% faster on IMIX with them (measured: see
-docs/performance.md). Outside compiled code ``unlikely`` returns its argument::
+docs/performance.md).
 
-    >>> unlikely(3 > 4)
-    False
+``unlikely`` is an intrinsic, usable in compiled code only: numba lowers the
+call in place, into the caller's branch, where LLVM turns an expect into
+branch weights. It used to be an ``@overload(inline="always")`` with a Python
+fallback, but inlining an overload makes numba run dead-code elimination over
+the whole caller once more: a fifth of the engine's compile time (a variant
+took 85 s, 62 s without; docs/performance.md).
 """
 
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
-
-
-def unlikely(cond: bool) -> bool:
-    """``cond``, with the hint that it is almost always false (compiled code only)."""
-    return cond
+from numba.extending import intrinsic
 
 
 @intrinsic
-def _expect_false(typingctx, cond):
+def unlikely(typingctx, cond):
+    """``cond``, with the hint that it is almost always false (compiled code only).
+
+    >>> from numba import njit
+    >>> njit(lambda x: 1 if unlikely(x > 4) else 0)(3)
+    0
+    """
     if not isinstance(cond, types.Boolean):
         return None
 
@@ -34,12 +39,3 @@ def _expect_false(typingctx, cond):
         return builder.call(fn, [args[0], ir.Constant(i1, 0)])
 
     return types.boolean(cond), codegen
-
-
-# Inlined in numba's own IR, so that the intrinsic's result feeds the caller's
-# branch directly: LLVM turns an expect into branch weights only there.
-@overload(unlikely, inline="always")
-def _unlikely_jit(cond):
-    if isinstance(cond, types.Boolean):
-        return lambda cond: _expect_false(cond)
-    return None
