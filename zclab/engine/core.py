@@ -763,10 +763,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 t_host = g_next
             t = t_host if not open_loop or t_host <= a_next else a_next
             if unlikely(t_host == INF or t < now):  # rarely: one test for both
-                if t_host == INF and (not open_loop or g_state != G_IDLE or (
+                if t_host == INF and (t == INF or not open_loop or g_state != G_IDLE or (
                         socks and not _any_room(fl_i, p.n_flows))):
                     # nothing can ever wake anyone (model.md section 2); open loop, an idle guest
-                    # waits for an arrival, unless no flow's socket can ever take one
+                    # waits for an arrival, unless no flow's socket can ever take one, or no
+                    # arrival is due either (never dispatch at INF: the heap would pop empty)
                     status = L.STATUS_DEADLOCK
                     break
                 if t < now:
