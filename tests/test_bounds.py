@@ -6,6 +6,7 @@ combination the fields' own bounds allow but the model does not, a SimulationErr
 at the event cap. Never a segmentation fault, an infinity or a hang."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -141,3 +142,27 @@ def anywhere(draw):
 @given(anywhere())
 def test_a_run_anywhere_in_the_valid_space_ends_with_a_finite_result_or_a_clear_error(kw):
     assert _outcome(kw) in ("ok", "config", "cap")
+
+
+def test_debug_raises_for_a_violation_the_end_of_run_checks_find(monkeypatch):
+    # The loop stops at a violation under debug; byte conservation is checked after the
+    # loop, in a run that finished. A stand-in engine reports such a run: debug must
+    # raise for it, and without debug the summary must count it.
+    from zclab import simulation
+    from zclab.engine import layout as L
+    from zclab.simulation import InvariantViolation
+
+    real = simulation.run
+
+    def conservation_broken(*args, **kw):
+        status = real(*args, **kw)
+        out = args[8][0]
+        out["violations"] += 1
+        out["first_violation"] = 8
+        return status
+
+    monkeypatch.setattr(simulation, "run", conservation_broken)
+    assert 8 in L.VIOLATIONS
+    with pytest.raises(InvariantViolation, match=re.escape(L.VIOLATIONS[8][:20])):
+        simulate(n_packets=500, debug=True)
+    assert simulate(n_packets=500).summary["invariant_violations"] == 1

@@ -332,7 +332,9 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
             f"{int(rec['m_returned'])} of n_packets={cfg.n_packets} measured packets; "
             "raise max_events if the configuration is meant to be this slow (for example heavy open-loop overload)"
         )
-    if status == L.STATUS_VIOLATION:
+    if status == L.STATUS_VIOLATION or (cfg.debug and rec["violations"] > 0):
+        # (debug stops the loop at a violation; one found by the end-of-run checks,
+        # byte conservation, ends a run that finished: debug raises for it too)
         code = int(rec["first_violation"])
         raise InvariantViolation(
             f"invariant violated at t={rec['first_violation_t']:.1f} ns: {L.VIOLATIONS.get(code, code)} (debug=True)"
