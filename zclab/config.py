@@ -34,6 +34,7 @@ import csv
 import dataclasses
 import difflib
 import inspect
+import io
 import json
 import math
 import numbers
@@ -549,12 +550,31 @@ def _parse_size_table(value: Any) -> tuple[tuple[int, float], ...]:
     return tuple(table)
 
 
-def _read_size_csv(path: str) -> list[tuple[str, str]]:
+#: the largest size table, flows or spec file read (a table of a few hundred rows is
+#: kilobytes; /dev/zero or a stray dump would otherwise fill memory)
+MAX_TABLE_FILE_BYTES = 16 * 2**20
+
+
+def read_table_file(name: str, path: str, what: str = "the file") -> str:
+    """The text of a file a parameter names (a size table, flows), refused by name if it
+    is not a regular file, not UTF-8 text or larger than MAX_TABLE_FILE_BYTES."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ConfigError(name, path, f"{what} is not a regular file")
     try:
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read(MAX_TABLE_FILE_BYTES + 1)
+    except UnicodeDecodeError:
+        raise ConfigError(name, path, f"{what} is not UTF-8 text") from None
     except OSError as exc:
-        raise ConfigError("size_table", path, f"cannot read the CSV file ({exc.strerror})") from None
+        raise ConfigError(name, path, f"cannot read {what} ({exc.strerror})") from None
+    if len(text) > MAX_TABLE_FILE_BYTES:
+        raise ConfigError(name, path, f"{what} is larger than {MAX_TABLE_FILE_BYTES // 2**20} MiB: refused")
+    return text
+
+
+def _read_size_csv(path: str) -> list[tuple[str, str]]:
+    text = read_table_file("size_table", path, "the CSV file")
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].lstrip().startswith("#")]
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]  # header
     bad = [r for r in rows if len(r) != 2]
@@ -657,10 +677,7 @@ def _check_flow(i: int, flow: tuple, v: dict) -> None:
 
 
 def _read_flows_file(path: str, suffix: str) -> Any:
-    try:
-        text = open(path).read()
-    except OSError as exc:
-        raise ConfigError("flows", path, f"cannot read the file ({exc.strerror})") from None
+    text = read_table_file("flows", path)
     try:
         if suffix == ".json":
             return json.loads(text)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ConfigError
+from .config import MAX_TABLE_FILE_BYTES, Config, ConfigError
 from .presets import PRESET_KINDS, preset_kind
 from .sweep import SweepError, expand
 
@@ -61,7 +61,15 @@ class SweepSpec:
 
 
 def _read(path: Path) -> dict:
-    text = path.read_text()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(MAX_TABLE_FILE_BYTES + 1)
+    except UnicodeDecodeError:
+        raise SweepError(f"{path}: not a text file (a sweep spec is TOML or YAML, in UTF-8)") from None
+    except OSError as exc:
+        raise SweepError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(text) > MAX_TABLE_FILE_BYTES:
+        raise SweepError(f"{path}: larger than {MAX_TABLE_FILE_BYTES // 2**20} MiB: refused (a sweep spec is a few lines)")
     if path.suffix.lower() == ".toml":
         import tomllib
 
@@ -91,12 +99,17 @@ def _base_config(base: Any, where: str) -> Config:
     presets = params.pop("preset", [])
     if isinstance(presets, str):
         presets = [presets]
+    if not isinstance(presets, list) or not all(isinstance(n, str) for n in presets):
+        raise SweepError(f"{where}: base.preset={presets!r}: must be a preset's name or a list of names")
     for name in presets:
         kind = preset_kind(name)
         if kind is None:
             known = "; ".join(f"{k}: {', '.join(t)}" for k, t in PRESET_KINDS.items())
             raise SweepError(f"{where}: base.preset={name!r}: unknown preset ({known})")
-        params.setdefault(kind, name)
+        if kind in params:
+            # as on the command line: one preset of each kind (a second would be dropped)
+            raise SweepError(f"{where}: base.preset={name!r}: a {kind} preset ({params[kind]!r}) was already given")
+        params[kind] = name
     try:
         return Config(**params)
     except ConfigError as exc:

@@ -1,0 +1,65 @@
+"""Files a user hands zclab (sweep specs, size tables, flows) that are not what they
+should be are refused by name, with exit 2 from the CLI: binary files, devices, files
+past the size bound, and specs with the wrong types. (Issue 20.)"""
+
+import pytest
+
+from zclab import Config, ConfigError
+from zclab.cli import main
+from zclab.config import MAX_TABLE_FILE_BYTES
+from zclab.spec import load_spec
+from zclab.sweep import SweepError
+
+BINARY = bytes(range(128, 256)) * 3  # not UTF-8
+
+
+def _one_line_error(capsys, *fragments):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("zclab: error: "), err
+    for f in fragments:
+        assert f in err, (f, err)
+
+
+@pytest.mark.parametrize("body, fragment", [
+    (BINARY, "not a text file"),
+    (b'name = "x"\n[base]\nn_packets = 500\npreset = 5\n[grid]\nseed = [1, 2]\n', "base.preset=5: must be a preset's name"),
+    (b'name = "x"\n[base]\npreset = ["linux-3.14", "linux-4.15"]\n[grid]\nseed = [1, 2]\n',
+     "a policy preset ('linux-3.14') was already given"),
+])
+def test_a_spec_that_is_not_text_or_has_the_wrong_types_is_refused_by_name(tmp_path, capsys, body, fragment):
+    spec = tmp_path / "bad.toml"
+    spec.write_bytes(body)
+    with pytest.raises(SweepError, match="bad.toml"):
+        load_spec(spec)
+    assert main(["sweep", str(spec), "--store", str(tmp_path / "s"), "--dry-run", "--no-progress"]) == 2
+    _one_line_error(capsys, "bad.toml", fragment)
+
+
+def test_a_spec_past_the_size_bound_is_refused_before_it_is_parsed(tmp_path):
+    spec = tmp_path / "huge.toml"
+    spec.write_text('name = "x"\n' + "#" * MAX_TABLE_FILE_BYTES + "\n")
+    with pytest.raises(SweepError, match="larger than 16 MiB"):
+        load_spec(spec)
+
+
+@pytest.mark.parametrize("field, fragment", [("size_table", "the CSV file is not UTF-8 text"),
+                                             ("flows", "the file is not UTF-8 text")])
+def test_a_binary_table_file_is_refused_by_name_with_exit_2(tmp_path, capsys, field, fragment):
+    path = tmp_path / ("t.csv" if field == "size_table" else "f.json")
+    path.write_bytes(BINARY)
+    extra = ["--set", "size_dist=empirical"] if field == "size_table" else []
+    value = str(path) if field == "size_table" else "@" + str(path)
+    assert main(["simulate", "--set", "n_packets=100", *extra, "--set", f"{field}={value}"]) == 2
+    _one_line_error(capsys, field, fragment)
+
+
+def test_a_device_or_an_oversized_file_as_a_size_table_is_refused_without_reading_it_whole(tmp_path):
+    with pytest.raises(ConfigError, match="not a regular file"):
+        Config(size_dist="empirical", size_table="/dev/zero")
+    big = tmp_path / "big.csv"
+    big.write_text("size,weight\n" + "64,1\n" * (MAX_TABLE_FILE_BYTES // 5))
+    with pytest.raises(ConfigError, match="larger than 16 MiB"):
+        Config(size_dist="empirical", size_table=str(big))
+    small = tmp_path / "ok.csv"
+    small.write_text("size,weight\n64,7\n1500,1\n")
+    assert Config(size_dist="empirical", size_table=str(small)).size_table == ((64, 7.0), (1500, 1.0))
