@@ -63,3 +63,15 @@ def test_a_device_or_an_oversized_file_as_a_size_table_is_refused_without_readin
     small = tmp_path / "ok.csv"
     small.write_text("size,weight\n64,7\n1500,1\n")
     assert Config(size_dist="empirical", size_table=str(small)).size_table == ((64, 7.0), (1500, 1.0))
+
+
+def test_minus_zero_and_zero_and_an_int_for_a_float_give_one_key_and_one_seed():
+    from zclab.store import point_key
+    from zclab.sweep import derive_seed
+
+    same = [Config(small_fraction=-0.0, kick_ns=0), Config(small_fraction=0.0, kick_ns=0.0),
+            Config(small_fraction=0, kick_ns=-0.0)]
+    assert len({point_key(c) for c in same}) == 1
+    assert len({derive_seed(c, 3) for c in same}) == 1
+    assert all(c == same[0] for c in same)
+    assert point_key(Config(small_fraction=0.5)) != point_key(same[0])  # a key still tells configurations apart

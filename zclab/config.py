@@ -351,7 +351,7 @@ def _check_value(name: str, value: Any) -> Any:
     else:  # float
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ConfigError(name, value, "must be a number")
-        value = float(value)
+        value = float(value) + 0.0  # -0.0 is 0.0: one configuration, one key and seed
         if not math.isfinite(value):
             raise ConfigError(name, value, "must be a finite number")
     lo, hi = meta.get("min"), meta.get("max")
