@@ -75,3 +75,27 @@ def test_minus_zero_and_zero_and_an_int_for_a_float_give_one_key_and_one_seed():
     assert len({derive_seed(c, 3) for c in same}) == 1
     assert all(c == same[0] for c in same)
     assert point_key(Config(small_fraction=0.5)) != point_key(same[0])  # a key still tells configurations apart
+
+
+def test_a_sweep_starts_no_more_workers_than_runs_and_checks_the_number(tmp_path, monkeypatch):
+    import importlib
+
+    from zclab import sweep
+
+    S = importlib.import_module("zclab.sweep")  # the module (zclab.sweep is also the function)
+
+    seen = []
+    real = S.ProcessPoolExecutor
+
+    def recording(*args, max_workers=None, **kw):
+        seen.append(max_workers)
+        return real(*args, max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(S, "ProcessPoolExecutor", recording)
+    with pytest.warns(RuntimeWarning, match="more than this machine's"):
+        df = sweep(Config(n_packets=300, warmup_packets=0), {"seed": [1, 2, 3, 4, 5]}, store=None, workers=1000,
+                   progress=False)
+    assert len(df) == 5 and seen == [5]  # five runs: five workers, not a thousand
+    for bad in (0, -1, 2.5, True, "4"):
+        with pytest.raises(SweepError, match=r"workers=.*at least 1"):
+            sweep(Config(n_packets=300), {"seed": [1]}, store=None, workers=bad)

@@ -39,6 +39,7 @@ import json
 import math
 import os
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -240,6 +241,8 @@ def sweep(
     """
     import pandas as pd
 
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SweepError(f"workers={workers!r}: give a whole number of at least 1, or None for one per core")
     if flush_seconds is None:
         flush_seconds = float(os.environ.get("ZCLAB_FLUSH_SECONDS", "2"))
     p = plan(base, grid, replications, store=store, **overrides)
@@ -285,7 +288,12 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
     """Run the items, feeding finished rows to the writer; on any exit, flush what finished."""
     from .simulation import warmup
 
-    workers = workers or os.cpu_count() or 1
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores and len(todo) > cores:
+        warnings.warn(f"zclab.sweep: workers={workers} is more than this machine's {cores} cores: "
+                      "the runs share them (no faster than one worker per core)", RuntimeWarning, stacklevel=3)
+    # never more worker processes than runs to compute
+    workers = min(workers or cores, len(todo))
     bar = _progress_bar(len(todo), progress)
     try:
         if client is not None:
