@@ -99,3 +99,68 @@ def test_a_sweep_starts_no_more_workers_than_runs_and_checks_the_number(tmp_path
     for bad in (0, -1, 2.5, True, "4"):
         with pytest.raises(SweepError, match=r"workers=.*at least 1"):
             sweep(Config(n_packets=300), {"seed": [1]}, store=None, workers=bad)
+
+
+def test_the_store_reads_only_its_own_files_and_tells_damage_from_a_failed_read(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    import zclab
+    from zclab import sweep
+    from zclab.store import Store, StoreWarning
+
+    store = tmp_path / "store"
+    for seed in (1, 2):  # two sweeps, two files of one row each
+        sweep(Config(n_packets=300, warmup_packets=0), {"seed": [seed]}, store=store, workers=1, progress=False)
+    own = sorted(store.glob("part-*.parquet"))
+    assert len(own) == 2
+    # a Parquet file of another schema: named, left out, left in place (not renamed)
+    pd.DataFrame({"x": [1.0, 2.0], "y": ["a", "b"]}).to_parquet(store / "part-zzforeign.parquet")
+    with pytest.warns(StoreWarning, match="part-zzforeign.parquet is not a file of this store"):
+        df = zclab.load(store)
+    assert len(df) == 2 and "x" not in df.columns and (store / "part-zzforeign.parquet").exists()
+    (store / "part-zzforeign.parquet").unlink()
+    # a read that fails with an errno (too many open files): reported, the file kept whole
+    real = pq.read_table
+
+    def emfile(path, *a, **kw):
+        if str(path) == str(own[0]):
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(pq, "read_table", emfile)
+    with pytest.warns(StoreWarning, match="could not be read .Too many open files.*left in place"):
+        assert len(Store(store).load()) == 1
+    assert own[0].exists() and not list(store.glob("*.corrupt"))
+    monkeypatch.setattr(pq, "read_table", real)
+    # a truncated file is damage: set aside as *.corrupt, and the warning says so
+    own[0].write_bytes(own[0].read_bytes()[:100])
+    with pytest.warns(StoreWarning, match="is damaged.*moved to"):
+        assert len(Store(store).load()) == 1
+    assert (store / (own[0].name + ".corrupt")).exists()
+
+
+def test_load_of_a_missing_store_names_it_and_an_empty_store_has_the_columns(tmp_path):
+    import zclab
+    from zclab.sweep import METRIC_COLUMNS, PARAM_COLUMNS
+
+    with pytest.raises(FileNotFoundError, match="no result store at .*nowhere"):
+        zclab.load(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    df = zclab.load(tmp_path / "empty")
+    assert len(df) == 0 and {"key", "mpps", "ring_size"} <= set(df.columns)
+    assert set(PARAM_COLUMNS) <= set(df.columns) and set(METRIC_COLUMNS) <= set(df.columns)
+
+
+def test_a_killed_writes_temporary_file_is_removed_by_the_next_writer(tmp_path):
+    from zclab.store import Store
+
+    store = tmp_path / "store"
+    store.mkdir()
+    stale = store / ".part-20261205T000000-abc.parquet.tmp"
+    stale.write_bytes(b"half a file")
+    with Store(store).lock():
+        assert not stale.exists()

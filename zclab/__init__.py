@@ -28,10 +28,17 @@ from .sweep import SweepError, aggregate, sweep
 
 
 def load(store=None):
-    """Read a result store (default ``data/store`` or ``$ZCLAB_STORE``) back as one frame."""
+    """Read a result store (default ``data/store`` or ``$ZCLAB_STORE``) back as one frame.
+
+    A directory that does not exist is an error that names it (a typo would otherwise
+    read as an empty store); an empty store gives the columns and no rows."""
     from .store import default_store
 
-    return Store(store if store is not None else default_store()).load()
+    path = store if store is not None else default_store()
+    st = path if isinstance(path, Store) else Store(path)
+    if not st.path.is_dir():
+        raise FileNotFoundError(f"zclab.load: no result store at {st.path} (a directory a sweep wrote)")
+    return st.load()
 
 __version__ = "0.1.0"
 

@@ -69,6 +69,19 @@ def default_store() -> Path:
     return Path(os.environ.get("ZCLAB_STORE", DEFAULT_STORE))
 
 
+def _foreign(schema) -> str:
+    """Why a Parquet schema is not one this store writes ('' if it is): its rows carry a
+    string ``key`` and the ``model_version`` that made them."""
+    import pyarrow as pa
+
+    names = set(schema.names)
+    if "key" not in names or "model_version" not in names:
+        return "no key or model_version column"
+    if not (pa.types.is_string(schema.field("key").type) or pa.types.is_large_string(schema.field("key").type)):
+        return f"its key column is {schema.field('key').type}, not text"
+    return ""
+
+
 class Store:
     """A directory of Parquet files of result rows (see the module docstring)."""
 
@@ -85,21 +98,35 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
     def _read(self, path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """One file's rows, or None (with a warning that says why) for a file that is
+        not the store's own, is damaged, or cannot be read just now."""
         import pyarrow.parquet as pq
 
         try:
+            schema = pq.read_schema(path)
+            if _foreign(schema):
+                warnings.warn(f"store: {path} is not a file of this store ({_foreign(schema)}); "
+                              "left out of this load, and left in place", StoreWarning, stacklevel=3)
+                return None
             return pq.read_table(path, columns=columns).to_pandas()
+        except OSError as exc:
+            if exc.errno is not None:
+                # EMFILE, EIO, EACCES, ...: the file may be sound; this read failed
+                warnings.warn(f"store: {path} could not be read ({exc.strerror}); its rows are left out of this "
+                              "load, the file is left in place", StoreWarning, stacklevel=3)
+                return None
+            reason = exc  # an error of pyarrow's own (no errno): the file's content
         except Exception as exc:  # truncated or corrupted: set it aside, never use it
-            bad = path.with_name(path.name + ".corrupt")
-            with contextlib.suppress(OSError):
-                os.replace(path, bad)
-            warnings.warn(
-                f"store: {path} is unreadable ({type(exc).__name__}: {exc}); moved to {bad.name}, "
-                "its points will be computed again",
-                StoreWarning,
-                stacklevel=3,
-            )
-            return None
+            reason = exc
+        bad = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, bad)
+            where = f"moved to {bad.name}"
+        except OSError as exc:
+            where = f"could not be moved aside ({exc.strerror})"
+        warnings.warn(f"store: {path} is damaged ({type(reason).__name__}: {reason}); {where}; "
+                      "its points will be computed again", StoreWarning, stacklevel=3)
+        return None
 
     def keys(self) -> set[str]:
         """The keys of every readable row."""
@@ -111,12 +138,16 @@ class Store:
         return keys
 
     def load(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """Every readable row (or those with the given keys) as one frame, one row per key."""
+        """Every readable row (or those with the given keys) as one frame, one row per key;
+        an empty store gives the frame of a sweep's columns with no rows."""
         import pandas as pd
 
         frames = [df for f in self.files() if (df := self._read(f)) is not None]
         if not frames:
-            return pd.DataFrame()
+            from .sweep import META_COLUMNS, METRIC_COLUMNS, PARAM_COLUMNS, TAIL_COLUMNS
+
+            return pd.DataFrame(columns=[c for c in META_COLUMNS + PARAM_COLUMNS + METRIC_COLUMNS + TAIL_COLUMNS
+                                         if c != "point"])
         df = pd.concat(frames, ignore_index=True)
         df = df.drop_duplicates("key", keep="first")  # two writers of one point: the same numbers
         if keys is not None:
@@ -162,6 +193,10 @@ class Store:
                 fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 raise RuntimeError(f"store {self.path} is in use by another sweep (lock file {self.path / '.lock'})") from None
+            # only a writer that holds the lock writes: any temporary file now is a killed write's
+            for tmp in self.path.glob(".part-*.parquet.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
             try:
                 yield self
             finally:
