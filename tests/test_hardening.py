@@ -164,3 +164,11 @@ def test_a_killed_writes_temporary_file_is_removed_by_the_next_writer(tmp_path):
     stale.write_bytes(b"half a file")
     with Store(store).lock():
         assert not stale.exists()
+
+
+def test_a_malformed_scheduler_address_is_exit_2_naming_it(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "x"\n[base]\nn_packets = 300\n[grid]\nseed = [1, 2]\n')
+    assert main(["sweep", str(spec), "--store", str(tmp_path / "st"), "--scheduler", "not a url::", "--no-progress"]) == 2
+    _one_line_error(capsys, "--scheduler 'not a url::': not an address")

@@ -158,7 +158,7 @@ def _cmd_simulate(args) -> int:
 
     cfg = build_config(args.preset, args.set)
     if to_compile(cfg):  # say why the first run of a kind is silent for half a minute
-        print("zclab: compiling the engine for this kind of run (once: it is then cached on disk; 15 to 40 s)",
+        print("zclab: compiling the engine for this kind of run (once: it is then cached on disk; about a minute)",
               file=sys.stderr, flush=True)
     # Compiled code does not look at Python's interrupt flag: a Ctrl-C would wait for
     # the run to end, hours for a long one. One run has nothing to save, so let SIGINT
@@ -205,14 +205,19 @@ def _cmd_sweep(args) -> int:
         if n:
             at_once = min(n, workers or os.cpu_count() or 1)
             print(f"compiling {n} variant(s) of the engine first, {at_once} at a time (once: they are then cached "
-                  "on disk; 15 to 40 s each)", flush=True)
+                  "on disk; about a minute each)", flush=True)
     client = None
     if args.scheduler:
         try:
             from distributed import Client
         except ImportError:
             raise UsageError("--scheduler needs dask.distributed: pip install 'zclab[dask]'") from None
-        client = Client(args.scheduler)
+        try:
+            client = Client(args.scheduler)
+        except ValueError as exc:
+            raise UsageError(f"--scheduler {args.scheduler!r}: not an address ({exc}); give tcp://HOST:PORT") from None
+        except OSError as exc:
+            raise UsageError(f"--scheduler {args.scheduler!r}: no Dask scheduler answered ({exc})") from None
     t0 = time.perf_counter()
     try:
         df = sweep(spec.base, spec.grid, spec.replications, store=store, workers=workers, client=client,
