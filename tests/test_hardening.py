@@ -172,3 +172,17 @@ def test_a_malformed_scheduler_address_is_exit_2_naming_it(tmp_path, capsys):
     spec.write_text('name = "x"\n[base]\nn_packets = 300\n[grid]\nseed = [1, 2]\n')
     assert main(["sweep", str(spec), "--store", str(tmp_path / "st"), "--scheduler", "not a url::", "--no-progress"]) == 2
     _one_line_error(capsys, "--scheduler 'not a url::': not an address")
+
+
+def test_any_row_of_a_sweep_reproduces_through_config_from_row():
+    from zclab import simulate, sweep
+
+    points = [{"seed": 4}, {"flows": '[{"name": "a"}, {"name": "b", "dest": "local"}]'},
+              {"size_dist": "empirical", "size_table": "64:1,1500:2"}, {"completion": "out_of_order", "debug": True}]
+    df = sweep(Config(n_packets=400, warmup_packets=50), points, store=None, workers=1, progress=False)
+    assert df["flows"].isna().sum() == 3  # a frame that mixes points with and without flows: NaN
+    with pytest.raises(ConfigError):
+        Config.from_dict(df.iloc[0].to_dict())  # the whole row: the result columns are no parameters
+    for _, row in df.iterrows():
+        cfg = Config.from_row(row)
+        assert cfg.seed == row["seed"] and simulate(cfg).summary["latency_p99_ns"] == row["latency_p99_ns"]

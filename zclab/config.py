@@ -226,6 +226,29 @@ class Config:
         """Rebuild a configuration from :meth:`to_dict` output (or any subset)."""
         return cls(**dict(d))
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Config":
+        """The configuration of one row of a sweep's frame (or of ``zclab.load()``'s):
+        its parameter columns, the result columns left out. A missing size table or
+        flows table (NaN in a frame that mixes points with and without one) is None.
+
+        >>> import zclab
+        >>> df = zclab.sweep(Config(n_packets=500), {"ring_size": [128, 256]}, store=None, workers=1, progress=False)
+        >>> row = df.iloc[1]
+        >>> bool(zclab.simulate(Config.from_row(row)).summary["mpps"] == row["mpps"])
+        True
+        """
+        d = {}
+        for k, v in row.items():
+            if k not in PARAMETERS:
+                continue
+            if PARAMETERS[k]["kind"] in ("size_table", "flows") and isinstance(v, float) and math.isnan(v):
+                v = None
+            elif hasattr(v, "item") and not isinstance(v, (str, bytes)):
+                v = v.item()  # a NumPy scalar of the frame's column
+            d[k] = v
+        return cls(**d)
+
     # -- derived quantities ---------------------------------------------------
     @property
     def pend_limit(self) -> int:

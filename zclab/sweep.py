@@ -16,7 +16,7 @@ SeedSequence) from the base seed, the point's *whole* configuration and *r*:
 its numbers do not depend on the grid it sits in, the order of the points or
 the number of workers, and adding values to a grid reproduces the old points
 bit for bit. The frame's ``seed`` column is the seed the run used, so
-``zclab.simulate(Config.from_dict(row))`` reproduces any row; ``base_seed``
+``zclab.simulate(Config.from_row(row))`` reproduces any row; ``base_seed``
 is the seed it was derived from.
 
 **Store.** Finished points are written to a :class:`~zclab.store.Store`
