@@ -186,3 +186,24 @@ def test_any_row_of_a_sweep_reproduces_through_config_from_row():
     for _, row in df.iterrows():
         cfg = Config.from_row(row)
         assert cfg.seed == row["seed"] and simulate(cfg).summary["latency_p99_ns"] == row["latency_p99_ns"]
+
+
+def test_a_grid_is_counted_before_it_is_built_and_refused_above_the_limit(tmp_path, capsys):
+    from zclab import sweep
+    from zclab.sweep import count_points, plan
+
+    spec = tmp_path / "big.toml"
+    # 10^9 replications of 2 points (a MemoryError before this limit): refused at once
+    spec.write_text('name = "big"\nreplications = 1000000000\n[base]\nn_packets = 300\n[grid]\nseed = [1, 2]\n')
+    assert main(["sweep", str(spec), "--store", str(tmp_path / "s"), "--dry-run", "--no-progress"]) == 2
+    _one_line_error(capsys, "2 points x 1,000,000,000 replications = 2,000,000,000 runs", "--max-runs")
+    small = tmp_path / "small.toml"
+    small.write_text('name = "small"\n[base]\nn_packets = 300\nwarmup_packets = 0\n[grid]\nseed = [1, 2]\n')
+    assert main(["sweep", str(small), "--store", str(tmp_path / "s"), "--max-runs", "1", "--no-progress"]) == 2
+    _one_line_error(capsys, "2 runs, more than max_runs=1")
+    assert main(["sweep", str(small), "--store", str(tmp_path / "s"), "--max-runs", "2", "--no-progress"]) == 0
+    assert count_points({"seed": range(10**7), "ring_size": [64, 128]}) == 2 * 10**7  # not built
+    with pytest.raises(SweepError, match="20,000,000 runs"):
+        plan(Config(), {"seed": range(10**7), "ring_size": [64, 128]}, store=None)
+    with pytest.raises(SweepError, match="3 runs, more than max_runs=2"):
+        sweep(Config(n_packets=300), {"seed": [1, 2, 3]}, store=None, max_runs=2)

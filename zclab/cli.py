@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 from .config import COMBINATIONS, PARAMETERS, RENAMED, Config, ConfigError, allowed, did_you_mean
 from .result import format_value
-from .sweep import SweepError
+from .sweep import MAX_RUNS, SweepError
 from .presets import PRESET_KINDS, preset_kind
 
 __all__ = ["main", "parse_assignment", "parse_value", "parse_flows", "parse_parameter"]
@@ -182,13 +182,15 @@ def _cmd_sweep(args) -> int:
     from .store import default_store
     from .sweep import plan, sweep
 
-    spec = load_spec(args.spec)  # every point validated before anything runs
+    if args.max_runs < 1:
+        raise UsageError(f"--max-runs {args.max_runs}: must be at least 1")
+    spec = load_spec(args.spec, max_runs=args.max_runs)  # counted, then every point validated, before anything runs
     store = args.store or spec.store or default_store()
     output = args.output or spec.output
     workers = args.workers
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1")
-    p = plan(spec.base, spec.grid, spec.replications, store=store)
+    p = plan(spec.base, spec.grid, spec.replications, store=store, max_runs=args.max_runs)
     print(f"zclab sweep {spec.name}: {len(spec.configs)} points x {spec.replications} replications = {p.runs} runs; "
           f"{p.stored} in the store {store}, {len(p.todo)} to compute")
     if args.dry_run:
@@ -221,7 +223,7 @@ def _cmd_sweep(args) -> int:
     t0 = time.perf_counter()
     try:
         df = sweep(spec.base, spec.grid, spec.replications, store=store, workers=workers, client=client,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, max_runs=args.max_runs)
     finally:
         if client is not None:
             client.close()
@@ -584,6 +586,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--output", metavar="FILE", help="write the frame here (.parquet or .csv; default: the spec's output)")
     w.add_argument("--dry-run", action="store_true", help="show the number of runs and a time estimate, run nothing")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    w.add_argument("--max-runs", type=int, default=MAX_RUNS, metavar="N",
+                   help=f"refuse a sweep of more runs than this, before building it (default {MAX_RUNS:,})")
     w.set_defaults(func=_cmd_sweep)
 
     n = sub.add_parser("notebooks", help="run the notebooks of notebooks/ in batch (papermill)")

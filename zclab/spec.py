@@ -36,7 +36,7 @@ from typing import Any
 
 from .config import MAX_TABLE_FILE_BYTES, Config, ConfigError
 from .presets import PRESET_KINDS, preset_kind
-from .sweep import SweepError, expand
+from .sweep import MAX_RUNS, SweepError, check_size, count_points, expand
 
 __all__ = ["SweepSpec", "load_spec"]
 
@@ -116,8 +116,10 @@ def _base_config(base: Any, where: str) -> Config:
         raise SweepError(f"{where}: base: {exc}") from None
 
 
-def load_spec(path: str | os.PathLike) -> SweepSpec:
-    """Read and validate a sweep spec (see the module docstring)."""
+def load_spec(path: str | os.PathLike, max_runs: int = MAX_RUNS) -> SweepSpec:
+    """Read and validate a sweep spec (see the module docstring). Its points and runs
+    are counted from the lists' lengths first: above ``max_runs`` it is refused before
+    any point is built."""
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"{path}: no such file")
@@ -141,6 +143,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         raise SweepError(f"{path}: replications={reps!r}: must be an integer of at least 1")
     base = _base_config(data.get("base"), str(path))
     try:
+        check_size(count_points(grid), reps, max_runs)
         configs = expand(base, grid)
     except SweepError as exc:
         raise SweepError(f"{path}: {exc}") from None

@@ -73,6 +73,39 @@ class SweepFailed(RuntimeError):
 
 # --- the points -------------------------------------------------------------------------------
 
+#: the most runs a sweep builds unless told otherwise (``max_runs``, ``--max-runs``): a
+#: grid is counted from its lists' lengths first, and refused above this before any of
+#: its points is built (10^7 points would fill memory before anything printed)
+MAX_RUNS = 10**6
+
+
+def count_points(grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]] | None) -> int:
+    """The number of points of a grid, from its lists' lengths, without building them.
+
+    >>> count_points({"ring_size": [128, 256, 512], "seed": range(1000)})
+    3000
+    """
+    if grid is None:
+        return 1
+    if isinstance(grid, Mapping):
+        n = 1
+        for v in grid.values():
+            if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+                continue  # a single value: a fixed parameter
+            n *= len(v) if hasattr(v, "__len__") else len(list(v))
+        return n
+    return len(grid) if hasattr(grid, "__len__") else len(list(grid))
+
+
+def check_size(n_points: int, replications: int, max_runs: int = MAX_RUNS) -> None:
+    """Refuse a sweep of more than ``max_runs`` runs (SweepError, before anything is built)."""
+    if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
+        raise SweepError(f"max_runs={max_runs!r}: give a whole number of at least 1")
+    runs = n_points * replications
+    if runs > max_runs:
+        raise SweepError(f"{n_points:,} points x {replications:,} replications = {runs:,} runs, more than "
+                         f"max_runs={max_runs:,}: nothing was built; raise the limit (--max-runs) if you mean it")
+
 def point_params(grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]] | None) -> list[dict]:
     """The parameter dicts of a grid: a cartesian product or an explicit list."""
     if grid is None:
@@ -195,10 +228,13 @@ class Plan:
         return len(self.items) - len({key for *_, key in self.todo})
 
 
-def plan(base=None, grid=None, replications: int = 1, *, store="default", **overrides) -> Plan:
-    """Expand and validate a sweep and find which of its runs the store already has."""
+def plan(base=None, grid=None, replications: int = 1, *, store="default", max_runs: int = MAX_RUNS,
+         **overrides) -> Plan:
+    """Expand and validate a sweep and find which of its runs the store already has.
+    A sweep of more than ``max_runs`` runs is refused before any point is built."""
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise SweepError(f"replications={replications!r}: must be an integer of at least 1")
+    check_size(count_points(grid), replications, max_runs)
     configs = expand(base, grid, **overrides)
     items = []  # (point, config dict with the derived seed, replication, base seed, key)
     for point, cfg in enumerate(configs):
@@ -226,6 +262,7 @@ def sweep(
     client=None,
     progress: bool | None = None,
     flush_seconds: float | None = None,
+    max_runs: int = MAX_RUNS,
     **overrides,
 ) -> pd.DataFrame:
     """Run every point of ``grid`` on top of ``base``, ``replications`` times.
@@ -237,7 +274,8 @@ def sweep(
     reproducible). ``overrides`` are applied to ``base`` (``n_packets=...``).
     ``store=None`` keeps nothing on disk. Finished runs are written to the
     store at least every ``flush_seconds`` (default 2, or ``$ZCLAB_FLUSH_SECONDS``)
-    and whenever the sweep stops, Ctrl-C included.
+    and whenever the sweep stops, Ctrl-C included. A sweep of more than
+    ``max_runs`` runs (:data:`MAX_RUNS`) is refused before anything is built.
     """
     import pandas as pd
 
@@ -245,7 +283,7 @@ def sweep(
         raise SweepError(f"workers={workers!r}: give a whole number of at least 1, or None for one per core")
     if flush_seconds is None:
         flush_seconds = float(os.environ.get("ZCLAB_FLUSH_SECONDS", "2"))
-    p = plan(base, grid, replications, store=store, **overrides)
+    p = plan(base, grid, replications, store=store, max_runs=max_runs, **overrides)
     items, st, todo = p.items, p.store, p.todo
     writer = _Writer(st, flush_seconds)
     if todo:
