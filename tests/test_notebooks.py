@@ -104,11 +104,50 @@ def test_parameters_reach_the_notebook(tmp_path):
     assert runs[0].ok, runs[0].error
     assert json.loads(out.read_text()) == {"n": 3, "label": "from the test", "quick": True, "progress": False}
 
-    # From the command line: -p values are JSON when they parse, else text.
+    # From the command line: -p values take the type of the default in the parameters cell
     code, _, err = run_cli("notebooks", "run", "echo", "-p", "n", "7", "-p", "quick", "true", "-p", "label", "a b",
                            "-p", "out", str(out), "--notebooks-dir", str(d), "--output-dir", str(tmp_path / "runs"))
     assert code == 0, err
     assert json.loads(out.read_text()) == {"n": 7, "label": "a b", "quick": True, "progress": False}
+    # ... as a user types them: False is False (it was the text "False", which is true),
+    # and a text parameter keeps digits as text
+    code, _, err = run_cli("notebooks", "run", "echo", "-p", "quick", "False", "-p", "label", "12",
+                           "-p", "out", str(out), "--notebooks-dir", str(d), "--output-dir", str(tmp_path / "runs"))
+    assert code == 0, err
+    assert json.loads(out.read_text()) == {"n": 1, "label": "12", "quick": False, "progress": False}
+    # a value its type does not take: exit 2 naming it, before anything runs
+    out.unlink()
+    code, _, err = run_cli("notebooks", "run", "echo", "-p", "n", "seven", "-p", "out", str(out),
+                           "--notebooks-dir", str(d), "--output-dir", str(tmp_path / "runs"))
+    assert code == 2 and "n='seven'" in err and "a int" in err and not out.exists(), err
+
+
+def test_an_interrupted_run_never_replaces_the_last_complete_copy(tmp_path, monkeypatch):
+    d = tmp_path / "nbs"
+    make_notebook(d, "slow", "x = 1")
+    runs_dir = tmp_path / "runs"
+    runs = notebooks.run_notebooks(["slow"], notebooks_dir=d, output_dir=runs_dir)
+    assert runs[0].ok
+    complete = (runs_dir / "slow.ipynb").read_bytes()
+
+    import papermill
+
+    real = papermill.execute_notebook
+
+    def interrupted(src, out, **kw):
+        nb = nbformat.read(src, as_version=4)
+        nbformat.write(nb, out)  # papermill has written part of the copy ...
+        raise KeyboardInterrupt  # ... when Ctrl-C comes
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        notebooks.run_notebooks(["slow"], notebooks_dir=d, output_dir=runs_dir)
+    monkeypatch.setattr(papermill, "execute_notebook", real)
+    assert (runs_dir / "slow.ipynb").read_bytes() == complete  # the complete copy stands
+    partial = nbformat.read(runs_dir / "slow.interrupted.ipynb", as_version=4)
+    assert partial.metadata["zclab"]["interrupted"] and partial.metadata["papermill"]["exception"]
+    assert not list(runs_dir.glob(".*.running.ipynb"))
+    assert notebooks._last_full_seconds([d / "slow.ipynb"], runs_dir)  # the complete run still counts
 
 
 def test_the_kernel_is_this_interpreter_with_the_agg_backend(tmp_path, monkeypatch):

@@ -294,17 +294,16 @@ def _write_frame(df, path: Path) -> None:
 
 
 def parse_parameter(key: str, text: str) -> tuple[str, Any]:
-    """A notebook parameter from ``-p KEY VALUE``: JSON when it parses, else the text.
+    """A notebook parameter from ``-p KEY VALUE``, as text: each notebook converts it to
+    the type of the default in its parameters cell (notebooks.typed_parameters), so that
+    ``-p quick False`` is False and ``-p data_dir 1`` stays the text "1".
 
-        >>> parse_parameter("n", "3"), parse_parameter("quick", "true"), parse_parameter("d", "/tmp/x")
-        (('n', 3), ('quick', True), ('d', '/tmp/x'))
+        >>> parse_parameter("n", "3"), parse_parameter("quick", "False")
+        (('n', '3'), ('quick', 'False'))
     """
     if not key.isidentifier():
         raise UsageError(f"-p {key!r}: the parameter name must be a Python identifier")
-    try:
-        return key, json.loads(text)
-    except ValueError:
-        return key, text
+    return key, text
 
 
 def _print_run(run) -> None:

@@ -193,6 +193,63 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(parameters)
 
 
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def typed_parameters(src: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """``parameters`` for notebook ``src``, each given as text converted to the type of
+    its default in the notebook's parameters cell (``quick = False``: "False" is
+    False, "no" too; ``seed = 1``: "7" is 7; a list, dict or None default: JSON; a
+    text default: the text as it is). A value given as text that the type does
+    not take is a NotebookError naming it; a value of another type, or for a name the
+    cell does not declare, is passed as it is.
+
+        >>> typed_parameters(NOTEBOOKS_DIR / "quickstart.ipynb", {"quick": "False", "data_dir": "/tmp/x"})
+        {'quick': False, 'data_dir': '/tmp/x'}
+    """
+    import ast
+
+    import papermill
+
+    declared = papermill.inspect_notebook(str(src))
+    out = {}
+    for key, value in parameters.items():
+        if not isinstance(value, str) or key not in declared:
+            out[key] = value
+            continue
+        try:
+            default = ast.literal_eval(declared[key]["default"])
+        except (ValueError, SyntaxError):
+            out[key] = value  # a default that is an expression: the text as it is
+            continue
+        text = value.strip()
+        try:
+            if isinstance(default, bool):
+                if text.lower() not in _TRUE + _FALSE:
+                    raise ValueError
+                value = text.lower() in _TRUE
+            elif isinstance(default, int):
+                value = int(text)
+            elif isinstance(default, float):
+                value = float(text)
+            elif default is None or isinstance(default, (list, tuple, dict)):
+                import json
+
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    if default is not None:
+                        raise
+                if isinstance(default, tuple) and isinstance(value, list):
+                    value = tuple(value)
+        except ValueError:
+            kind = type(default).__name__
+            raise NotebookError(f"parameter {key}={value!r}: {src.stem} declares {key} = {declared[key]['default']} "
+                                f"(a {kind}); give a {kind}") from None
+        out[key] = value
+    return out
+
+
 # --- inside a notebook ---------------------------------------------------------------------------
 
 def save_frame(df, name: str, directory: str | os.PathLike = "../data") -> Path:
@@ -285,6 +342,8 @@ def run_notebooks(
     injected = {"progress": False, **({"quick": True} if quick else {}), **_check_parameters(parameters)}
     if not sources:
         return []
+    # every notebook's parameters converted, and refused, before any notebook runs
+    typed = {src: typed_parameters(src, injected) for src in sources}
 
     import papermill
 
@@ -293,12 +352,16 @@ def run_notebooks(
     runs = []
     for src in sources:
         out = output_dir / src.name
+        # papermill writes the executed copy as it goes: into a file of its own, which
+        # becomes <name>.ipynb only once the run has ended (an interrupted run never
+        # replaces the last complete copy, nor reads as one)
+        running = output_dir / f".{src.stem}.running.ipynb"
         t0 = time.perf_counter()
         error = None
         try:
             with open(output_dir / f"{src.stem}.log", "wb") as log:
                 papermill.execute_notebook(
-                    src, out, parameters=injected,
+                    src, running, parameters=typed[src],
                     kernel_name=kernel,  # never the kernel the notebook's metadata names
                     language="python",  # how to write the parameters, even when the metadata says nothing
                     cwd=notebooks_dir, progress_bar=False, log_output=False,
@@ -307,11 +370,31 @@ def run_notebooks(
                 )
         except Exception as exc:  # any failure is this notebook's, not the batch's
             error = _one_line(exc)
+        except BaseException:  # Ctrl-C: keep the partial copy, marked, beside the last complete one
+            _mark_interrupted(running, output_dir / f"{src.stem}.interrupted.ipynb")
+            raise
+        if running.exists():
+            os.replace(running, out)
         run = NotebookRun(src.stem, src, out, error is None, time.perf_counter() - t0, error)
         runs.append(run)
         if report is not None:
             report(run)
     return runs
+
+
+def _mark_interrupted(running: Path, dest: Path) -> None:
+    """Mark a partly executed copy as interrupted (metadata ``zclab.interrupted`` and
+    ``papermill.exception``) and move it to ``dest``; never raises."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(running, as_version=4)
+        nb.metadata.setdefault("zclab", {})["interrupted"] = True
+        nb.metadata.setdefault("papermill", {})["exception"] = True
+        nbformat.write(nb, dest)
+        running.unlink()
+    except Exception:
+        pass
 
 
 def _last_full_seconds(sources: list[Path], output_dir: Path) -> dict[str, float]:
