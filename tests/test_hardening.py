@@ -207,3 +207,16 @@ def test_a_grid_is_counted_before_it_is_built_and_refused_above_the_limit(tmp_pa
         plan(Config(), {"seed": range(10**7), "ring_size": [64, 128]}, store=None)
     with pytest.raises(SweepError, match="3 runs, more than max_runs=2"):
         sweep(Config(n_packets=300), {"seed": [1, 2, 3]}, store=None, max_runs=2)
+
+
+@pytest.mark.parametrize("output, fragment", [("x.txt", "must end in .parquet or .csv"),
+                                              ("adir.csv", "is a directory")])
+def test_the_output_is_checked_before_the_sweep_starts(tmp_path, capsys, output, fragment):
+    (tmp_path / "adir.csv").mkdir()
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "x"\n[base]\nn_packets = 300\n[grid]\nseed = [1, 2]\n')
+    store = tmp_path / "store"
+    assert main(["sweep", str(spec), "--store", str(store), "--output", str(tmp_path / output), "--no-progress"]) == 2
+    _one_line_error(capsys, fragment)
+    assert not store.exists() or not list(store.glob("part-*"))  # nothing ran
+    assert not list(tmp_path.glob(".*.tmp"))

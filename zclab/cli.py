@@ -187,6 +187,8 @@ def _cmd_sweep(args) -> int:
     spec = load_spec(args.spec, max_runs=args.max_runs)  # counted, then every point validated, before anything runs
     store = args.store or spec.store or default_store()
     output = args.output or spec.output
+    if output:
+        _check_output(Path(output))  # before the sweep, not after it
     workers = args.workers
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1")
@@ -280,6 +282,17 @@ def _estimate(p, workers: int) -> tuple[float, float, int]:
             total += fixed + per_packet * (cfg.n_packets + cfg.warmup_packets)
     total *= len(todo) / len(picks)
     return 1.1 * total / min(workers, len(todo)), t_warm, len(picks)
+
+
+def _check_output(path: Path) -> None:
+    """Refuse a frame's output path that could not be written (UsageError: exit 2)."""
+    if path.suffix.lower() not in (".parquet", ".csv"):
+        raise UsageError(f"--output {str(path)!r}: must end in .parquet or .csv")
+    if path.is_dir():
+        raise UsageError(f"--output {str(path)!r}: is a directory; give a file name ending in .parquet or .csv")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--output {str(path)!r}: its directory cannot be created or written ({parent})")
 
 
 def _write_frame(df, path: Path) -> None:
