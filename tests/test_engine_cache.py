@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import zclab
 
 PACKAGE = Path(zclab.__file__).parent
@@ -45,3 +47,25 @@ def test_an_edit_of_a_helper_drops_the_engine_cache(tmp_path):
     _fake_cache(cache)
     _import_engine(tmp_path)  # and the new digest holds
     assert all(f.exists() for f in files)
+
+
+@pytest.mark.slow
+def test_a_damaged_cache_is_reported_with_its_directory_emptied_and_the_engine_compiled_again(tmp_path):
+    # a copy of the package with the suite's warm cache, every compiled variant of
+    # core.run cut to 1,000 bytes (a full disk, a killed write): the first run said
+    # only "UnpicklingError: pickle data was truncated", and so did every later one
+    shutil.copytree(PACKAGE, tmp_path / "zclab_copy")
+    cache = tmp_path / "zclab_copy" / "engine" / "__pycache__"
+    damaged = sorted(cache.glob("core.run-*.nbc"))
+    assert damaged, "the suite's session leaves a warm cache beside core.py"
+    for f in damaged:
+        f.write_bytes(f.read_bytes()[:1000])
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(tmp_path)
+    code = ("import zclab_copy as z, zclab; "
+            "a = z.simulate(n_packets=2000).summary; b = z.simulate(n_packets=2000).summary; "
+            "c = zclab.simulate(n_packets=2000).summary; print(a['mpps'] == b['mpps'] == c['mpps'])")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-2000:]
+    assert str(cache) in out.stderr and "is damaged (UnpicklingError" in out.stderr
+    assert out.stderr.count("is damaged") == 1  # once: the rebuilt cache serves the second run

@@ -323,7 +323,7 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     if ooo:
         kw["ooo"] = True
     t0 = time.perf_counter()
-    status = run(*call, **kw)
+    status = _run_engine(call, kw)
     wall = time.perf_counter() - t0
     rec = out_run[0]
     if status == L.STATUS_MAX_EVENTS:
@@ -343,6 +343,26 @@ def simulate(config: Config | str | Mapping[str, Any] | None = None, **overrides
     summary = summarize(out, hist, cfg, flow_res_i, flow_res_f, flow_hist)
     trace = _trace_frame(trace_f, trace_i) if n_trace else None
     return Result(config=cfg, summary=summary, trace=trace, wall_s=wall)
+
+
+def _run_engine(call: tuple, kw: dict) -> int:
+    """``core.run(*call, **kw)``; if loading its variant from numba's on-disk cache fails
+    (a file truncated by a full disk or a killed write), the cache is reported with its
+    directory, emptied and the variant compiled again, once."""
+    try:
+        return run(*call, **kw)
+    except Exception as exc:
+        tb, from_cache = exc.__traceback__, False
+        while tb is not None:
+            from_cache |= tb.tb_frame.f_code.co_filename.replace(os.sep, "/").endswith("numba/core/caching.py")
+            tb = tb.tb_next
+        if not from_cache:
+            raise
+        where = getattr(run._cache, "_cache_path", "numba's cache directory")
+        warnings.warn(f"zclab: the engine's compiled code in numba's cache ({where}) is damaged "
+                      f"({type(exc).__name__}: {exc}); emptied, the engine compiles again", RuntimeWarning, stacklevel=3)
+        run._cache.flush()  # an empty index: every variant is compiled (and saved) anew
+        return run(*call, **kw)
 
 
 def record_dict(rec) -> dict[str, float]:
