@@ -220,3 +220,55 @@ def test_the_output_is_checked_before_the_sweep_starts(tmp_path, capsys, output,
     _one_line_error(capsys, fragment)
     assert not store.exists() or not list(store.glob("part-*"))  # nothing ran
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _capped_grid():
+    # point 1 cannot finish within its event cap: SimulationError for that run alone
+    return [{"seed": 1}, {"seed": 2, "max_events": 500}, {"seed": 3}]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_run_that_fails_is_recorded_with_its_point_and_the_sweep_finishes_the_others(tmp_path, workers):
+    from zclab import sweep
+    from zclab.sweep import failures
+
+    base = Config(n_packets=2000, warmup_packets=0)
+    store = tmp_path / "store"
+    with pytest.warns(RuntimeWarning, match="1 of 3 runs failed.*point 1, replication 0: SimulationError"):
+        df = sweep(base, _capped_grid(), store=store, workers=workers, progress=False)
+    assert len(df) == 3 and df["error"].notna().tolist() == [False, True, False]
+    assert df.loc[1, "mpps"] != df.loc[1, "mpps"]  # NaN: no metric for a failed run
+    assert df.loc[0, "mpps"] > 0 and df.loc[2, "mpps"] > 0
+    assert failures(df) == [f"point 1, replication 0: {df.loc[1, 'error']}"] and "max_events=500" in df.loc[1, "error"]
+    # recorded as a deadlock is: a rerun computes nothing, and gives the same frame
+    from zclab.sweep import plan
+
+    assert plan(base, _capped_grid(), store=store).todo == []
+    with pytest.warns(RuntimeWarning, match="1 of 3 runs failed"):
+        again = sweep(base, _capped_grid(), store=store, workers=workers, progress=False)
+    assert again.drop(columns="wall_s").equals(df.drop(columns="wall_s"))
+
+
+def test_strict_stops_at_the_first_failure_naming_it_and_keeps_what_finished(tmp_path):
+    from zclab import sweep
+    from zclab.store import Store
+    from zclab.sweep import SweepFailed
+
+    store = tmp_path / "store"
+    with pytest.raises(SweepFailed, match=r"point 1, replication 0 \(seed=.*\) failed \(strict\): SimulationError"):
+        sweep(Config(n_packets=2000, warmup_packets=0), _capped_grid(), store=store, workers=1, progress=False,
+              strict=True)
+    assert len(Store(store).load()) == 2  # point 0, and the failure itself: saved
+
+
+def test_the_cli_lists_the_failed_runs_and_exits_1(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "x"\n[base]\nn_packets = 2000\nwarmup_packets = 0\n'
+                    '[[points]]\nseed = 1\n[[points]]\nseed = 2\nmax_events = 500\n')
+    args = ["sweep", str(spec), "--store", str(tmp_path / "st"), "--workers", "1", "--no-progress"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "1 of 2 runs failed" in out and "point 1, replication 0: SimulationError" in out
+    assert main([*args[:3], str(tmp_path / "st2"), *args[4:], "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "point 1, replication 0" in err and "failed (strict)" in err and len(err.strip().splitlines()) == 1

@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -180,7 +181,7 @@ def _cmd_sweep(args) -> int:
 
     from .spec import load_spec
     from .store import default_store
-    from .sweep import plan, sweep
+    from .sweep import failures, plan, sweep
 
     if args.max_runs < 1:
         raise UsageError(f"--max-runs {args.max_runs}: must be at least 1")
@@ -224,14 +225,25 @@ def _cmd_sweep(args) -> int:
             raise UsageError(f"--scheduler {args.scheduler!r}: no Dask scheduler answered ({exc})") from None
     t0 = time.perf_counter()
     try:
-        df = sweep(spec.base, spec.grid, spec.replications, store=store, workers=workers, client=client,
-                   progress=not args.no_progress, max_runs=args.max_runs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="zclab.sweep: .* runs failed")  # listed below instead
+            df = sweep(spec.base, spec.grid, spec.replications, store=store, workers=workers, client=client,
+                       progress=not args.no_progress, max_runs=args.max_runs, strict=args.strict)
     finally:
         if client is not None:
             client.close()
     if output:
         _write_frame(df, Path(output))
     print(f"{len(df)} runs in {time.perf_counter() - t0:.1f} s" + (f"; frame written to {output}" if output else ""))
+    failed = failures(df)
+    if failed:
+        # recorded with their reason (in the store too): a rerun does not repeat them
+        print(f"{len(failed)} of {len(df)} runs failed, kept in the frame with their reason (column 'error'):")
+        for line in failed[:20]:
+            print("  " + line)
+        if len(failed) > 20:
+            print(f"  ... and {len(failed) - 20} more")
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -598,6 +610,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--output", metavar="FILE", help="write the frame here (.parquet or .csv; default: the spec's output)")
     w.add_argument("--dry-run", action="store_true", help="show the number of runs and a time estimate, run nothing")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    w.add_argument("--strict", action="store_true",
+                   help="stop at the first run that fails (default: record it with its reason, finish the others)")
     w.add_argument("--max-runs", type=int, default=MAX_RUNS, metavar="N",
                    help=f"refuse a sweep of more runs than this, before building it (default {MAX_RUNS:,})")
     w.set_defaults(func=_cmd_sweep)
@@ -608,7 +622,7 @@ def _parser() -> argparse.ArgumentParser:
     r = nsub.add_parser("run", help="execute notebooks; executed copies go to runs/")
     r.add_argument("names", nargs="*", metavar="NAME", help="notebooks to run, with or without .ipynb (default: every one)")
     r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                   help="inject a parameter (repeatable); VALUE is read as JSON when it parses (true, 3, 0.5), else as text")
+                   help="inject a parameter (repeatable); VALUE takes the type of the parameter's default in the notebook")
     r.add_argument("--quick", action="store_true", help="small, fast runs (injects quick=True)")
     r.add_argument("--output-dir", metavar="DIR", help="where the executed copies go (default: runs/)")
     r.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="longest a cell may run (default 1800)")

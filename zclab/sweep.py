@@ -54,13 +54,14 @@ from .store import MODEL_VERSION, Store, default_store, point_key
 if TYPE_CHECKING:  # imported where used: `import zclab` to simulate needs no pandas (90 MB)
     import pandas as pd
 
-__all__ = ["sweep", "plan", "aggregate", "expand", "derive_seed", "SweepError", "SweepFailed", "PARAM_COLUMNS", "METRIC_COLUMNS"]
+__all__ = ["sweep", "plan", "aggregate", "expand", "derive_seed", "failures", "SweepError", "SweepFailed",
+           "PARAM_COLUMNS", "METRIC_COLUMNS"]
 
 #: Columns of a sweep frame: the run's place, its parameters, its metrics, provenance.
 META_COLUMNS = ["point", "replication"]
 PARAM_COLUMNS = list(PARAMETERS)
 METRIC_COLUMNS = list(SUMMARY_FIELDS)
-TAIL_COLUMNS = ["base_seed", "key", "model_version", "wall_s"]
+TAIL_COLUMNS = ["base_seed", "key", "model_version", "wall_s", "error"]
 
 
 class SweepError(ValueError):
@@ -163,12 +164,23 @@ def derive_seed(cfg: Config, replication: int) -> int:
 # --- running -----------------------------------------------------------------------------------
 
 def _run_items(items: list[tuple[dict, int, int, str]]) -> list[dict]:
-    """Worker side: run (config dict, replication, base seed, key) items, return their rows."""
+    """Worker side: run (config dict, replication, base seed, key) items, return their rows.
+
+    A run that fails for its configuration (the event cap, an invariant violation under
+    debug, a value the engine refuses: SimulationError or ValueError, the same on every
+    machine) is a row too, with its metrics empty and the reason in ``error``, recorded
+    as a deadlock is: the sweep goes on with the others."""
+    from .simulation import SimulationError
+
     rows = []
     for cfg_dict, replication, base_seed, key in items:
-        r = simulate(Config.from_dict(cfg_dict))
-        rows.append({**cfg_dict, **r.summary, "replication": replication, "base_seed": base_seed,
-                     "key": key, "model_version": MODEL_VERSION, "wall_s": r.wall_s})
+        head = {"replication": replication, "base_seed": base_seed, "key": key, "model_version": MODEL_VERSION}
+        try:
+            r = simulate(Config.from_dict(cfg_dict))
+        except (SimulationError, ValueError) as exc:
+            rows.append({**cfg_dict, **head, "wall_s": float("nan"), "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        rows.append({**cfg_dict, **r.summary, **head, "wall_s": r.wall_s, "error": None})
     return rows
 
 
@@ -184,10 +196,13 @@ def _chunks(items: list, workers: int) -> list[list]:
 
 
 class _Writer:
-    """Buffers finished rows and flushes them to the store at least every few seconds."""
+    """Buffers finished rows and flushes them to the store at least every few seconds;
+    with ``strict``, the first failed run flushes and stops the sweep (SweepFailed)."""
 
-    def __init__(self, store: Store | None, flush_seconds: float):
-        self.store, self.flush_seconds = store, flush_seconds
+    def __init__(self, store: Store | None, flush_seconds: float, strict: bool = False,
+                 points: Mapping[str, int] | None = None):
+        self.store, self.flush_seconds, self.strict = store, flush_seconds, strict
+        self.points = points or {}
         self.buffer: list[dict] = []
         self.rows: list[dict] = []
         self.last = time.monotonic()
@@ -195,6 +210,11 @@ class _Writer:
     def add(self, rows: list[dict]) -> None:
         self.buffer.extend(rows)
         self.rows.extend(rows)
+        failed = next((r for r in rows if r.get("error")), None)
+        if self.strict and failed is not None:
+            self.flush()
+            raise SweepFailed(f"{_describe(failed, self.points)} failed (strict): {failed['error']}; "
+                              f"{len(self.rows) - 1} other finished runs are saved")
         if time.monotonic() - self.last >= self.flush_seconds:
             self.flush()
 
@@ -203,6 +223,19 @@ class _Writer:
             self.store.write(_same_columns(self.buffer))
         self.buffer = []
         self.last = time.monotonic()
+
+
+def _describe(row: Mapping[str, Any], points: Mapping[str, int]) -> str:
+    """'point 3, replication 0 (seed=..., ring_size=...)': a run, as a user finds it again."""
+    return f"point {points.get(row['key'], '?')}, replication {row['replication']} (seed={row['seed']})"
+
+
+def failures(df: pd.DataFrame) -> list[str]:
+    """One line per failed run of a sweep's frame: its point and the reason."""
+    if "error" not in df.columns:
+        return []
+    bad = df[df["error"].notna() & (df["error"].astype(str) != "")]
+    return [f"point {r['point']}, replication {r['replication']}: {r['error']}" for _, r in bad.iterrows()]
 
 
 def _progress_bar(total: int, progress: bool | None):
@@ -263,6 +296,7 @@ def sweep(
     progress: bool | None = None,
     flush_seconds: float | None = None,
     max_runs: int = MAX_RUNS,
+    strict: bool = False,
     **overrides,
 ) -> pd.DataFrame:
     """Run every point of ``grid`` on top of ``base``, ``replications`` times.
@@ -276,6 +310,11 @@ def sweep(
     store at least every ``flush_seconds`` (default 2, or ``$ZCLAB_FLUSH_SECONDS``)
     and whenever the sweep stops, Ctrl-C included. A sweep of more than
     ``max_runs`` runs (:data:`MAX_RUNS`) is refused before anything is built.
+
+    A run that fails for its configuration (the event cap, say) is kept as a row
+    with empty metrics and the reason in ``error``, and the sweep finishes the
+    others (a warning counts them; :func:`failures` lists them); ``strict=True``
+    stops at the first, with what finished saved.
     """
     import pandas as pd
 
@@ -285,7 +324,7 @@ def sweep(
         flush_seconds = float(os.environ.get("ZCLAB_FLUSH_SECONDS", "2"))
     p = plan(base, grid, replications, store=store, max_runs=max_runs, **overrides)
     items, st, todo = p.items, p.store, p.todo
-    writer = _Writer(st, flush_seconds)
+    writer = _Writer(st, flush_seconds, strict, {key: point for point, _, _, _, key in items})
     if todo:
         ctx = st.lock() if st is not None else contextlib.nullcontext()
         with ctx:
@@ -299,7 +338,12 @@ def sweep(
     rows = [{"point": point, **by_key[key]} for point, _, _, _, key in items]
     df = pd.DataFrame(rows)
     columns = META_COLUMNS + PARAM_COLUMNS + METRIC_COLUMNS + flow_columns(df) + TAIL_COLUMNS
-    return df[[c for c in columns if c in df.columns]]
+    df = df[[c for c in columns if c in df.columns]]
+    failed = failures(df)
+    if failed:
+        warnings.warn(f"zclab.sweep: {len(failed)} of {len(df)} runs failed, kept with their reason in the "
+                      f"'error' column; the first: {failed[0]}", RuntimeWarning, stacklevel=2)
+    return df
 
 
 def flow_columns(df: pd.DataFrame) -> list[str]:
@@ -371,20 +415,27 @@ def _run_pool(todo: list, writer: _Writer, workers: int, bar) -> None:
     chunks = _chunks(todo, workers)
     context = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
-        pending = {pool.submit(_run_items, c) for c in chunks}
+        chunk_of = {pool.submit(_run_items, c): c for c in chunks}
+        pending = set(chunk_of)
+        collected = set()
         try:
             while pending:
                 finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     rows = fut.result()
+                    collected.add(fut)
                     writer.add(rows)
                     bar.update(len(rows))
                 if not finished:
                     writer.add([])  # a flush on time even while nothing finishes
         except BrokenProcessPool:
+            # the pool does not say which worker died: the points it may have been running
+            lost = [f for f in chunk_of if f not in collected]
+            running = sorted({writer.points[k] for f in lost for *_, k in chunk_of[f] if k in writer.points})
+            shown = ", ".join(map(str, running[:10])) + (" ..." if len(running) > 10 else "")
             raise SweepFailed(
-                f"a worker process died; {len(writer.rows)} runs finished before it are saved, "
-                "run the sweep again to compute the rest"
+                f"a worker process died running one of points {shown}; {len(writer.rows)} runs finished before it "
+                "are saved, run the sweep again to compute the rest"
             ) from None
         except BaseException:
             for fut in pending:
