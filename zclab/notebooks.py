@@ -196,6 +196,30 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
+def _declared_defaults(src: Path) -> dict[str, Any]:
+    """The literal defaults the cell tagged ``parameters`` assigns (``name = literal``)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    out = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            return {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                try:
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+                except (ValueError, TypeError, SyntaxError, RecursionError):
+                    pass  # an expression: its type is not known before it runs
+    return out
+
+
 def typed_parameters(src: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """``parameters`` for notebook ``src``, each given as text converted to the type of
     its default in the notebook's parameters cell (``quick = False``: "False" is
@@ -207,21 +231,13 @@ def typed_parameters(src: Path, parameters: Mapping[str, Any]) -> dict[str, Any]
         >>> typed_parameters(NOTEBOOKS_DIR / "quickstart.ipynb", {"quick": "False", "data_dir": "/tmp/x"})
         {'quick': False, 'data_dir': '/tmp/x'}
     """
-    import ast
-
-    import papermill
-
-    declared = papermill.inspect_notebook(str(src))
+    declared = _declared_defaults(src)
     out = {}
     for key, value in parameters.items():
         if not isinstance(value, str) or key not in declared:
-            out[key] = value
+            out[key] = value  # not text, not declared, or a default that is an expression
             continue
-        try:
-            default = ast.literal_eval(declared[key]["default"])
-        except (ValueError, SyntaxError):
-            out[key] = value  # a default that is an expression: the text as it is
-            continue
+        default = declared[key]
         text = value.strip()
         try:
             if isinstance(default, bool):
@@ -244,7 +260,7 @@ def typed_parameters(src: Path, parameters: Mapping[str, Any]) -> dict[str, Any]
                     value = tuple(value)
         except ValueError:
             kind = type(default).__name__
-            raise NotebookError(f"parameter {key}={value!r}: {src.stem} declares {key} = {declared[key]['default']} "
+            raise NotebookError(f"parameter {key}={value!r}: {src.stem} declares {key} = {default!r} "
                                 f"(a {kind}); give a {kind}") from None
         out[key] = value
     return out
