@@ -270,6 +270,52 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_to_the_process_group_as_a_terminal_sends_it_ends_the_parallel_sweep_promptly(tmp_path, presses):
+    # A terminal's Ctrl-C goes to the whole process group: the sweep and its workers.
+    # Once: the queued runs are dropped, the ones in flight finish and are kept; twice:
+    # the workers are killed at once. Either way the sweep exits 130 within seconds,
+    # leaves no process behind, releases the store's lock, and a rerun completes.
+    # (Before: the sweep waited for every queued run, threw their results away, and
+    # pressed twice hung with its workers, holding the lock.)
+    # runs of about 4 s each (60M packets), six of them, two at a time: the interrupt
+    # comes as the first two end, and finds the next two just started
+    spec, store = tmp_path / "long.toml", tmp_path / "store"
+    spec.write_text(SLOW_SPEC.replace("150_000", "60_000_000").format(seeds=list(range(1, 7))))
+    p = _zclab("sweep", str(spec), "--store", str(store), "--no-progress", "--workers", "2", start_new_session=True)
+    _wait_for_files(store, timeout=120)
+    os.killpg(p.pid, signal.SIGINT)
+    t0 = time.time()
+    if presses == 2:
+        time.sleep(0.05)
+        os.killpg(p.pid, signal.SIGINT)
+    assert p.wait(timeout=120) == 130
+    # at most the grace for the runs in flight (2 s) and the exit's own work; before, it
+    # waited for the runs in flight and the one queued behind them (4 to 8 s here)
+    assert time.time() - t0 < (3.5 if presses == 1 else 2.5), f"the sweep took {time.time() - t0:.1f} s to stop"
+    err = p.stderr.read()
+    assert "interrupted" in err and "Traceback" not in err, err
+    deadline = time.time() + 5
+    while _group_alive(p.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _group_alive(p.pid), "a worker outlived the sweep"
+    saved = len(Store(store).load())
+    assert 0 < saved < 6
+    with Store(store).lock():  # released
+        pass
+    if presses == 1:  # (the resumed sweep is the same after either)
+        _check_resumed(store, spec, tmp_path, tmp_path / "out.parquet")
+
+
 @pytest.mark.slow
 def test_a_killed_worker_fails_the_sweep_cleanly_and_the_rerun_completes(tmp_path):
     spec, store = _spec(tmp_path), tmp_path / "store"

@@ -398,7 +398,12 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
 
 def _die_with_parent() -> None:
     """Worker initializer: on Linux, a worker is killed when the sweep's process dies
-    (a SIGKILLed sweep leaves no orphan computing for nobody)."""
+    (a SIGKILLed sweep leaves no orphan computing for nobody). A worker ignores SIGINT:
+    a terminal's Ctrl-C reaches the whole process group, and the sweep's own process
+    decides what becomes of the runs in flight (see _run_pool)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
 
@@ -437,10 +442,45 @@ def _run_pool(todo: list, writer: _Writer, workers: int, bar) -> None:
                 f"a worker process died running one of points {shown}; {len(writer.rows)} runs finished before it "
                 "are saved, run the sweep again to compute the rest"
             ) from None
+        except KeyboardInterrupt:
+            _interrupted(pool, pending, collected, writer, bar)
+            raise
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
+
+
+#: how long a Ctrl-C'd sweep waits for the tasks in flight before it kills its workers
+INTERRUPT_GRACE_S = 2.0
+
+
+def _interrupted(pool, pending: set, collected: set, writer: _Writer, bar) -> None:
+    """Ctrl-C during a sweep: the queued tasks are dropped; those in flight that finish
+    within INTERRUPT_GRACE_S (a task is about 0.3 s of runs, see _chunks) are kept, the
+    others cancelled with their workers, killed; a second Ctrl-C kills them at once.
+    Either way the finished runs reach the writer, which the caller flushes, and no
+    worker is left running."""
+    # (the queued futures are not cancelled one by one: once the workers are killed the
+    # pool fails every pending one itself, and in Python 3.11 it fails a cancelled one
+    # with an InvalidStateError of its own thread)
+    running = {f for f in pending if f.running()}
+    try:
+        wait(running, timeout=INTERRUPT_GRACE_S)
+    except KeyboardInterrupt:  # the second Ctrl-C: no more waiting
+        pass
+    try:
+        for fut in pending:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                rows = fut.result()
+                collected.add(fut)
+                writer.add(rows)
+                bar.update(len(rows))
+    finally:
+        for proc in list(getattr(pool, "_processes", {}).values()):  # (concurrent.futures' own table)
+            with contextlib.suppress(Exception):
+                proc.kill()
+        pool.shutdown(wait=False)
 
 
 def _run_dask(client, todo: list, writer: _Writer, bar) -> None:
