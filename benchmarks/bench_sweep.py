@@ -10,14 +10,20 @@
    against the engine's own time for those points (the sum of the runs'
    ``wall_s``): everything else (configs, seeds, keys, rows, the progress bar,
    the store writes) is plumbing.
+3. The store: ``zclab.load()`` of 100,000 runs kept as 2,000 files of 50 rows (a
+   sweep's flushes) and after ``Store.compact()`` (one file), the compaction's own
+   time, and the peak of the process's resident memory (rows copied from real runs
+   under new keys).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import zclab
 
@@ -55,6 +61,40 @@ def main() -> None:
     print(f"\n== plumbing: {n} points of 100,000 packets, 1 worker")
     print(f"  sweep {t:6.2f} s   engine {engine:6.2f} s   ratio {t / engine:.2f}   "
           f"overhead {(t - engine) / n * 1e3:.2f} ms per point")
+
+    n_rows = 20_000 if args.quick else 100_000
+    print(f"\n== the store: {n_rows:,} runs")
+    bench_store(n_rows)
+
+
+def bench_store(n_rows: int, per_file: int = 50) -> None:
+    from zclab.store import Store
+
+    df = zclab.sweep(None, {"seed": list(range(1, 51))}, n_packets=2000, warmup_packets=0, store=None,
+                     workers=1, progress=False)
+    rows = df.drop(columns="point").to_dict("records")
+    with tempfile.TemporaryDirectory() as d:
+        st = Store(Path(d) / "store")
+        for i in range(0, n_rows, per_file):
+            st.write([{**rows[j % len(rows)], "key": f"bench-{i + j:08d}"} for j in range(per_file)])
+        n_files = len(st.files())
+        t = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            assert len(zclab.load(st.path)) == n_rows
+            t.append(time.perf_counter() - t0)
+        print(f"  load, {n_files:,} files of {per_file} rows: {statistics.median(t):6.2f} s (median of 3)")
+        t0 = time.perf_counter()
+        with st.lock():
+            st.compact()
+        print(f"  compact:                        {time.perf_counter() - t0:6.2f} s")
+        t = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            assert len(zclab.load(st.path)) == n_rows
+            t.append(time.perf_counter() - t0)
+        print(f"  load, 1 file:                   {statistics.median(t):6.2f} s (median of 3)")
+        print(f"  peak resident memory (VmHWM):   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:6.0f} MB")
 
 
 if __name__ == "__main__":

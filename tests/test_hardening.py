@@ -124,18 +124,18 @@ def test_the_store_reads_only_its_own_files_and_tells_damage_from_a_failed_read(
     assert len(df) == 2 and "x" not in df.columns and (store / "part-zzforeign.parquet").exists()
     (store / "part-zzforeign.parquet").unlink()
     # a read that fails with an errno (too many open files): reported, the file kept whole
-    real = pq.read_table
+    real = pq.ParquetFile
 
     def emfile(path, *a, **kw):
         if str(path) == str(own[0]):
             raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
         return real(path, *a, **kw)
 
-    monkeypatch.setattr(pq, "read_table", emfile)
+    monkeypatch.setattr(pq, "ParquetFile", emfile)
     with pytest.warns(StoreWarning, match="could not be read .Too many open files.*left in place"):
         assert len(Store(store).load()) == 1
     assert own[0].exists() and not list(store.glob("*.corrupt"))
-    monkeypatch.setattr(pq, "read_table", real)
+    monkeypatch.setattr(pq, "ParquetFile", real)
     # a truncated file is damage: set aside as *.corrupt, and the warning says so
     own[0].write_bytes(own[0].read_bytes()[:100])
     with pytest.warns(StoreWarning, match="is damaged.*moved to"):
@@ -272,3 +272,54 @@ def test_the_cli_lists_the_failed_runs_and_exits_1(tmp_path, capsys):
     assert main([*args[:3], str(tmp_path / "st2"), *args[4:], "--strict"]) == 1
     err = capsys.readouterr().err
     assert "point 1, replication 0" in err and "failed (strict)" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compaction_merges_the_small_files_losing_and_doubling_no_row(tmp_path, capsys):
+    import pandas as pd
+
+    import zclab
+    from zclab import sweep
+    from zclab.store import Store
+
+    store = tmp_path / "store"
+    base = Config(n_packets=300, warmup_packets=0)
+    sweep(base, {"seed": [1, 2, 3]}, store=store, workers=1, progress=False, flush_seconds=0.0)
+    sweep(base, [{"seed": 9, "flows": '[{"name": "a"}, {"name": "b", "dest": "local"}]'}], store=store, workers=1,
+          progress=False)
+    with pytest.warns(RuntimeWarning, match="1 of 1 runs failed"):  # a failed run: a row too
+        sweep(base, [{"seed": 5, "max_events": 100}], store=store, workers=1, progress=False)
+    before = zclab.load(store).sort_values("key").reset_index(drop=True)
+    assert len(list(store.glob("part-*.parquet"))) >= 5 and len(before) == 5
+    assert main(["store", "compact", str(store)]) == 0
+    assert "merged into one, 5 rows" in capsys.readouterr().out
+    assert len(list(store.glob("part-*.parquet"))) == 1
+    after = zclab.load(store).sort_values("key").reset_index(drop=True)
+
+    def same(a, b):  # missing is missing, whether None or NaN, object or string column
+        norm = lambda d: d.astype(object).where(d.notna(), None)  # noqa: E731
+        pd.testing.assert_frame_equal(norm(a[b.columns]), norm(b))
+
+    same(after, before)
+    # killed after the merged file was renamed into place, before the small ones went:
+    # every row is there twice on disk, once in the frame
+    merged = next(store.glob("part-*.parquet"))
+    (store / "part-0-copy.parquet").write_bytes(merged.read_bytes())
+    again = zclab.load(store).sort_values("key").reset_index(drop=True)
+    same(again, before)
+    with Store(store).lock():
+        assert Store(store).compact() == (2, 5)
+    assert main(["store", "compact", str(tmp_path / "nowhere")]) == 2
+
+
+def test_a_sweep_compacts_its_store_at_its_end_once_it_has_many_files(tmp_path, monkeypatch):
+    from zclab import sweep
+    from zclab.store import Store
+
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("zclab.sweep"), "COMPACT_ABOVE", 3)
+    store = tmp_path / "store"
+    df = sweep(Config(n_packets=300, warmup_packets=0), {"seed": list(range(1, 7))}, store=store, workers=1,
+               progress=False, flush_seconds=0.0)  # a file per run ...
+    assert len(list(store.glob("part-*.parquet"))) == 1  # ... merged at the end
+    assert sorted(Store(store).load()["key"]) == sorted(df["key"])

@@ -3,6 +3,8 @@
     zclab simulate [--preset NAME ...] [--set key=value ...] [--json]
                    (--set flows='[{"name": "a", ...}, ...]' or --set flows=@flows.toml)
     zclab sweep SPEC [--workers N] [--scheduler ADDRESS] [--dry-run] [--store DIR] [--output FILE]
+                     [--strict] [--max-runs N]
+    zclab store compact [DIR]
     zclab notebooks run [NAME ...] [-p KEY VALUE ...] [--quick] [--output-dir DIR]
     zclab study [--quick | --full]
     zclab params [NAME ...] [--json]
@@ -360,6 +362,25 @@ def _cmd_notebooks_run(args) -> int:
     return _finish(runs)
 
 
+def _cmd_store_compact(args) -> int:
+    import time
+
+    from .store import Store, default_store
+
+    st = Store(args.store or default_store())
+    if not st.path.is_dir():
+        raise UsageError(f"store compact: no result store at {st.path}")
+    try:
+        with st.lock():
+            t0 = time.perf_counter()
+            n_files, n_rows = st.compact()
+    except RuntimeError as exc:  # another sweep holds the lock
+        raise UsageError(str(exc)) from None
+    print(f"store {st.path}: {n_files} files merged into one, {n_rows} rows, in {time.perf_counter() - t0:.1f} s"
+          if n_files else f"store {st.path}: nothing to merge ({n_rows} rows)")
+    return EXIT_OK
+
+
 def _cmd_notebooks_missing(args) -> int:
     raise UsageError("notebooks: give an action: run or kernel")
 
@@ -638,6 +659,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--output-dir", help=argparse.SUPPRESS)  # for tests
     t.add_argument("--notebooks-dir", help=argparse.SUPPRESS)  # for tests
     t.set_defaults(func=_cmd_study)
+
+    c = sub.add_parser("store", help="the result store: compact it")
+    csub = c.add_subparsers(dest="store_cmd", metavar="ACTION")
+    cc = csub.add_parser("compact", help="merge the store's small files into one (atomically; no row is lost)")
+    cc.add_argument("store", nargs="?", metavar="DIR", help="the store (default: data/store or $ZCLAB_STORE)")
+    cc.set_defaults(func=_cmd_store_compact)
 
     a = sub.add_parser("params", help="list the parameters: default, unit, what each accepts, what it is")
     a.add_argument("names", nargs="*", metavar="NAME", help="only these parameters")

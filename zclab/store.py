@@ -17,6 +17,12 @@ moment loses at most the points finished since its last flush, never a file.
 A file that cannot be read (truncated, corrupted) is reported by name with a
 :class:`StoreWarning`, renamed to ``*.corrupt`` (kept, never deleted) and left
 out, so that its points are computed again.
+
+Every flush writes a file, so a store grows by many small ones: :meth:`Store.compact`
+merges them into one (a sweep does so at its end once the store has more than
+``COMPACT_ABOVE`` files; ``zclab store compact DIR`` at any time). The merged file is
+written whole and renamed into place before the small ones go: a compaction killed
+at any moment leaves each row at least once (``load`` keeps one row per key).
 """
 
 from __future__ import annotations
@@ -82,6 +88,10 @@ def _foreign(schema) -> str:
     return ""
 
 
+#: a sweep compacts its store at its end once it holds more files than this
+COMPACT_ABOVE = 32
+
+
 class Store:
     """A directory of Parquet files of result rows (see the module docstring)."""
 
@@ -103,12 +113,13 @@ class Store:
         import pyarrow.parquet as pq
 
         try:
-            schema = pq.read_schema(path)
-            if _foreign(schema):
-                warnings.warn(f"store: {path} is not a file of this store ({_foreign(schema)}); "
+            pf = pq.ParquetFile(path)  # one open for the schema and the rows
+            why = _foreign(pf.schema_arrow)
+            if why:
+                warnings.warn(f"store: {path} is not a file of this store ({why}); "
                               "left out of this load, and left in place", StoreWarning, stacklevel=3)
                 return None
-            return pq.read_table(path, columns=columns).to_pandas()
+            return pf.read(columns=columns).to_pandas()
         except OSError as exc:
             if exc.errno is not None:
                 # EMFILE, EIO, EACCES, ...: the file may be sound; this read failed
@@ -177,6 +188,41 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         return final
+
+    def compact(self) -> tuple[int, int]:
+        """Merge the store's readable files into one, one row per key; returns (files
+        merged, rows). The caller holds the lock (a sweep does; ``zclab store compact``
+        takes it). Damaged and foreign files are left where they are."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        files = self.files()
+        frames, merged = [], []
+        for f in files:
+            df = self._read(f)
+            if df is not None:
+                frames.append(df)
+                merged.append(f)
+        if len(merged) < 2:
+            return 0, sum(len(df) for df in frames)
+        import pandas as pd
+
+        df = pd.concat(frames, ignore_index=True).drop_duplicates("key", keep="first").reset_index(drop=True)
+        for col in df.columns:  # a column of text and NaN (a flows table here, none there): text and null
+            if df[col].dtype == object:
+                df[col] = df[col].astype(object).where(df[col].notna(), None)
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
+        tmp, final = self.path / f".{name}.tmp", self.path / name
+        try:
+            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+            os.replace(tmp, final)  # the merged rows are in place before any small file goes
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        for f in merged:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+        return len(merged), len(df)
 
     @contextlib.contextmanager
     def lock(self):

@@ -49,7 +49,7 @@ import numpy as np
 from .config import PARAMETERS, Config, ConfigError
 from .result import SUMMARY_FIELDS
 from .simulation import as_config, simulate
-from .store import MODEL_VERSION, Store, default_store, point_key
+from .store import COMPACT_ABOVE, MODEL_VERSION, Store, default_store, point_key
 
 if TYPE_CHECKING:  # imported where used: `import zclab` to simulate needs no pandas (90 MB)
     import pandas as pd
@@ -329,6 +329,8 @@ def sweep(
         ctx = st.lock() if st is not None else contextlib.nullcontext()
         with ctx:
             _execute(todo, writer, workers, client, progress)
+            if st is not None and len(st.files()) > COMPACT_ABOVE:
+                st.compact()  # one file for the many its flushes wrote (store.py)
 
     by_key = {r["key"]: r for r in writer.rows}
     missing = [key for *_, key in items if key not in by_key]
