@@ -323,3 +323,26 @@ def test_a_sweep_compacts_its_store_at_its_end_once_it_has_many_files(tmp_path, 
                progress=False, flush_seconds=0.0)  # a file per run ...
     assert len(list(store.glob("part-*.parquet"))) == 1  # ... merged at the end
     assert sorted(Store(store).load()["key"]) == sorted(df["key"])
+
+
+def test_aggregate_counts_a_failed_run_as_no_replication():
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from zclab import aggregate, sweep
+
+    base = Config(n_packets=2000, warmup_packets=0)
+    grid = [{"seed": s} for s in (1, 2, 3)] + [{"seed": 4, "max_events": 500}]
+    with pytest.warns(RuntimeWarning, match="1 of 4 runs failed"):
+        df = sweep(base, grid, store=None, workers=1, progress=False)
+    df["point"] = 0  # four replications of one point, one failed
+    df["max_events"] = 0
+    agg = aggregate(df, metrics=["mpps"])
+    ok = df[df["error"].isna()]["mpps"]
+    assert agg.loc[0, "n"] == 3 and agg.loc[0, "failed"] == 1
+    assert agg.loc[0, "mpps"] == pytest.approx(ok.mean())
+    half = stats.t.ppf(0.975, 2) * ok.std(ddof=1) / np.sqrt(3)  # three replications, not four
+    assert agg.loc[0, "mpps_ci"] == pytest.approx(half)
+    clean = aggregate(df[df["error"].isna()], metrics=["mpps"])
+    assert "failed" not in clean.columns and clean.loc[0, "mpps_ci"] == pytest.approx(half)

@@ -508,8 +508,10 @@ def aggregate(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
 
     Groups by ``by`` (default: every parameter that is not a seed, i.e. one
     group per point). For each metric: ``<metric>`` (the mean), ``<metric>_ci``
-    (half-width of the Student-t interval at ``confidence``; NaN with one
-    replication), plus ``n``, the replications per group.
+    (half-width of the Student-t interval at ``confidence``, from the
+    replications that have the metric; NaN with fewer than two), plus ``n``, the
+    replications per group that ran, and ``failed``, those that failed (only when
+    some did: a failed run is no replication).
     """
     import pandas as pd
     from scipy import stats
@@ -525,12 +527,20 @@ def aggregate(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
     keys = list(by)
     g = df.groupby(keys, dropna=False, sort=False)
     out = g[list(metrics)].mean()
-    n = g.size()
+    # each metric's interval from the replications that have it: a failed run (its
+    # reason in 'error') or an undefined metric (NaN) is no replication of it
+    cnt = g[list(metrics)].count()
     sd = g[list(metrics)].std(ddof=1)
-    tq = pd.Series(stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1)), index=n.index)
-    half = sd.mul(tq, axis=0).div(np.sqrt(n), axis=0)
-    half.loc[(n < 2).to_numpy()] = np.nan
+    tq = pd.DataFrame(stats.t.ppf((1 + confidence) / 2, np.maximum(cnt.to_numpy() - 1, 1)), index=cnt.index,
+                      columns=cnt.columns)
+    half = (sd * tq / np.sqrt(cnt)).where(cnt >= 2)
+    n = g.size()
+    parts = [out, half[list(metrics)].add_suffix("_ci")]
+    if "error" in df.columns and df["error"].notna().any():
+        failed = g["error"].count()
+        n = n - failed
+        parts.append(failed.rename("failed"))
     # built in one piece (reset_index would insert the many group keys one by one)
-    res = pd.concat([out, half[list(metrics)].add_suffix("_ci"), n.rename("n")], axis=1)
+    res = pd.concat([*parts, n.rename("n")], axis=1)
     # copy(): one block per dtype, so that adding a column later does not warn of fragmentation
     return pd.concat([res.index.to_frame(index=False), res.reset_index(drop=True)], axis=1).copy()
