@@ -67,6 +67,16 @@ def main() -> None:
     bench_store(n_rows)
 
 
+def _median_load(path, n_rows: int, repeats: int = 3) -> float:
+    """Median seconds of zclab.load(path), which must give n_rows rows."""
+    t = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        assert len(zclab.load(path)) == n_rows
+        t.append(time.perf_counter() - t0)
+    return statistics.median(t)
+
+
 def bench_store(n_rows: int, per_file: int = 50) -> None:
     from zclab.store import Store
 
@@ -78,22 +88,12 @@ def bench_store(n_rows: int, per_file: int = 50) -> None:
         for i in range(0, n_rows, per_file):
             st.write([{**rows[j % len(rows)], "key": f"bench-{i + j:08d}"} for j in range(per_file)])
         n_files = len(st.files())
-        t = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            assert len(zclab.load(st.path)) == n_rows
-            t.append(time.perf_counter() - t0)
-        print(f"  load, {n_files:,} files of {per_file} rows: {statistics.median(t):6.2f} s (median of 3)")
+        print(f"  load, {n_files:,} files of {per_file} rows: {_median_load(st.path, n_rows):6.2f} s (median of 3)")
         t0 = time.perf_counter()
         with st.lock():
             st.compact()
         print(f"  compact:                        {time.perf_counter() - t0:6.2f} s")
-        t = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            assert len(zclab.load(st.path)) == n_rows
-            t.append(time.perf_counter() - t0)
-        print(f"  load, 1 file:                   {statistics.median(t):6.2f} s (median of 3)")
+        print(f"  load, 1 file:                   {_median_load(st.path, n_rows):6.2f} s (median of 3)")
         print(f"  peak resident memory (VmHWM):   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:6.0f} MB")
 
 

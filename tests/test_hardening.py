@@ -346,3 +346,11 @@ def test_aggregate_counts_a_failed_run_as_no_replication():
     assert agg.loc[0, "mpps_ci"] == pytest.approx(half)
     clean = aggregate(df[df["error"].isna()], metrics=["mpps"])
     assert "failed" not in clean.columns and clean.loc[0, "mpps_ci"] == pytest.approx(half)
+
+
+def test_a_grid_axis_given_as_a_generator_is_counted_without_being_used_up():
+    from zclab import sweep
+
+    df = sweep(Config(n_packets=300, warmup_packets=0), {"seed": (s for s in (1, 2, 3))}, store=None, workers=1,
+               progress=False)
+    assert sorted(df["replication"].tolist()) == [0, 0, 0] and len(set(df["key"])) == 3

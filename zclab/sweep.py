@@ -107,6 +107,19 @@ def check_size(n_points: int, replications: int, max_runs: int = MAX_RUNS) -> No
         raise SweepError(f"{n_points:,} points x {replications:,} replications = {runs:,} runs, more than "
                          f"max_runs={max_runs:,}: nothing was built; raise the limit (--max-runs) if you mean it")
 
+
+def _sized(grid):
+    """The grid with any axis (or list of points) given as a one-pass iterable, a
+    generator say, made a list: counting it must not use it up. The axes are short; it
+    is their product that is large, and that is not built here."""
+    if grid is None:
+        return None
+    if isinstance(grid, Mapping):
+        return {k: v if isinstance(v, (str, bytes)) or not isinstance(v, Iterable) or hasattr(v, "__len__")
+                else list(v) for k, v in grid.items()}
+    return grid if hasattr(grid, "__len__") else list(grid)
+
+
 def point_params(grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]] | None) -> list[dict]:
     """The parameter dicts of a grid: a cartesian product or an explicit list."""
     if grid is None:
@@ -226,7 +239,7 @@ class _Writer:
 
 
 def _describe(row: Mapping[str, Any], points: Mapping[str, int]) -> str:
-    """'point 3, replication 0 (seed=..., ring_size=...)': a run, as a user finds it again."""
+    """'point 3, replication 0 (seed=...)': a run, as a user finds it again."""
     return f"point {points.get(row['key'], '?')}, replication {row['replication']} (seed={row['seed']})"
 
 
@@ -234,7 +247,7 @@ def failures(df: pd.DataFrame) -> list[str]:
     """One line per failed run of a sweep's frame: its point and the reason."""
     if "error" not in df.columns:
         return []
-    bad = df[df["error"].notna() & (df["error"].astype(str) != "")]
+    bad = df[df["error"].notna()]
     return [f"point {r['point']}, replication {r['replication']}: {r['error']}" for _, r in bad.iterrows()]
 
 
@@ -267,6 +280,7 @@ def plan(base=None, grid=None, replications: int = 1, *, store="default", max_ru
     A sweep of more than ``max_runs`` runs is refused before any point is built."""
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise SweepError(f"replications={replications!r}: must be an integer of at least 1")
+    grid = _sized(grid)
     check_size(count_points(grid), replications, max_runs)
     configs = expand(base, grid, **overrides)
     items = []  # (point, config dict with the derived seed, replication, base seed, key)
