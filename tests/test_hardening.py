@@ -354,3 +354,60 @@ def test_a_grid_axis_given_as_a_generator_is_counted_without_being_used_up():
     df = sweep(Config(n_packets=300, warmup_packets=0), {"seed": (s for s in (1, 2, 3))}, store=None, workers=1,
                progress=False)
     assert sorted(df["replication"].tolist()) == [0, 0, 0] and len(set(df["key"])) == 3
+
+
+# --- grids: what a large plan costs -------------------------------------------------------------------
+
+def test_a_plan_keeps_about_two_kilobytes_a_run():
+    """A plan holds each run's key and its configuration (a Config with __slots__), no
+    dict of its parameters: a million-run grid, the default max_runs, plans in about
+    2 GB (measured: 2.1 GB and 2 min 15 s for `--dry-run`, docs/performance.md)."""
+    import tracemalloc
+
+    from zclab.sweep import plan
+
+    grid = {"ring_size": [64, 128, 256, 512, 1024], "max_pend": list(range(1, 101)), "goodcopy_len": [0, 64, 256, 512]}
+    tracemalloc.start()
+    try:
+        p = plan(Config(n_packets=1000), grid, store=None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(p.todo) == 2000
+    assert peak / 2000 < 4096, f"{peak / 2000:.0f} bytes a run"
+    assert not hasattr(Config(), "__dict__")
+
+
+def test_cli_sweep_prints_the_count_before_building_and_names_the_file_of_a_bad_point(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text("[grid]\nring_size = [64, 128, 100]\n")
+    assert main(["sweep", str(spec), "--dry-run", "--store", str(tmp_path / "st")]) == 2
+    out, err = capsys.readouterr()
+    assert "3 points x 1 replications = 3 runs" in out
+    assert err.count("\n") == 1 and str(spec) in err and "point 2 (ring_size=100)" in err and "power of two" in err
+
+
+BILLION_LAUGHS = """\
+grid:
+  ring_size: &a [64, 64, 64, 64, 64, 64, 64, 64, 64, 64]
+  max_pend: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+"""
+
+
+def test_yaml_aliases_are_refused_in_specs_and_flows_files(tmp_path, capsys):
+    """Nested aliases make a few lines into billions of items once anything walks them:
+    zclab's files never need them, so any alias is refused, naming the file and line."""
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text(BILLION_LAUGHS)
+    with pytest.raises(SweepError, match=r"bomb.yaml: not valid YAML \(an alias .*line 3\)"):
+        load_spec(spec)
+    flows = tmp_path / "flows.yaml"
+    flows.write_text("- &a {name: a, share: 1.0}\n- *a\n")
+    with pytest.raises(ConfigError, match="flows=.*an alias"):
+        Config(flows=str(flows))
+
+
+def test_an_error_quotes_a_huge_value_in_one_short_line():
+    with pytest.raises(ConfigError) as err:
+        Config(ring_size=list(range(10**6)))
+    assert len(str(err.value)) < 200 and "ring_size=[0, 1, 2" in str(err.value)

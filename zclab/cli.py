@@ -187,7 +187,9 @@ def _cmd_sweep(args) -> int:
 
     if args.max_runs < 1:
         raise UsageError(f"--max-runs {args.max_runs}: must be at least 1")
-    spec = load_spec(args.spec, max_runs=args.max_runs)  # counted, then every point validated, before anything runs
+    spec = load_spec(args.spec, max_runs=args.max_runs, build=False)  # counted; the plan below builds the points
+    print(f"zclab sweep {spec.name}: {spec.n_points:,} points x {spec.replications:,} replications = "
+          f"{spec.runs:,} runs", flush=True)
     store = args.store or spec.store or default_store()
     output = args.output or spec.output
     if output:
@@ -195,9 +197,11 @@ def _cmd_sweep(args) -> int:
     workers = args.workers
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1")
-    p = plan(spec.base, spec.grid, spec.replications, store=store, max_runs=args.max_runs)
-    print(f"zclab sweep {spec.name}: {len(spec.configs)} points x {spec.replications} replications = {p.runs} runs; "
-          f"{p.stored} in the store {store}, {len(p.todo)} to compute")
+    try:
+        p = plan(spec.base, spec.grid, spec.replications, store=store, max_runs=args.max_runs)  # every point checked
+    except SweepError as exc:
+        raise SweepError(f"{args.spec}: {exc}") from None
+    print(f"{p.stored:,} in the store {store}, {len(p.todo):,} to compute")
     if args.dry_run:
         if p.todo:
             n_workers = workers or os.cpu_count() or 1
@@ -208,7 +212,7 @@ def _cmd_sweep(args) -> int:
     if p.todo and not args.scheduler:
         from .simulation import to_compile
 
-        n = len(to_compile(*(Config.from_dict(d) for d, *_ in p.todo)))
+        n = len(to_compile(*p.pending))
         if n:
             at_once = min(n, workers or os.cpu_count() or 1)
             print(f"compiling {n} variant(s) of the engine first, {at_once} at a time (once: they are then cached "
@@ -230,7 +234,7 @@ def _cmd_sweep(args) -> int:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="zclab.sweep: .* runs failed")  # listed below instead
             df = sweep(spec.base, spec.grid, spec.replications, store=store, workers=workers, client=client,
-                       progress=not args.no_progress, max_runs=args.max_runs, strict=args.strict)
+                       progress=not args.no_progress, max_runs=args.max_runs, strict=args.strict, _plan=p)
     finally:
         if client is not None:
             client.close()
@@ -280,11 +284,11 @@ def _estimate(p, workers: int) -> tuple[float, float, int]:
     todo = p.todo
     # every variant the sweep will use, as the sweep itself does first: the probes
     # then time the engine, not its compilation
-    t_warm = warmup(*(Config.from_dict(d) for d, *_ in todo), processes=min(workers, len(todo)))
+    t_warm = warmup(*p.pending, processes=min(workers, len(todo)))
     picks = _probe_indices(len(todo))
     total = 0.0
     for i in picks:
-        cfg = Config.from_dict(todo[i][0])
+        cfg = todo[i][0]
         probe = cfg.replace(n_packets=min(cfg.n_packets, 20_000), warmup_packets=min(cfg.warmup_packets, 1000))
         t0 = time.perf_counter()
         result = simulate(probe)

@@ -39,6 +39,7 @@ import json
 import math
 import numbers
 import os
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -82,7 +83,42 @@ class ConfigError(ValueError):
 
     def __init__(self, field: str, value: Any, allowed: str):
         self.field, self.value, self.allowed = field, value, allowed
-        super().__init__(f"{field}={value!r}: {allowed}")
+        super().__init__(f"{field}={short_repr(value)}: {allowed}")
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 8, 8, 8
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)``, cut to a line: an error message quotes what was given, and a
+    value from a file can be a list of a million items.
+
+        >>> short_repr(100), short_repr("imix"), short_repr(list(range(100)))
+        ('100', "'imix'", '[0, 1, 2, 3, 4, 5, 6, 7, ...]')
+    """
+    return _REPR.repr(value)
+
+
+def yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` without aliases (``*name``): zclab's files never need them,
+    and nested aliases expand a few lines into billions of items (a "billion laughs"
+    file) once anything walks them. Raises yaml.YAMLError naming the line."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, "an alias (*name): not allowed in zclab's files", mark)
+            return super().compose_node(parent, index)
+
+    loader = NoAliasLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _p(default, kind, group, doc, unit="", **rule):
@@ -91,7 +127,7 @@ def _p(default, kind, group, doc, unit="", **rule):
     return field(default=default, metadata=meta)
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, slots=True)
 class Config:
     """All parameters of one run. See docs/model.md for each one's meaning and source."""
 
@@ -193,7 +229,7 @@ class Config:
     duplicate_head_p: float = _p(0.0, "float", "guest", "adversarial guest: probability that a post writes its head twice", min=0.0, max=1.0)
 
     def __init__(self, **params: Any):
-        values = _resolve(_DEFAULTS, params)
+        values = _resolve(_RESOLVED_DEFAULTS, params, from_resolved=_RESOLVED_DEFAULTS is not None)
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -204,7 +240,11 @@ class Config:
         Naming a preset (``policy``, ``workload``, ``host``) resets that
         preset's knobs to the new preset's values before the other changes.
         """
-        return Config(**_resolve(self.to_dict(), changes, from_resolved=True))
+        values = _resolve({f.name: getattr(self, f.name) for f in _FIELDS}, changes, from_resolved=True)
+        new = object.__new__(Config)  # values checked above: not a second time through __init__
+        for name, value in values.items():
+            object.__setattr__(new, name, value)
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         """Every parameter as a plain Python value (str, int, float, bool or None).
@@ -302,6 +342,7 @@ _FIELDS = dataclasses.fields(Config)
 #: name -> metadata of every parameter (kind, group, doc, unit and rule).
 PARAMETERS = {f.name: dict(f.metadata, default=f.default) for f in _FIELDS}
 _DEFAULTS = {f.name: f.default for f in _FIELDS}
+_RESOLVED_DEFAULTS = None  # Config()'s values, checked once below (after the helpers it needs)
 _PRESET_FIELDS = tuple(PRESET_KINDS)  # ("policy", "workload", "host")
 
 Config.__signature__ = inspect.Signature(  # keyword help in Jupyter and IDEs
@@ -323,24 +364,33 @@ RENAMED = {
 }
 
 
-def _resolve(base: Mapping[str, Any], given: Mapping[str, Any], from_resolved: bool = False) -> dict:
-    """Defaults, then presets, then explicit values; validate the whole."""
+def _resolve(base: Mapping[str, Any] | None, given: Mapping[str, Any], from_resolved: bool = False) -> dict:
+    """Defaults, then presets, then explicit values; validate the whole.
+
+    ``base`` is a resolved configuration's values (``from_resolved``: already checked
+    and normalised, so only what ``given`` and its presets change is checked again:
+    a sweep builds a million points in seconds, not minutes) or the raw defaults.
+    """
+    if base is None:  # building _RESOLVED_DEFAULTS itself
+        base = _DEFAULTS
     for name in given:
         if name in RENAMED:
             raise ConfigError(name, given[name], RENAMED[name])
         if name not in _DEFAULTS:
             raise ConfigError(name, given[name], "unknown parameter" + did_you_mean(name, _DEFAULTS))
     values = dict(base)
+    dirty = set(values) if not from_resolved else set(given)
     for kind in _PRESET_FIELDS:
         # A fresh Config applies every preset it names; replace() only the ones changed.
-        if from_resolved and kind not in given:
+        if kind not in given and (from_resolved or base is not _DEFAULTS):
             continue
         name = given.get(kind, values[kind])
         name = _check_value(kind, name)
         values.update(PRESET_KINDS[kind][name])
+        dirty.update(PRESET_KINDS[kind][name])
     for name, value in given.items():
         values[name] = value
-    for name in values:
+    for name in dirty:
         values[name] = _check_value(name, values[name])
     _check_combinations(values)
     return values
@@ -708,9 +758,7 @@ def _read_flows_file(path: str, suffix: str) -> Any:
             import tomllib
 
             return tomllib.loads(text)
-        import yaml
-
-        return yaml.safe_load(text)
+        return yaml_load(text)
     except Exception as exc:  # a parse error of any of the three formats
         raise ConfigError("flows", path, f"cannot parse the file: {exc}") from None
 
@@ -733,3 +781,6 @@ def _resolve_flows(cfg: "Config") -> list[dict]:
     if cfg.flows is None:
         return [{"name": "all", "share": 1.0, **base}]
     return [{"share": 1.0, **base, **dict(flow)} for flow in cfg.flows]
+
+
+_RESOLVED_DEFAULTS = _resolve(None, {})

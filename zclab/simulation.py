@@ -439,8 +439,14 @@ def warmup(*configs: Config, every_variant: bool = False, processes: int = 1) ->
         children = [ctx.Process(target=_compile_share, args=(missing[i::n],), daemon=True) for i in range(n)]
         for child in children:
             child.start()
+        try:
+            for child in children:
+                child.join()
+        except BaseException:  # Ctrl-C (the children ignore it): no compiler left running
+            for child in children:
+                child.kill()
+            raise
         for child in children:
-            child.join()
             if child.exitcode != 0:  # its share is compiled below, here
                 warnings.warn(f"zclab.warmup: a compiling process exited with code {child.exitcode}; "
                               "compiling its variants in this process", RuntimeWarning, stacklevel=2)
@@ -501,6 +507,9 @@ def _compile_share(variants: list[tuple[bool, bool, bool]]) -> None:
     whole, by renaming, so a reader sees the old one or the new one.)
     """
     import fcntl
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the parent's to handle
 
     from numba.core import caching
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import MAX_TABLE_FILE_BYTES, Config, ConfigError
+from .config import MAX_TABLE_FILE_BYTES, Config, ConfigError, yaml_load
 from .presets import PRESET_KINDS, preset_kind
 from .sweep import MAX_RUNS, SweepError, check_size, count_points, expand
 
@@ -54,10 +54,11 @@ class SweepSpec:
     output: Path | None = None
     store: Path | None = None
     configs: list[Config] = field(default_factory=list)
+    n_points: int = 0
 
     @property
     def runs(self) -> int:
-        return len(self.configs) * self.replications
+        return self.n_points * self.replications
 
 
 def _read(path: Path) -> dict:
@@ -81,9 +82,11 @@ def _read(path: Path) -> dict:
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml_load(text)
         except yaml.YAMLError as exc:
-            raise SweepError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f", line {mark.line + 1}" if mark is not None else ""
+            raise SweepError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}{where})") from None
         if not isinstance(data, dict):
             raise SweepError(f"{path}: the top level must be a mapping of keys")
         return data
@@ -116,10 +119,11 @@ def _base_config(base: Any, where: str) -> Config:
         raise SweepError(f"{where}: base: {exc}") from None
 
 
-def load_spec(path: str | os.PathLike, max_runs: int = MAX_RUNS) -> SweepSpec:
+def load_spec(path: str | os.PathLike, max_runs: int = MAX_RUNS, build: bool = True) -> SweepSpec:
     """Read and validate a sweep spec (see the module docstring). Its points and runs
     are counted from the lists' lengths first: above ``max_runs`` it is refused before
-    any point is built."""
+    any point is built. ``build=False`` stops there (``configs`` is left empty): the
+    CLI prints the count before the sweep's plan builds and checks every point."""
     path = Path(path)
     if not path.is_file():
         raise SweepError(f"{path}: no such file")
@@ -143,8 +147,9 @@ def load_spec(path: str | os.PathLike, max_runs: int = MAX_RUNS) -> SweepSpec:
         raise SweepError(f"{path}: replications={reps!r}: must be an integer of at least 1")
     base = _base_config(data.get("base"), str(path))
     try:
-        check_size(count_points(grid), reps, max_runs)
-        configs = expand(base, grid)
+        n_points = count_points(grid)
+        check_size(n_points, reps, max_runs)
+        configs = expand(base, grid) if build else []
     except SweepError as exc:
         raise SweepError(f"{path}: {exc}") from None
     output = data.get("output")
@@ -162,4 +167,5 @@ def load_spec(path: str | os.PathLike, max_runs: int = MAX_RUNS) -> SweepSpec:
         output=Path(output) if output else None,
         store=Path(store) if store else None,
         configs=configs,
+        n_points=n_points,
     )

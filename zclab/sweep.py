@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .config import PARAMETERS, Config, ConfigError
+from .config import PARAMETERS, Config, ConfigError, short_repr
 from .result import SUMMARY_FIELDS
 from .simulation import as_config, simulate
 from .store import COMPACT_ABOVE, MODEL_VERSION, Store, default_store, point_key
@@ -158,7 +158,7 @@ def expand(base: Config | str | Mapping | None, grid=None, **overrides) -> list[
         try:
             configs.append(base_cfg.replace(**params))
         except ConfigError as exc:
-            desc = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            desc = ", ".join(f"{k}={short_repr(v)}" for k, v in params.items())
             raise SweepError(f"point {i} ({desc}): {exc}") from None
     return configs
 
@@ -176,8 +176,8 @@ def derive_seed(cfg: Config, replication: int) -> int:
 
 # --- running -----------------------------------------------------------------------------------
 
-def _run_items(items: list[tuple[dict, int, int, str]]) -> list[dict]:
-    """Worker side: run (config dict, replication, base seed, key) items, return their rows.
+def _run_items(items: list[tuple[Config, int, int, str]]) -> list[dict]:
+    """Worker side: run (configuration, replication, base seed, key) items, return their rows.
 
     A run that fails for its configuration (the event cap, an invariant violation under
     debug, a value the engine refuses: SimulationError or ValueError, the same on every
@@ -186,22 +186,51 @@ def _run_items(items: list[tuple[dict, int, int, str]]) -> list[dict]:
     from .simulation import SimulationError
 
     rows = []
-    for cfg_dict, replication, base_seed, key in items:
+    for cfg, replication, base_seed, key in items:
         head = {"replication": replication, "base_seed": base_seed, "key": key, "model_version": MODEL_VERSION}
+        cfg_dict = cfg.to_dict()
+        _running(key)
         try:
-            r = simulate(Config.from_dict(cfg_dict))
+            r = simulate(cfg)
         except (SimulationError, ValueError) as exc:
             rows.append({**cfg_dict, **head, "wall_s": float("nan"), "error": f"{type(exc).__name__}: {exc}"})
             continue
+        finally:
+            _running("")
         rows.append({**cfg_dict, **r.summary, **head, "wall_s": r.wall_s, "error": None})
     return rows
+
+
+# A pool worker's slot in memory shared with the sweep's process: "pid key" of the run
+# it is computing, so that a worker that dies (a segfault, the OOM killer) is reported
+# with its point, not with every point of its task. Set by _worker_init; None elsewhere.
+_SLOTS = None
+_SLOT = -1
+_SLOT_BYTES = 48  # a pid (at most 7 digits), a space, a key (32 hex digits)
+
+
+def _running(key: str) -> None:
+    if _SLOTS is not None:
+        text = f"{os.getpid()} {key}" if key else ""
+        _SLOTS[_SLOT * _SLOT_BYTES : (_SLOT + 1) * _SLOT_BYTES] = text.encode().ljust(_SLOT_BYTES)
+
+
+def _in_flight(slots, n: int) -> dict[int, str]:
+    """pid -> key of the run each pool worker was computing (from the shared slots)."""
+    out = {}
+    for i in range(n):
+        text = bytes(slots[i * _SLOT_BYTES : (i + 1) * _SLOT_BYTES]).decode(errors="replace").strip()
+        if " " in text:
+            pid, key = text.split(" ", 1)
+            out[int(pid)] = key
+    return out
 
 
 def _chunks(items: list, workers: int) -> list[list]:
     """Group items into tasks of about 0.3 s of engine time, at least 4 per worker."""
     if not items:
         return []
-    packets = sum(c["n_packets"] + c["warmup_packets"] for c, *_ in items[:50]) / min(len(items), 50)
+    packets = sum(c.n_packets + c.warmup_packets for c, *_ in items[:50]) / min(len(items), 50)
     per_item = packets / 8e6  # seconds, at a conservative engine speed
     size = max(1, int(0.3 / max(per_item, 1e-6)))
     size = min(size, max(1, math.ceil(len(items) / (4 * workers))))
@@ -260,10 +289,12 @@ def _progress_bar(total: int, progress: bool | None):
 
 
 class Plan:
-    """What a sweep will do: every run, the store, and the runs it lacks."""
+    """What a sweep will do: every run, the store, and the runs it lacks; ``pending``
+    holds the configurations of the points with a run to compute (one per point: the
+    engine variants to compile are found from these, not from every run)."""
 
-    def __init__(self, items, store, todo):
-        self.items, self.store, self.todo = items, store, todo
+    def __init__(self, items, store, todo, pending=()):
+        self.items, self.store, self.todo, self.pending = items, store, todo, list(pending)
 
     @property
     def runs(self) -> int:
@@ -283,20 +314,27 @@ def plan(base=None, grid=None, replications: int = 1, *, store="default", max_ru
     grid = _sized(grid)
     check_size(count_points(grid), replications, max_runs)
     configs = expand(base, grid, **overrides)
-    items = []  # (point, config dict with the derived seed, replication, base seed, key)
+    # every run as (point, replication, base seed, key); the runs to compute also keep
+    # their configuration (784 bytes each, __slots__: a million-run plan fits in a GB)
+    items = []
+    runs = []
     for point, cfg in enumerate(configs):
         for rep in range(replications):
             run_cfg = cfg.replace(seed=derive_seed(cfg, rep))
-            items.append((point, run_cfg.to_dict(), rep, cfg.seed, point_key(run_cfg)))
+            key = point_key(run_cfg)
+            items.append((point, rep, cfg.seed, key))
+            runs.append(run_cfg)
     st = Store(default_store()) if store == "default" else (store if isinstance(store, Store) or store is None else Store(store))
     done = st.keys() if st is not None else set()
     seen = set()
     todo = []
-    for point, d, rep, b, key in items:
+    pending = {}
+    for (point, rep, b, key), run_cfg in zip(items, runs):
         if key not in done and key not in seen:  # the same run twice in one grid: once
             seen.add(key)
-            todo.append((d, rep, b, key))
-    return Plan(items, st, todo)
+            todo.append((run_cfg, rep, b, key))
+            pending.setdefault(point, configs[point])
+    return Plan(items, st, todo, pending.values())
 
 
 def sweep(
@@ -311,6 +349,7 @@ def sweep(
     flush_seconds: float | None = None,
     max_runs: int = MAX_RUNS,
     strict: bool = False,
+    _plan: Plan | None = None,
     **overrides,
 ) -> pd.DataFrame:
     """Run every point of ``grid`` on top of ``base``, ``replications`` times.
@@ -336,13 +375,14 @@ def sweep(
         raise SweepError(f"workers={workers!r}: give a whole number of at least 1, or None for one per core")
     if flush_seconds is None:
         flush_seconds = float(os.environ.get("ZCLAB_FLUSH_SECONDS", "2"))
-    p = plan(base, grid, replications, store=store, max_runs=max_runs, **overrides)
+    # the CLI passes the plan it printed: a million-run grid is built once, not twice
+    p = _plan or plan(base, grid, replications, store=store, max_runs=max_runs, **overrides)
     items, st, todo = p.items, p.store, p.todo
-    writer = _Writer(st, flush_seconds, strict, {key: point for point, _, _, _, key in items})
+    writer = _Writer(st, flush_seconds, strict, {key: point for point, _, _, key in items})
     if todo:
         ctx = st.lock() if st is not None else contextlib.nullcontext()
         with ctx:
-            _execute(todo, writer, workers, client, progress)
+            _execute(todo, writer, workers, client, progress, p.pending)
             if st is not None and len(st.files()) > COMPACT_ABOVE:
                 st.compact()  # one file for the many its flushes wrote (store.py)
 
@@ -351,7 +391,7 @@ def sweep(
     if missing and st is not None:
         stored = st.load(set(missing))
         by_key.update({r["key"]: r for r in stored.to_dict("records")})
-    rows = [{"point": point, **by_key[key]} for point, _, _, _, key in items]
+    rows = [{"point": point, **by_key[key]} for point, _, _, key in items]
     df = pd.DataFrame(rows)
     columns = META_COLUMNS + PARAM_COLUMNS + METRIC_COLUMNS + flow_columns(df) + TAIL_COLUMNS
     df = df[[c for c in columns if c in df.columns]]
@@ -382,7 +422,8 @@ def _same_columns(rows: list[dict]) -> list[dict]:
     return [{k: r.get(k) for k in keys} for r in rows]
 
 
-def _execute(todo: list, writer: _Writer, workers: int | None, client, progress: bool | None) -> None:
+def _execute(todo: list, writer: _Writer, workers: int | None, client, progress: bool | None,
+             pending: Sequence[Config] = ()) -> None:
     """Run the items, feeding finished rows to the writer; on any exit, flush what finished."""
     from .simulation import warmup
 
@@ -400,7 +441,7 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
             # compile or load every variant the sweep needs here, once, before the
             # workers need it (each worker would otherwise compile it for itself);
             # on a cold cache, as many at once as there are workers
-            warmup(*(Config.from_dict(d) for d, *_ in todo), processes=min(workers, len(todo)))
+            warmup(*(pending or [c for c, *_ in todo]), processes=min(workers, len(todo)))
             if workers == 1:
                 for item in todo:
                     writer.add(_run_items([item]))
@@ -412,8 +453,18 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
         bar.close()
 
 
+def _worker_init(slots=None, counter=None) -> None:
+    """Worker initializer: takes its slot in ``slots`` (see _running), then _die_with_parent."""
+    global _SLOTS, _SLOT
+    if slots is not None:
+        with counter.get_lock():
+            _SLOTS, _SLOT = slots, counter.value
+            counter.value += 1
+    _die_with_parent()
+
+
 def _die_with_parent() -> None:
-    """Worker initializer: on Linux, a worker is killed when the sweep's process dies
+    """On Linux, a worker is killed when the sweep's process dies
     (a SIGKILLed sweep leaves no orphan computing for nobody). A worker ignores SIGINT:
     a terminal's Ctrl-C reaches the whole process group, and the sweep's own process
     decides what becomes of the runs in flight (see _run_pool)."""
@@ -435,12 +486,17 @@ def _run_pool(todo: list, writer: _Writer, workers: int, bar) -> None:
 
     chunks = _chunks(todo, workers)
     context = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
+    slots = context.Array("c", workers * _SLOT_BYTES, lock=False)
+    counter = context.Value("i", 0)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                             initargs=(slots, counter)) as pool:
         chunk_of = {pool.submit(_run_items, c): c for c in chunks}
         pending = set(chunk_of)
         collected = set()
+        procs = {}
         try:
             while pending:
+                procs.update(getattr(pool, "_processes", None) or {})  # pid -> process (concurrent.futures' own table)
                 finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     rows = fut.result()
@@ -450,14 +506,8 @@ def _run_pool(todo: list, writer: _Writer, workers: int, bar) -> None:
                 if not finished:
                     writer.add([])  # a flush on time even while nothing finishes
         except BrokenProcessPool:
-            # the pool does not say which worker died: the points it may have been running
-            lost = [f for f in chunk_of if f not in collected]
-            running = sorted({writer.points[k] for f in lost for *_, k in chunk_of[f] if k in writer.points})
-            shown = ", ".join(map(str, running[:10])) + (" ..." if len(running) > 10 else "")
-            raise SweepFailed(
-                f"a worker process died running one of points {shown}; {len(writer.rows)} runs finished before it "
-                "are saved, run the sweep again to compute the rest"
-            ) from None
+            runs = {key: {"key": key, "replication": rep, "seed": cfg.seed} for c in chunks for cfg, rep, _, key in c}
+            raise SweepFailed(_died(procs, _in_flight(slots, workers), runs, writer)) from None
         except KeyboardInterrupt:
             _interrupted(pool, pending, collected, writer, bar)
             raise
@@ -465,6 +515,30 @@ def _run_pool(todo: list, writer: _Writer, workers: int, bar) -> None:
             for fut in pending:
                 fut.cancel()
             raise
+
+
+def _died(procs: dict, running: dict[int, str], runs: Mapping[str, dict], writer: _Writer) -> str:
+    """The message of a sweep whose worker died. The pool fails every task at once and
+    then terminates the other workers (SIGTERM): the dead one is the worker that ended
+    otherwise, and its slot names the run it was computing."""
+    import signal
+
+    def desc(pids):
+        return "; ".join(_describe(runs[running[p]], writer.points) for p in pids if running[p] in runs)
+
+    deadline = time.monotonic() + 2.0  # the pool is ending them all: their exit statuses come
+    while any(proc.exitcode is None for proc in procs.values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    dead = [pid for pid, proc in procs.items()
+            if pid in running and proc.exitcode is not None and proc.exitcode != -signal.SIGTERM]
+    how = {pid: procs[pid].exitcode for pid in dead}
+    saved = f"{len(writer.rows)} runs finished before it are saved; run the sweep again to compute the rest"
+    if dead:
+        codes = ", ".join(f"signal {signal.Signals(-c).name}" if c < 0 else f"exit status {c}" for c in how.values())
+        return f"a worker process died ({codes}) running {desc(dead)}; {saved}"
+    if running:
+        return f"a worker process died running one of: {desc(sorted(running))}; {saved}"
+    return f"a worker process died between runs; {saved}"
 
 
 #: how long a Ctrl-C'd sweep waits for the tasks in flight before it kills its workers
