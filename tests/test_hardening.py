@@ -2,6 +2,8 @@
 should be are refused by name, with exit 2 from the CLI: binary files, devices, files
 past the size bound, and specs with the wrong types. (Issue 20.)"""
 
+import contextlib
+
 import pytest
 
 from zclab import Config, ConfigError
@@ -227,15 +229,22 @@ def _capped_grid():
     return [{"seed": 1}, {"seed": 2, "max_events": 500}, {"seed": 3}]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, 2, "dask"])
 def test_a_run_that_fails_is_recorded_with_its_point_and_the_sweep_finishes_the_others(tmp_path, workers):
     from zclab import sweep
     from zclab.sweep import failures
 
     base = Config(n_packets=2000, warmup_packets=0)
     store = tmp_path / "store"
-    with pytest.warns(RuntimeWarning, match="1 of 3 runs failed.*point 1, replication 0: SimulationError"):
-        df = sweep(base, _capped_grid(), store=store, workers=workers, progress=False)
+    with contextlib.ExitStack() as stack:
+        client = None
+        if workers == "dask":  # the same on a Dask cluster's workers
+            distributed = pytest.importorskip("distributed")
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None))
+            client, workers = stack.enter_context(distributed.Client(cluster)), None
+        with pytest.warns(RuntimeWarning, match="1 of 3 runs failed.*point 1, replication 0: SimulationError"):
+            df = sweep(base, _capped_grid(), store=store, workers=workers, client=client, progress=False)
     assert len(df) == 3 and df["error"].notna().tolist() == [False, True, False]
     assert df.loc[1, "mpps"] != df.loc[1, "mpps"]  # NaN: no metric for a failed run
     assert df.loc[0, "mpps"] > 0 and df.loc[2, "mpps"] > 0
