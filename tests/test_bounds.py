@@ -23,6 +23,10 @@ from zclab.simulation import SimulationError
 RUN_SIZE = {"n_packets": 60, "warmup_packets": 20, "trace_packets": 30}
 NUMERIC = [n for n, m in PARAMETERS.items() if m["kind"] in ("int", "float") and n not in RUN_SIZE]
 TIED = {"max_pend", "reap_threshold", "uio_maxiov"}
+# The event cap stays at CAP in the random draws (the test at the bounds still gives it
+# its extremes): drawn up to 2**62 it bounds nothing, and one fast-tier run spent 214 s
+# in this test (2026-12-05; the example was not kept, and 900 later draws ran in 1 s)
+ANYWHERE = [n for n in NUMERIC if n != "max_events"]
 CAP = 200_000  # events: a run that would go on longer stops with SimulationError
 
 
@@ -128,7 +132,7 @@ def anywhere(draw):
     """A configuration from anywhere in the valid space: 1 to 6 numeric fields at a bound,
     the default or in between, and the choices drawn too."""
     kw = {}
-    for name in draw(st.lists(st.sampled_from(NUMERIC), min_size=1, max_size=6, unique=True)):
+    for name in draw(st.lists(st.sampled_from(ANYWHERE), min_size=1, max_size=6, unique=True)):
         kw[name] = draw(_value(name))
     for name, m in PARAMETERS.items():
         if m["kind"] == "choice" and draw(st.integers(0, 3)) == 0:

@@ -31,6 +31,7 @@ def _fake_cache(cache: Path) -> list[Path]:
     return files
 
 
+@pytest.mark.slow
 def test_an_edit_of_a_helper_drops_the_engine_cache(tmp_path):
     shutil.copytree(PACKAGE, tmp_path / "zclab_copy", ignore=shutil.ignore_patterns("__pycache__"))
     engine = tmp_path / "zclab_copy" / "engine"

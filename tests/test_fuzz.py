@@ -20,6 +20,9 @@ from zclab.sweep import SweepError
 
 SEED = int(os.environ.get("ZCLAB_FUZZ_SEED", int(time.time()) % 100_000))
 CASES = int(os.environ.get("ZCLAB_FUZZ_CASES", 2000))
+#: the fast tier's share: the first 300 of the same cases (the slow tier, which CI runs, takes all)
+SIZES = pytest.mark.parametrize("cases", [min(300, CASES), pytest.param(CASES, marks=pytest.mark.slow)],
+                                ids=["fast", "full"])
 JUNK = ["", " ", "nan", "inf", "-inf", "1e999", "-1", "0", "1", "2", "3.5", "1e-300", "1e308", "true", "false",
         "None", "null", "[]", "{}", "[1, 2]", "abc", "0x10", "1_000", "  7 ", "\u00e9t\u00e9", "64:1,1500:x",
         "@/nonexistent.json", "9" * 30, "-0.0", "256", "1024", "65536", "saturate", "poisson", "imix", "copy"]
@@ -62,31 +65,33 @@ def _one_line_exit_2(capsys, code, what):
     return "ran"
 
 
-def test_the_cli_answers_every_random_set_with_a_result_or_one_line_and_exit_2(capsys):
+@SIZES
+def test_the_cli_answers_every_random_set_with_a_result_or_one_line_and_exit_2(capsys, cases):
     rng = random.Random(SEED)
     counts = {"ran": 0, "refused": 0, "capped": 0}
     t0 = time.perf_counter()
-    for _ in range(CASES):
+    for _ in range(cases):
         sets = []
         for name in _names(rng):
             sets += ["--set", f"{name}={_value(rng, name)}"]
         args = ["simulate", *SMALL, *sets, "--json"]
         counts[_one_line_exit_2(capsys, main(args), args)] += 1
     with capsys.disabled():
-        print(f"\nfuzz --set: seed {SEED} (ZCLAB_FUZZ_SEED), {CASES} cases: {counts['ran']} ran, "
+        print(f"\nfuzz --set: seed {SEED} (ZCLAB_FUZZ_SEED), {cases} cases: {counts['ran']} ran, "
               f"{counts['refused']} refused with exit 2, {counts['capped']} at their event cap (exit 1), "
               f"{time.perf_counter() - t0:.1f} s")
     assert counts["ran"] > 0 and counts["refused"] > 0
 
 
-def test_the_api_answers_every_random_config_with_a_result_or_a_config_error(capsys):
+@SIZES
+def test_the_api_answers_every_random_config_with_a_result_or_a_config_error(capsys, cases):
     from zclab import simulate
     from zclab.simulation import SimulationError
 
     rng = random.Random(SEED + 1)
     kinds = [None, True, 1, -1, 0.5, math.nan, math.inf, "x", b"\x80", [], {}, (1,), 10**30, -0.0, object()]
     ok = refused = 0
-    for _ in range(CASES):
+    for _ in range(cases):
         kw = {n: (rng.choice(kinds) if rng.random() < 0.5 else PARAMETERS[n]["default"]) for n in _names(rng)
               if n in PARAMETERS}
         try:
@@ -103,7 +108,7 @@ def test_the_api_answers_every_random_config_with_a_result_or_a_config_error(cap
         assert all(not (isinstance(v, float) and math.isinf(v)) for v in r.summary.values()), kw
         ok += 1
     with capsys.disabled():
-        print(f"\nfuzz Config: seed {SEED + 1}, {CASES} cases: {ok} ran, {refused} refused")
+        print(f"\nfuzz Config: seed {SEED + 1}, {cases} cases: {ok} ran, {refused} refused")
     assert ok > 0 and refused > 0
 
 
@@ -133,10 +138,11 @@ def _spec_text(rng: random.Random) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_random_spec_files_load_or_are_refused_naming_the_file(tmp_path, capsys):
+@SIZES
+def test_random_spec_files_load_or_are_refused_naming_the_file(tmp_path, capsys, cases):
     rng = random.Random(SEED + 2)
     loaded = refused = 0
-    for i in range(CASES):
+    for i in range(cases):
         path = tmp_path / f"spec{i}.toml"
         path.write_bytes(_spec_text(rng))
         try:
@@ -148,7 +154,7 @@ def test_random_spec_files_load_or_are_refused_naming_the_file(tmp_path, capsys)
         assert spec.runs >= 1
         loaded += 1
     with capsys.disabled():
-        print(f"\nfuzz specs: seed {SEED + 2}, {CASES} files: {loaded} loaded, {refused} refused")
+        print(f"\nfuzz specs: seed {SEED + 2}, {cases} files: {loaded} loaded, {refused} refused")
     assert loaded > 0 and refused > 0
 
 

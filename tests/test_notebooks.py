@@ -37,6 +37,7 @@ def run_cli(*args):
 
 # --- the quickstart, end to end ---------------------------------------------------------------
 
+@pytest.mark.slow  # papermill starts a Jupyter kernel per run: seconds each
 def test_quickstart_runs_quick_and_writes_its_frame_and_figure(tmp_path):
     sources = {p: p.read_bytes() for p in notebooks.NOTEBOOKS_DIR.iterdir() if p.is_file()}
     params = {"data_dir": str(tmp_path / "data"), "figures_dir": str(tmp_path / "figures"),
@@ -65,6 +66,7 @@ def batch(tmp_path):
     return d
 
 
+@pytest.mark.slow  # papermill starts a Jupyter kernel per run: seconds each
 def test_a_failing_notebook_is_reported_and_the_batch_goes_on(batch, tmp_path):
     make_notebook(batch, "c_after", "open('ran.txt', 'w').write('yes')")
     runs = notebooks.run_notebooks(notebooks_dir=batch, output_dir=tmp_path / "runs")
@@ -94,6 +96,7 @@ def test_cli_exits_1_when_a_notebook_failed_and_0_when_none_did(batch, tmp_path)
     assert out.strip().splitlines()[-1] == "1 notebooks, 0 failed"
 
 
+@pytest.mark.slow  # papermill starts a Jupyter kernel per run: seconds each
 def test_parameters_reach_the_notebook(tmp_path):
     d = tmp_path / "nbs"
     make_notebook(d, "echo", "import json\njson.dump({'n': n, 'label': label, 'quick': quick, 'progress': progress}, open(out, 'w'))",
@@ -119,7 +122,7 @@ def test_parameters_reach_the_notebook(tmp_path):
     out.unlink()
     code, _, err = run_cli("notebooks", "run", "echo", "-p", "n", "seven", "-p", "out", str(out),
                            "--notebooks-dir", str(d), "--output-dir", str(tmp_path / "runs"))
-    assert code == 2 and "n='seven'" in err and "a int" in err and not out.exists(), err
+    assert code == 2 and "n='seven'" in err and "give an integer" in err and not out.exists(), err
 
 
 def test_an_interrupted_run_never_replaces_the_last_complete_copy(tmp_path, monkeypatch):

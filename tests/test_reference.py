@@ -30,7 +30,15 @@ MATRIX = list(
 )
 
 
-@pytest.mark.parametrize("policy, completion, arrival, size_dist, straggler_p", MATRIX)
+def _fast_sample(cases, period):
+    """The cases, all but every ``period``-th marked slow (CI's full run takes them all).
+    A period prime to the inner factors' sizes keeps every value of each in the fast
+    tier's sample: with 3 on the matrix, every size mix, arrival, order and straggler
+    setting meets every policy; with 7 on the extensions, every case runs in both orders."""
+    return [c if i % period == 0 else pytest.param(*c, marks=pytest.mark.slow) for i, c in enumerate(cases)]
+
+
+@pytest.mark.parametrize("policy, completion, arrival, size_dist, straggler_p", _fast_sample(MATRIX, 3))
 def test_engine_matches_reference_on_the_matrix(policy, completion, arrival, size_dist, straggler_p):
     """Every policy preset x completion order x arrival process x size
     distribution, stragglers on and off; small rings so the limits bite."""
@@ -189,9 +197,8 @@ EXTENSIONS = {
 }
 
 
-@pytest.mark.parametrize("policy", sorted(POLICY_PRESETS))
-@pytest.mark.parametrize("completion", ["in_order", "out_of_order"])
-@pytest.mark.parametrize("case", sorted(EXTENSIONS))
+@pytest.mark.parametrize("case, completion, policy", _fast_sample(
+    list(itertools.product(sorted(EXTENSIONS), ["in_order", "out_of_order"], sorted(POLICY_PRESETS))), 7))
 def test_engine_matches_reference_on_the_extensions(case, completion, policy):
     """Every extension case x completion order x policy preset: the summaries,
     per-flow fields included, are identical."""

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from zclab import notebooks, report
 
@@ -77,6 +78,7 @@ def test_an_unreadable_run_is_listed_as_failed_without_a_page(tmp_path):
     assert "RuntimeError: kernel died" in html and "href" not in html.split("<tbody>")[1]
 
 
+@pytest.mark.slow
 def test_study_writes_the_report_and_leaves_the_project_findings_alone(tmp_path, capsys):
     nbs = tmp_path / "notebooks"
     nbs.mkdir()

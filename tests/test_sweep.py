@@ -415,6 +415,7 @@ def test_aggregate_gives_means_and_student_t_intervals(tmp_path):
 
 # --- the command line ------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # four commands, each a process of its own
 def test_cli_sweep_dry_run_then_run_then_resume(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text(textwrap.dedent(f"""
@@ -454,11 +455,12 @@ def test_cli_sweep_dry_run_then_run_then_resume(tmp_path):
 def test_cli_rejects_a_bad_spec_with_exit_2_naming_the_problem(tmp_path, body, fragment):
     spec = tmp_path / "bad.toml"
     spec.write_text(body)
-    out = subprocess.run([sys.executable, "-m", "zclab.cli", "sweep", str(spec), "--store", str(tmp_path / "st")],
-                         capture_output=True, text=True)
-    assert out.returncode == 2
-    assert fragment in out.stderr and "Traceback" not in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1
+    from .test_cli import run_main  # in this process: an exception main() let through would fail here
+
+    code, _, err = run_main("sweep", str(spec), "--store", str(tmp_path / "st"))
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "st").exists()
 
 
@@ -482,7 +484,8 @@ def test_the_spec_files_the_readme_names_exist_and_load():
     from zclab.spec import load_spec
 
     root = Path(__file__).resolve().parent.parent
-    named = set(re.findall(r"zclab sweep (\S+\.(?:toml|ya?ml))", (root / "README.md").read_text()))
+    text = (root / "README.md").read_text() + (root / "docs" / "usage.md").read_text()
+    named = set(re.findall(r"zclab sweep (\S+\.(?:toml|ya?ml))", text))
     assert named, "the README shows no `zclab sweep SPEC` command"
     for rel in sorted(named):
         spec = load_spec(root / rel)

@@ -72,6 +72,7 @@ def test_every_check_can_fail(frames, check, factor):
     assert not judged["ok"].all(), f"{check}: a theory {factor}x the right one still passes every case"
 
 
+@pytest.mark.slow
 def test_a_false_alarm_is_not_confirmed_by_the_second_stage(frames):
     """A row marked failed at the first seed (as a chance excursion would be) is run
     again with independent seeds; the right model passes there, so it is not confirmed."""
@@ -85,6 +86,7 @@ def test_a_false_alarm_is_not_confirmed_by_the_second_stage(frames):
     assert (checked["seed_2"] == 1 + validation.CONFIRM_SEED_OFFSET).all()
 
 
+@pytest.mark.slow
 def test_a_real_disagreement_is_confirmed_by_the_second_stage(frames, monkeypatch):
     """A theory that is wrong stays wrong at any seed: both stages fail."""
     right = theory.mg1_sojourn

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from ._files import atomic_path, write_text
+
 __all__ = [
     "NotebookRun",
     "NotebookError",
@@ -62,10 +64,7 @@ __all__ = [
     "KERNEL_NAME",
 ]
 
-#: The project: the parent of the zclab package directory (an editable install).
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-RUNS_DIR = PROJECT_ROOT / "runs"
+from ._paths import NOTEBOOKS_DIR, PROJECT_ROOT, RUNS_DIR  # noqa: E402  (the project's paths, once)
 #: How long each notebook took in the last full study of the project (committed, so
 #: that a fresh clone can say how long ``zclab study --full`` will take).
 STUDY_TIMES = NOTEBOOKS_DIR / "study_times.json"
@@ -259,9 +258,10 @@ def typed_parameters(src: Path, parameters: Mapping[str, Any]) -> dict[str, Any]
                 if isinstance(default, tuple) and isinstance(value, list):
                     value = tuple(value)
         except ValueError:
-            kind = type(default).__name__
-            raise NotebookError(f"parameter {key}={value!r}: {src.stem} declares {key} = {default!r} "
-                                f"(a {kind}); give a {kind}") from None
+            kind = {bool: "true or false", int: "an integer", float: "a number", list: "a JSON list",
+                    tuple: "a JSON list", dict: "a JSON object"}.get(type(default), f"a {type(default).__name__}")
+            raise NotebookError(f"parameter {key}={value!r}: {src.stem} declares {key} = {default!r}; "
+                                f"give {kind}") from None
         out[key] = value
     return out
 
@@ -277,15 +277,9 @@ def save_frame(df, name: str, directory: str | os.PathLike = "../data") -> Path:
     """
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or os.sep in name:
         raise ValueError(f"name={name!r} must be a non-empty file name without a path separator")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.parquet"
-    tmp = directory / f".{name}.parquet.{os.getpid()}.tmp"
-    try:
+    path = Path(directory) / f"{name}.parquet"
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -447,9 +441,7 @@ def _record_full_seconds(runs: list[NotebookRun]) -> None:
 
     machine = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({platform.machine()})"
     rec = {"machine": machine, "seconds": {r.name: round(r.seconds, 1) for r in runs}}
-    tmp = STUDY_TIMES.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rec, indent=1) + "\n")
-    os.replace(tmp, STUDY_TIMES)
+    write_text(STUDY_TIMES, json.dumps(rec, indent=1) + "\n")
 
 
 def study(
