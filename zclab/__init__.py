@@ -5,18 +5,7 @@
     >>> r.summary["invariant_violations"]
     0
 
-The public API:
-
-==================  ==========================================================
-``Config``          every model parameter, validated, with presets
-``simulate``        run one configuration, get a ``Result``
-``Result``          the summary record, the optional trace, the config
-``ConfigError``     a bad parameter: names the field, the value, what is allowed
-``warmup``          compile (or load) the engine before timing anything
-``sweep``           many configurations, replicated, parallel, resumable
-``aggregate``       mean and confidence interval over replications
-``load``            read a result store back as one frame
-==================  ==========================================================
+The public API is :data:`API` (each name and what it is; ``__all__`` is built from it):
 """
 
 from .config import Config, ConfigError
@@ -40,24 +29,38 @@ def load(store=None):
         raise FileNotFoundError(f"zclab.load: no result store at {st.path} (a directory a sweep wrote)")
     return st.load()
 
-__version__ = "0.1.0"
+try:
+    from importlib.metadata import PackageNotFoundError, version as _version
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "Result",
-    "simulate",
-    "warmup",
-    "sweep",
-    "aggregate",
-    "load",
-    "Store",
-    "SweepError",
-    "SimulationError",
-    "InvariantViolation",
-    "SUMMARY_FIELDS",
-    "POLICY_PRESETS",
-    "WORKLOAD_PRESETS",
-    "HOST_PRESETS",
-    "__version__",
-]
+    __version__ = _version("zclab")  # pyproject.toml's, as installed
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+#: The public API, listed once: each name and what it is. ``__all__`` and the table in
+#: this module's docstring are built from it.
+API = {
+    "Config": "every model parameter, validated, with presets",
+    "ConfigError": "a bad parameter: names the field, the value, what is allowed",
+    "simulate": "run one configuration, get a Result",
+    "Result": "the summary record, the optional trace, the config",
+    "warmup": "compile (or load) the engine before timing anything",
+    "SimulationError": "a run that could not finish (its event cap), naming it",
+    "InvariantViolation": "a broken invariant under debug=True, with the packet and time",
+    "sweep": "many configurations, replicated, parallel, resumable",
+    "aggregate": "mean and confidence interval over replications",
+    "load": "read a result store back as one frame",
+    "Store": "the content-addressed result store (load, compact, keys)",
+    "SweepError": "a bad sweep (spec, grid, size), naming the point and the field",
+    "SUMMARY_FIELDS": "every field of a Result's summary, with its meaning and unit",
+    "POLICY_PRESETS": "the release-named policies: name -> the rules they set",
+    "WORKLOAD_PRESETS": "the workloads: name -> the fields they set",
+    "HOST_PRESETS": "the hosts' costs: name -> the fields they set",
+}
+
+__all__ = [*API, "__version__"]
+
+__doc__ += "\n" + "\n".join(  # an RST table, for help(zclab) and the docs
+    ["=" * 20 + "  " + "=" * 64]
+    + [f"{'``' + name + '``':<20}  {what}" for name, what in API.items()]
+    + ["=" * 20 + "  " + "=" * 64]
+) + "\n"
