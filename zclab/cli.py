@@ -315,13 +315,13 @@ def _check_output(path: Path) -> None:
 
 def _write_frame(df, path: Path) -> None:
     """Write a frame atomically (.parquet or .csv)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if path.suffix.lower() == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    from ._files import atomic_path
+
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
 
 
 def parse_parameter(key: str, text: str) -> tuple[str, Any]:

@@ -40,6 +40,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ._files import write_text
+
 __all__ = ["record", "load", "render", "text_of", "short", "FINDINGS_SUBDIR", "START", "END"]
 
 #: Records live in ``<data_dir>/findings/<name>.json``.
@@ -48,7 +50,7 @@ FINDINGS_SUBDIR = "findings"
 START = "<!-- findings:start"
 END = "<!-- findings:end -->"
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from ._paths import PROJECT_ROOT as _PROJECT_ROOT
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -160,16 +162,7 @@ def record(
         text_of(entry)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         raise ValueError(f"answer: cannot fill the template from numbers ({type(exc).__name__}: {exc})") from None
-    directory = Path(data_dir) / FINDINGS_SUBDIR
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.json"
-    tmp = directory / f".{name}.json.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(json.dumps(entry, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_text(Path(data_dir) / FINDINGS_SUBDIR / f"{name}.json", json.dumps(entry, indent=2) + "\n")
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -200,16 +193,6 @@ def _link(figure: str, from_dir: Path) -> str:
     p = Path(figure)
     p = p if p.is_absolute() else _PROJECT_ROOT / p
     return Path(os.path.relpath(p, from_dir)).as_posix()
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _docs_text(entries: list[dict], docs_dir: Path) -> str:
@@ -286,9 +269,9 @@ def render(data_dir: str | os.PathLike = "data",
         old = readme_path.read_text(encoding="utf-8")
         new_readme = _replace_block(old, _readme_block(entries, readme_path.parent, docs_path),
                                     readme_path)
-    _write(docs_path, _docs_text(entries, docs_path.parent))
+    write_text(docs_path, _docs_text(entries, docs_path.parent))
     if new_readme is not None and new_readme != old:
-        _write(readme_path, new_readme)
+        write_text(readme_path, new_readme)
     return docs_path
 
 

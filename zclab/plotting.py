@@ -27,14 +27,27 @@ and shown in µs).
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-__all__ = ["SIZES", "UNITS", "figure", "style", "savefig", "show", "label", "line"]
+from ._files import atomic_path
+
+__all__ = ["SIZES", "UNITS", "COLORS", "figure", "style", "savefig", "show", "label", "line"]
 
 STYLE = "zclab.paper"
+
+#: One colour per thing the studies compare, the same in every figure (Okabe-Ito's
+#: colour-blind-safe palette): the policies, the completion orders, copy and zero-copy.
+COLORS = {
+    "seed-2011": "#D55E00",
+    "linux-3.14": "#E69F00",
+    "linux-4.15": "#009E73",
+    "ring-quarter-stall": "#CC79A7",
+    "copy only": "#0072B2",
+    "in_order": "#D55E00",
+    "out_of_order": "#0072B2",
+}
 
 #: Named figure sizes, (width, height) in inches.
 SIZES = {
@@ -148,20 +161,8 @@ def savefig(fig, name, directory="figures", formats=FORMATS):
     paths = []
     for fmt in formats:
         path = directory / f"{name}.{fmt}"
-        # Hidden, unique, and in the same directory: os.replace is atomic
-        # only within one file system.
-        tmp = directory / f".{name}.{fmt}.{secrets.token_hex(6)}.tmp"
-        try:
-            # os.open with mode 0o666 honours the umask (tempfile.mkstemp
-            # would leave the figure readable by its owner only).
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            with os.fdopen(fd, "wb") as f, style():  # savefig.dpi, pdf.fonttype, svg.hashsalt
-                fig.savefig(f, format=fmt, metadata=_metadata(fmt))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path, fsync=True) as tmp, open(tmp, "xb") as f, style():  # savefig.dpi, pdf.fonttype, svg.hashsalt
+            fig.savefig(f, format=fmt, metadata=_metadata(fmt))
         paths.append(path)
     return paths
 

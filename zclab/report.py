@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from ._files import write_text
+
 __all__ = ["PageInfo", "render", "render_notebook", "describe"]
 
 
@@ -246,17 +248,8 @@ def render(runs_dir: str | os.PathLike = "runs", out_dir: str | os.PathLike | No
         if run is not None:
             ok, error, seconds = run.ok, (run.error if not run.ok else None), run.seconds
         info = PageInfo(name, nb_title, question, ok, error, seconds, params, page)
-        _write(out / page, render_notebook(nb, info))
+        write_text(out / page, render_notebook(nb, info))
         infos.append(info)
     index = out / "index.html"
-    _write(index, _index_html(infos, title))
+    write_text(index, _index_html(infos, title))
     return index
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from .config import Config
+from ._files import atomic_path
 
 if TYPE_CHECKING:  # imported where used: `import zclab` to simulate needs no pandas
     import pandas as pd
@@ -176,17 +177,12 @@ class Store:
         self.path.mkdir(parents=True, exist_ok=True)
         name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
         final = self.path / name
-        tmp = self.path / f".{name}.tmp"
-        try:
+        with atomic_path(final) as tmp:  # a reader sees the whole file or none
             # the schema is the union of the rows' keys: points with different flows
             # tables have different flow_<name>_* columns (from_pylist alone would
             # keep the first row's and silently drop the others')
             names = list(dict.fromkeys(k for row in rows for k in row))
             pq.write_table(pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in names}), tmp)
-            os.replace(tmp, final)  # atomic on POSIX: a reader sees the whole file or none
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
         return final
 
     def compact(self) -> tuple[int, int]:
@@ -212,13 +208,8 @@ class Store:
             if df[col].dtype == object:
                 df[col] = df[col].astype(object).where(df[col].notna(), None)
         name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
-        tmp, final = self.path / f".{name}.tmp", self.path / name
-        try:
+        with atomic_path(self.path / name) as tmp:  # the merged rows are in place before any small file goes
             pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
-            os.replace(tmp, final)  # the merged rows are in place before any small file goes
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
         for f in merged:
             with contextlib.suppress(FileNotFoundError):
                 f.unlink()
@@ -240,7 +231,7 @@ class Store:
             except OSError:
                 raise RuntimeError(f"store {self.path} is in use by another sweep (lock file {self.path / '.lock'})") from None
             # only a writer that holds the lock writes: any temporary file now is a killed write's
-            for tmp in self.path.glob(".part-*.parquet.tmp"):
+            for tmp in self.path.glob(".part-*.parquet*.tmp"):  # (_files.tmp_name)
                 with contextlib.suppress(OSError):
                     tmp.unlink()
             try:

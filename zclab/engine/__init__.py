@@ -48,11 +48,9 @@ def _drop_stale_cache() -> None:
         for name in os.listdir(_CACHE) if os.path.isdir(_CACHE) else ():
             if name.endswith((".nbi", ".nbc")):
                 os.remove(os.path.join(_CACHE, name))
-        os.makedirs(_CACHE, exist_ok=True)
-        tmp = f"{_STAMP}.{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(digest)
-        os.replace(tmp, _STAMP)
+        from .._files import write_text
+
+        write_text(_STAMP, digest)
     except OSError:
         pass  # read-only install, or another process got there first
 

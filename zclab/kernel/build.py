@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .._files import atomic_path
+
 __all__ = ["BuildError", "driver_source", "driver_binary", "default_cache_dir"]
 
 
@@ -43,11 +45,9 @@ def driver_binary(cache_dir: str | os.PathLike | None = None) -> Path:
     if cc is None:
         raise BuildError("no C compiler (gcc) to build the kernel driver: apt-get install gcc libc6-dev")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    proc = subprocess.run([cc, "-static", "-O2", "-Wall", "-o", str(tmp), str(src)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        raise BuildError(f"compiling {src.name} with `{cc} -static -O2` failed (a static libc is in libc6-dev): {tail}")
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        proc = subprocess.run([cc, "-static", "-O2", "-Wall", "-o", str(tmp), str(src)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise BuildError(f"compiling {src.name} with `{cc} -static -O2` failed (a static libc is in libc6-dev): {tail}")
     return out
