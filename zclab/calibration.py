@@ -70,7 +70,7 @@ __all__ = [
 
 HOST_2011 = "calibrated-2011"
 HOST_MODERN = "modern-host"
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+from ._paths import DATA_DIR
 
 #: A DPDK testpmd guest (the 2018 measurement and the 2019 statement that cites it):
 #: the virtio PMD costs tens of ns per packet, polls the used ring and suppresses

@@ -119,8 +119,6 @@ def debug_check(host: str, quick: bool = True, seed: int = 1) -> pd.DataFrame:
 
 # --- the figure ----------------------------------------------------------------------------------
 
-_PATH_COLORS = {"seed-2011": "#D55E00", "linux-3.14": "#E69F00", "linux-4.15": "#009E73",
-                "copy only": "#0072B2"}
 
 
 def figure_adversarial(agg: pd.DataFrame):
@@ -138,7 +136,8 @@ def figure_adversarial(agg: pd.DataFrame):
         for i, wl in enumerate(workloads):
             for j, c in enumerate(COUNTERS):
                 ax = axes[i, j]
-                for path, color in _PATH_COLORS.items():
+                for path in ("seed-2011", "linux-3.14", "linux-4.15", "copy only"):
+                    color = plotting.COLORS[path]
                     g = agg[(agg["workload"] == wl) & (agg["path"] == path)].sort_values("duplicate_head_p")
                     if g.empty:
                         continue

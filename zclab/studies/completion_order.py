@@ -162,7 +162,6 @@ def straggler_traces(host: str, seed: int = 1, straggler_p: float = 1e-3,
 
 # --- figures -------------------------------------------------------------------------------------
 
-_COLORS = {"in_order": "#D55E00", "out_of_order": "#0072B2"}
 _STRAGGLER = "black"
 _STYLES = ["-", "--", ":", "-."]
 
@@ -189,7 +188,8 @@ def figure_sweep(agg: pd.DataFrame, metrics=METRICS):
     with plotting.style():
         for ax, m in zip(axes, metrics):
             ylabel, scale = plotting.UNITS.get(m, (m, 1))
-            for completion, color in _COLORS.items():
+            for completion in ("in_order", "out_of_order"):
+                color = plotting.COLORS[completion]
                 for k, d in enumerate(delays):
                     g = agg[(agg["completion"] == completion) & (agg["straggler_ns"] == d)].sort_values("straggler_p")
                     if g.empty:
@@ -232,7 +232,7 @@ def figure_timeline(traces: dict[str, pd.DataFrame]):
             ax.hlines(normal["n"], normal["t_post"], normal["t_used"], color="0.6", linewidth=0.4,
                       label="post to return (other packets)")
             ax.plot(normal["t_used"], normal["n"], linestyle="none", marker=".", markersize=1.5,
-                    color=_COLORS[completion], label="returned to the guest")
+                    color=plotting.COLORS[completion], label="returned to the guest")
             zc = normal[normal["t_dma_done"].notna()]
             ax.plot(zc["t_dma_done"], zc["n"], linestyle="none", marker="|", markersize=2,
                     color="0.2", label="DMA done (zero-copy)")

@@ -107,7 +107,6 @@ def deadlocks(agg: pd.DataFrame) -> pd.DataFrame:
 
 # --- the figure ----------------------------------------------------------------------------------
 
-_PATH_COLORS = {"seed-2011": "#D55E00", "linux-3.14": "#E69F00", "linux-4.15": "#009E73"}
 _RATIO_LABELS = {
     "throughput_gbps": "throughput ÷ copy's",
     "latency_p99_ns": "p99 latency ÷ copy's",
@@ -143,7 +142,7 @@ def figure_history(rel: pd.DataFrame, panels=PANELS):
                     dead = np.array([g["deadlocked"].get(w, 0.0) > 0 for w in workloads])
                     xs = x - 0.4 + width * (k + 0.5)
                     # bars grow from 1 (as good as copying) up or down
-                    ax.bar(xs, vals - 1, bottom=1, width=width * 0.9, color=_PATH_COLORS[p],
+                    ax.bar(xs, vals - 1, bottom=1, width=width * 0.9, color=plotting.COLORS[p],
                            label=p if (i == 0 and j == 0) else None)
                     if dead.any():
                         ax.plot(xs[dead], np.ones(dead.sum()), linestyle="none", marker="x", color="black",

@@ -41,7 +41,6 @@ QUESTION = ("What should VHOST_MAX_PEND be, and where should the limit act? Thro
             "zero-copy flow stalls every flow on the queue, policy by policy.")
 
 POLICIES = ("seed-2011", "ring-quarter-stall", "linux-4.15")
-_POLICY_COLORS = {"seed-2011": "C1", "ring-quarter-stall": "C0", "linux-4.15": "C2"}
 
 
 def run_sizes(quick: bool) -> tuple[int, int, int]:
@@ -236,7 +235,7 @@ def figure_limits(agg: pd.DataFrame, ring_size: int = 256):
         for j, (d, s) in enumerate(cases):
             for pol in POLICIES:
                 g = g0[(g0["policy"] == pol) & (g0["dma_base_ns"] == d) & (g0["straggler_p"] == s)].sort_values("max_pend")
-                c = _POLICY_COLORS[pol]
+                c = plotting.COLORS[pol]
                 for i, metric in enumerate(["throughput_gbps", "latency_p99_ns", "stall_time_fraction"]):
                     label, scale = plotting.UNITS[metric]
                     ax = axes[i, j]
@@ -300,7 +299,7 @@ def figure_rule(rule: pd.DataFrame):
         for ax, (d, s) in zip(axes, cases):
             for pol in POLICIES:
                 g = rule[(rule["policy"] == pol) & (rule["dma_base_ns"] == d) & (rule["straggler_p"] == s)]
-                ax.plot(g["ring_size"], g["needed_limit"], marker="o", markersize=3, color=_POLICY_COLORS[pol], label=pol)
+                ax.plot(g["ring_size"], g["needed_limit"], marker="o", markersize=3, color=plotting.COLORS[pol], label=pol)
             ax.plot(rings, rings / 4, color="0.4", linestyle=":", label="ring/4")
             ax.plot(rings, np.minimum(128, rings / 4), color="0.1", linestyle="--", linewidth=0.8, label="min(128, ring/4)")
             ax.set_xscale("log", base=2)
@@ -324,7 +323,7 @@ def figure_flows(fl: pd.DataFrame):
             for pol in POLICIES:
                 g = sw[(sw["policy"] == pol) & (sw["share"] == sh)].sort_values("limiter_pps")
                 ax.plot(g["limiter_pps"], g["small_delivered_fraction"], marker="o", markersize=3,
-                        color=_POLICY_COLORS[pol], label=pol)
+                        color=plotting.COLORS[pol], label=pol)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"limited flow: {sh:.0%} of the offered load", fontsize=7.5)
