@@ -111,11 +111,13 @@ def test_params_json_gives_the_defaults_a_config_has_and_who_sets_them(capsys):
     assert picked["completion"]["with_others"] is None and rows["max_pend"]["with_others"] == "at most uio_maxiov"
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_failed_run_exits_1_without_traceback():
     code, _, err = run_cli("simulate", "--set", "max_events=100")
     assert code == 1 and "max_events=100" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_reader_that_goes_away_ends_the_command_quietly():
     """`zclab simulate --json | head`: no error line, no traceback, SIGPIPE's exit code."""
     p = subprocess.Popen([sys.executable, "-m", "zclab.cli", "simulate", "--set", "n_packets=2000", "--json"],
@@ -243,6 +245,7 @@ flows = [
     assert fallback["flow_small_mpps"] > 100 * stall["flow_small_mpps"]
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_first_run_that_must_compile_says_so_and_a_cached_one_says_nothing(tmp_path, monkeypatch, capsys):
     # an empty numba cache: the default run's variant would have to be compiled
     probe = "from zclab import Config; from zclab.simulation import to_compile; print(bool(to_compile(Config())))"

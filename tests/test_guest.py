@@ -385,7 +385,7 @@ def test_each_flows_socket_limits_reach_its_row():
         assert list(k["fl_i"][:, L.FI_TSQ]) == [5, 0] and list(k["fl_i"][:, L.FI_SNDBUF]) == [0, 9000]
         p = k["params"][0]
         # without napi_tx a bulk sender's limits hold nothing: no guest extension; an open-loop one's do
-        assert p["socks"] and p["gx"] == gx and p["napi_tx"] == c.guest_napi_tx and p["indirect"]
+        assert p["socks"] and p["gx"] == gx and p["guest_napi_tx"] == c.guest_napi_tx and p["guest_indirect_desc"]
 
 
 def test_every_new_field_is_listed_by_zclab_params_and_in_the_defaults_table():

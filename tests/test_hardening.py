@@ -229,7 +229,7 @@ def _capped_grid():
     return [{"seed": 1}, {"seed": 2, "max_events": 500}, {"seed": 3}]
 
 
-@pytest.mark.parametrize("workers", [1, 2, "dask"])
+@pytest.mark.parametrize("workers", [1, 2, pytest.param("dask", marks=pytest.mark.slow)])
 def test_a_run_that_fails_is_recorded_with_its_point_and_the_sweep_finishes_the_others(tmp_path, workers):
     from zclab import sweep
     from zclab.sweep import failures

@@ -125,6 +125,7 @@ def test_parameters_reach_the_notebook(tmp_path):
     assert code == 2 and "n='seven'" in err and "give an integer" in err and not out.exists(), err
 
 
+@pytest.mark.slow  # papermill starts a Jupyter kernel
 def test_an_interrupted_run_never_replaces_the_last_complete_copy(tmp_path, monkeypatch):
     d = tmp_path / "nbs"
     make_notebook(d, "slow", "x = 1")
@@ -153,6 +154,7 @@ def test_an_interrupted_run_never_replaces_the_last_complete_copy(tmp_path, monk
     assert notebooks._last_full_seconds([d / "slow.ipynb"], runs_dir)  # the complete run still counts
 
 
+@pytest.mark.slow  # papermill starts a Jupyter kernel
 def test_the_kernel_is_this_interpreter_with_the_agg_backend(tmp_path, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)  # conftest sets it; the batch run must, too
     d = tmp_path / "nbs"

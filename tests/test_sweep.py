@@ -173,6 +173,7 @@ def test_two_workers_give_the_same_numbers_as_one(serial_frame):
     pd.testing.assert_frame_equal(results(two), results(serial_frame))
 
 
+@pytest.mark.slow  # a Dask LocalCluster starts its worker processes
 def test_a_dask_cluster_gives_the_same_numbers(serial_frame):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

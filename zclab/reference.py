@@ -516,7 +516,7 @@ class ReferenceModel:
             if self.st.o["events"] > self.max_events:
                 return "max_events"
             if t < self.now:
-                self.violation = 1
+                self.violation = L.V_TIME_BACKWARDS
             self.integrate(t - self.now)
             self.now = t
             self.device_progress()
@@ -652,7 +652,7 @@ class ReferenceModel:
     def zerocopy_callback(self, idx: int) -> None:
         """vhost_zerocopy_callback: mark the head done; mainline also queues the worker."""
         if not self.heads.mark_done(idx):
-            self.violation = 4
+            self.violation = L.V_COMPLETION_NOT_PENDING
         tr = self.traced(self.heads.slots[idx].packet.seq)
         if tr is not None:
             tr["t_dma_done"] = self.now
@@ -838,7 +838,7 @@ class ReferenceModel:
         """vhost_zerocopy_callback run before sendmsg returns (the skb was copied or
         freed inside it): the head is done; the worker is running, nothing to wake."""
         if not self.heads.mark_done(idx):
-            self.violation = 4
+            self.violation = L.V_COMPLETION_NOT_PENDING
         tr = self.traced(packet.seq)
         if tr is not None:
             tr["t_dma_done"] = self.now
@@ -851,7 +851,7 @@ class ReferenceModel:
         for idx in h.releasable():
             entry = h.slots.pop(idx)
             if not entry.done:
-                self.violation = 3
+                self.violation = L.V_RELEASED_NOT_DONE
             if entry.failed:
                 self.tx_zcopy_err += 1
             batch.append((entry.packet, entry.zerocopy, entry.t_record))
@@ -873,10 +873,10 @@ class ReferenceModel:
         for packet, zerocopy, t_record in batch:
             n += 1
             if self.host_inflight[packet.head] <= 0:
-                self.violation = 5
+                self.violation = L.V_USED_NOT_POSTED
             self.host_inflight[packet.head] -= 1
             if len(self.used) == 4 * self.c.ring_size:
-                self.violation = 7
+                self.violation = L.V_RING_OVERFLOW
             else:
                 self.used.append(packet.head)
             tr = self.traced(packet.seq)
@@ -1006,10 +1006,10 @@ class ReferenceModel:
         idx = -1
         if need_slot:
             if h.upend_idx in h.slots:
-                self.violation = 2
+                self.violation = L.V_HEAD_OVERWRITTEN
             idx = h.record(HeadEntry(packet, path == "zerocopy", self.t_w, done=path != "zerocopy"))
             if h.outstanding > c.ring_size or h.upend_idx - h.done_idx >= h.size:
-                self.violation = 6
+                self.violation = L.V_OUTSTANDING
             self.st.o["outstanding_max"] = max(self.st.o["outstanding_max"], h.outstanding)
         tr = self.traced(packet.seq)
         if tr is not None:
@@ -1237,7 +1237,7 @@ class ReferenceModel:
         in_service = self.in_service[0].length if (self.w_next < INF and self.w_phase == "service_end") else 0
         if self.bytes_posted != self.bytes_fetched + in_avail or self.bytes_fetched != self.bytes_submitted + in_service:
             if o["violations"] == 0:
-                o["first_violation"], o["first_violation_t"] = 8, self.now
+                o["first_violation"], o["first_violation_t"] = L.V_BYTES, self.now
             o["violations"] += 1
         o["status"] = {"done": L.STATUS_DONE, "deadlock": L.STATUS_DEADLOCK, "max_events": L.STATUS_MAX_EVENTS, "violation": L.STATUS_VIOLATION}[status]
         o["t_start"] = self.t_start

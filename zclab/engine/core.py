@@ -7,6 +7,34 @@ the configuration first. The model is docs/model.md; comments name the kernel
 function each step mirrors (drivers/vhost/net.c and vhost.c of the seed patch
 unless noted).
 
+Reading guide: each part of ``run`` (line numbers in this file; tests/test_engine_guide.py
+checks them), the kernel code it mirrors, and the methods of
+``zclab.reference.ReferenceModel`` that say the same in plain Python. The helpers above
+``run`` are named for theirs: ``_exceeds`` (vhost_exceeds_maxpend), ``_callback_queues``
+(the callback's vhost_poll_queue rule), ``_qdisc_run`` (qdisc_restart -> ndo_start_xmit),
+``_deliver`` (the destination: the wire, netem/tbf, a local socket).
+
+=========  ===========================================================================  ====================================
+lines      kernel (drivers/vhost/net.c unless noted)                                     reference
+=========  ===========================================================================  ====================================
+ 603-637   the set-up: the guest's free ids, avail and used rings (virtio_ring.c)       __init__
+ 638-673   heads[] of UIO_MAXIOV entries, upend_idx and done_idx                        Heads, __init__
+ 674-729   the NIC's queue, TX ring and qdisc; the local receiver                       Device, __init__
+ 730-776   the actors' next-event times                                                 __init__
+ 777-794   the running sums (layout.RUN)                                                Stats, open_window
+ 795-821   the next event, ties in a fixed order                                        run
+ 822-856   time-weighted statistics over (now, t]                                       integrate
+ 857-903   vhost_zerocopy_callback (a synthetic NIC's DMA done, a drop, a local copy)   completion, zerocopy_callback
+ 904-954   the TX clean-up: ixgbe_clean_tx_irq / mlx5e_poll_tx_cq, free_old_xmit_skbs   nic_clean
+ 955-997   netem / tbf releasing an skb (sch_netem.c, sch_tbf.c)                        limiter_release, deliver
+ 998-1210  handle_tx: sendmsg of the packet in service (tun/macvtap)                    worker_step, submit
+1211-1334  vhost_zerocopy_signal_used, vhost_add_used_and_signal_n                      signal_used, add_used
+1335-1478  vhost_exceeds_maxpend, vhost_get_vq_desc, zcopy_used                         fetch, Heads.exceeds
+1479-1552  start_xmit, virtnet_poll_tx (virtio_net.c)                                   guest_event, guest_start_xmit, tx_poll
+1553-1767  the guest's qdisc and socket (sock_alloc_send_pskb)                          arrival, to_qdisc, sock_try
+1768-1799  the end-of-run checks (bytes conserved)                                      finish
+=========  ===========================================================================  ====================================
+
 Events are few and typed, so the loop keeps one next-event time per actor
 instead of a general event queue: the guest (``g_next``), the worker
 (``w_next``), the open-loop sources (``a_next``, the earliest of the flows'),
@@ -39,9 +67,9 @@ one base pointer each rather than one per field; array indices masked so that
 they are provably non-negative (see NONNEG); per-flow bookkeeping only when
 there are several flows; the invariant checks, the end of the run, the
 opening of the window and the worker's rare stops marked ``unlikely`` (see
-:mod:`.hints`: LLVM lays out the loop and allocates its registers by how often
-it believes each block runs).
-Each of these was measured against the C anchor (benchmarks/bench_engine.py).
+:mod:`.hints`). Where the code takes an unusual shape for speed, a tag such as
+``(perf E3)`` names the entry of docs/performance.md ("Why the engine's code
+looks as it does") that gives the measurement.
 """
 
 import math
@@ -138,12 +166,12 @@ def _draw_dma(s, p, straggler_p, straggler_ns):
     back by a straggler (the flow's probability and delay). ``s`` is the
     generator's state as a record (see ``rs_rec`` in :func:`run`); the worker's
     wire path writes this out (see there): keep the two alike."""
-    if p.dma_dist == L.DMA_FIXED:
-        d = p.dma_base
-    elif p.dma_dist == L.DMA_EXPONENTIAL:
-        d = rng.exponential(s, p.dma_base)
+    if p.dma_latency_dist == L.DMA_FIXED:
+        d = p.dma_base_ns
+    elif p.dma_latency_dist == L.DMA_EXPONENTIAL:
+        d = rng.exponential(s, p.dma_base_ns)
     else:
-        d = rng.lognormal(s, p.dma_base, p.dma_sigma)
+        d = rng.lognormal(s, p.dma_base_ns, p.dma_sigma)
     if straggler_p > 0.0 and rng.uniform(s) < straggler_p:
         d += straggler_ns
     return d
@@ -157,9 +185,9 @@ def _exceeds(p, n_held, span, umask):
     refcnt > VHOST_MAX_PEND; v4.15's vhost_exceeds_maxpend), or v3.12's equality
     (upend_idx + vq->num - VHOST_MAX_PEND) % UIO_MAXIOV == done_idx, which holds at
     one pending count only (span = upend_idx - done_idx; limit_add = num - max_pend)."""
-    if p.limit_rule == L.LIMIT_MODULO:
-        return ((span + p.limit_add) & umask) == 0
-    return n_held > p.limit
+    if p.max_pend_rule == L.LIMIT_MODULO:
+        return ((span + p.modulo_add) & umask) == 0
+    return n_held > p.pend_limit
 
 
 @njit(inline="always")
@@ -171,7 +199,7 @@ def _end_spin(o, p, now, spun_since):
     when the spin ends) and when its next round starts (requeue_ns on)."""
     spin = now - spun_since
     o.poll_spin_ns += spin
-    return spin + p.requeue, now + p.requeue
+    return spin + p.requeue_ns, now + p.requeue_ns
 
 
 @njit(inline="always")
@@ -188,11 +216,11 @@ def _callback_queues(p, pending):
     """Whether vhost_zerocopy_callback queues the worker (vhost_poll_queue), given
     the zero-copy skbs still in flight after this one: the count vhost_net_ubuf_put
     returns is that plus vhost's own reference."""
-    if p.wake == L.WAKE_ALWAYS:
+    if p.wake_on_completion == L.WAKE_ALWAYS:
         return True
-    if p.wake == L.WAKE_NEVER:
+    if p.wake_on_completion == L.WAKE_NEVER:
         return False
-    if p.wake == L.WAKE_LE2_OR_16:
+    if p.wake_on_completion == L.WAKE_LE2_OR_16:
         cnt = pending + 2  # v3.8 to v3.13 read the count before the put
         return cnt <= 2 or cnt % 16 == 0
     cnt = pending + 1  # from v3.14: cnt = vhost_net_ubuf_put(ubufs)
@@ -206,7 +234,7 @@ def _vdescs(p, length):
     """Ring descriptors a packet takes without indirect descriptors (config.virtio_descs):
     the virtio-net header (xmit_skb's sg_set_buf), the linear part holding the headers
     (gso_hdr bytes; none if empty) and one per 4 KB page of the rest (skb_to_sgvec)."""
-    linear = length if length < p.gso_hdr else p.gso_hdr
+    linear = length if length < p.gso_hdr_bytes else p.gso_hdr_bytes
     return 1 + (1 if linear > 0 else 0) + ((length - linear + 4095) >> PAGE_SHIFT)
 
 
@@ -255,19 +283,18 @@ def _callback_wakes(o, p, now, pending, w_next, w_phase, w_wait, w_busy_until):
     polling (vhost_has_work). Scalars and the run record only: no reference counting.
     Returns the worker's new (w_next, w_phase, w_wait, w_busy_until) and the CPU time
     to add to its busy time. The heap completion in ``run`` writes the same rule out
-    (straight-line code there, on every zero-copy packet's path, measured 1 to 2% faster):
-    keep the two alike."""
+    (perf E1): keep the two alike."""
     if w_wait == W_RUN:
         return w_next, w_phase, w_wait, w_busy_until, 0.0
     if w_wait == W_POLL:
         busy, nxt = _end_spin(o, p, now, w_busy_until)
         return nxt, PH_NEW_PASS, W_RUN, nxt, busy
     if w_wait == W_SPAN:
-        return max(now + p.wake_latency, w_busy_until), PH_NEW_PASS, W_RUN, w_busy_until, 0.0
+        return max(now + p.wake_latency_ns, w_busy_until), PH_NEW_PASS, W_RUN, w_busy_until, 0.0
     if _callback_queues(p, pending):
         if w_wait == W_BUSY:
             return now, PH_NEW_PASS, W_RUN, now, -_end_busy_poll(o, now, w_busy_until)
-        return max(now + p.wake_latency, w_busy_until), PH_NEW_PASS, W_RUN, w_busy_until, 0.0
+        return max(now + p.wake_latency_ns, w_busy_until), PH_NEW_PASS, W_RUN, w_busy_until, 0.0
     return w_next, w_phase, w_wait, w_busy_until, 0.0
 
 
@@ -278,10 +305,10 @@ def _wire_bytes(p, length):
     """Bytes a frame occupies on the wire: a GSO frame larger than one segment goes out
     as ceil((len - gso_hdr) / gso_size) segments (skb_gso_segment, or the NIC's TSO),
     each carrying the headers again; every segment its preamble, FCS and gap."""
-    if p.gso_size > 0 and length > p.gso_size + p.gso_hdr:
-        segs = (length - p.gso_hdr + p.gso_size - 1) // p.gso_size
-        return length + (segs - 1) * p.gso_hdr + segs * p.overhead
-    return length + p.overhead
+    if p.gso_size > 0 and length > p.gso_size + p.gso_hdr_bytes:
+        segs = (length - p.gso_hdr_bytes + p.gso_size - 1) // p.gso_size
+        return length + (segs - 1) * p.gso_hdr_bytes + segs * p.wire_overhead_bytes
+    return length + p.wire_overhead_bytes
 
 
 @njit(inline="always")
@@ -297,7 +324,7 @@ def _ring_fits(o, p, length):
     """Does the TX ring take this skb now? Its descriptors must be free, and with byte
     queue limits the bytes in the ring must not exceed the limit (netdev_tx_sent_queue
     stops the queue once dql_avail < 0, i.e. when they do)."""
-    return o.rg_desc + _descs(length) <= p.ring_desc and (p.bql == 0 or o.rg_bytes <= p.bql)
+    return o.rg_desc + _descs(length) <= p.tx_ring_size and (p.bql_limit_bytes == 0 or o.rg_bytes <= p.bql_limit_bytes)
 
 
 @njit(inline="always")
@@ -337,13 +364,13 @@ def _qdisc_run(o, p, now, nic_t, nic_i, nic_head, nic_n, nic_free, nmask, nq, qd
         o.rg_bytes += length
         # (written out again in the worker's sendmsg: keep the two alike)
         if o.rg_n == 1:
-            o.irq_t = done + p.coal_ns  # the first completion not yet cleaned starts the timer
-        if p.coal_frames > 0 and o.rg_n == p.coal_frames and done < o.irq_t:
+            o.irq_t = done + p.tx_coalesce_ns  # the first completion not yet cleaned starts the timer
+        if p.tx_max_coalesced_frames > 0 and o.rg_n == p.tx_max_coalesced_frames and done < o.irq_t:
             o.irq_t = done  # ... and the frame count may fire it sooner
-        o.clean_t = o.irq_t + p.clean_latency
+        o.clean_t = o.irq_t + p.tx_clean_latency_ns
         if unlikely(tracing):
-            k = nq[NQ_QSEQ, q] - p.warmup
-            if k >= 0 and k < p.trace_n:
+            k = nq[NQ_QSEQ, q] - p.warmup_packets
+            if k >= 0 and k < p.trace_packets:
                 trace_f[k, L.T_WIRE_START] = start
                 trace_f[k, L.T_WIRE_DONE] = done
     return nic_n, nic_free
@@ -389,7 +416,7 @@ def _deliver(t, length, f, zc, seq, p, fl_i, sp, sns, rs, o,
     queues the completion: with the heap in here, numba would count references
     to it on every call)."""
     t_zc = INF
-    k = seq - p.warmup if tracing else -1
+    k = seq - p.warmup_packets if tracing else -1
     if not extended or fl_i[f, L.FI_DEST] == L.DEST_WIRE:
         start = nic_free if nic_free > t else t
         done = start + _wire_bytes(p, length) * p.wire_ns_per_byte
@@ -404,8 +431,8 @@ def _deliver(t, length, f, zc, seq, p, fl_i, sp, sns, rs, o,
             t_zc = done + _draw_dma(rs, p, sp, sns)
     else:
         start = loc_free if loc_free > t else t
-        copy = p.copy_per_byte * length if zc else 0.0
-        done = start + copy + p.local_rx
+        copy = p.copy_ns_per_byte * length if zc else 0.0
+        done = start + copy + p.local_rx_ns_per_packet
         if sp > 0.0 and rng.uniform(rs) < sp:
             done += sns  # a slow receiver holds this one
         loc_free = done
@@ -415,10 +442,10 @@ def _deliver(t, length, f, zc, seq, p, fl_i, sp, sns, rs, o,
         loc_i[0, tail] = length
         loc_i[1, tail] = f
         loc_n += 1
-        o.local_cpu_ns += copy + p.local_rx
+        o.local_cpu_ns += copy + p.local_rx_ns_per_packet
         if zc:
             t_zc = start + copy
-    if unlikely(tracing) and k >= 0 and k < p.trace_n:
+    if unlikely(tracing) and k >= 0 and k < p.trace_packets:
         trace_f[k, L.T_WIRE_START] = start
         trace_f[k, L.T_WIRE_DONE] = done
     return nic_n, nic_free, loc_n, loc_free, t_zc
@@ -495,43 +522,62 @@ _pow2 = njit(inline="always")(_pow2_at_least)
 def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, size_alias,
         out_run, hist, flow_res_i, flow_res_f, flow_hist, trace_f, trace_i,
         extended=False, open_loop=False, ooo=False):
-    """Simulate one configuration.
+    """Simulate one configuration; returns the status (layout.STATUS_*).
 
-    ``params`` is a one-element array of ``layout.P``; ``fl_i``/``fl_f`` hold
-    one row per flow (layout.FI_*/FF_*), ``flow_thresh``/``flow_alias`` the
-    flows' shares as an alias table, ``size_*`` every flow's size table (the
-    flow's rows say where). Results land in ``out_run`` (a ``layout.RUN``
-    record), the latency histogram ``hist``, the per-flow results and
-    histograms (several flows only) and the trace arrays. Returns the status.
+    Inputs (zclab.simulation.kernel_args builds them from a Config; F flows, S
+    entries in all the flows' size tables, T traced packets, B = histogram.N_BUCKETS):
+
+    ===============  ===============  =======  ============================================
+    argument         shape            dtype    what
+    ===============  ===============  =======  ============================================
+    params           (1,)             layout.P the parameters, named as the Config's fields
+    fl_i, fl_f       (F, N_FI/N_FF)   i8, f8   one row per flow (layout.FI_*, FF_*); the
+                                               columns after FI_TSQ are the run's own state
+    flow_thresh,     (F,)             i8       the flows' shares as an alias table
+    flow_alias
+    size_vals,       (S,)             i8       every flow's sizes as alias tables; a
+    size_thresh,                               flow's row gives its offset and length
+    size_alias
+    ===============  ===============  =======  ============================================
+
+    Outputs, written in place (zeroed by the caller):
+
+    ===============  ===============  =======  ============================================
+    out_run          (1,)             RUN      clock, counters and the window's sums
+    hist             (B,)             i8       latency histogram (log buckets)
+    flow_res_i/_f    (F, 8) / (F, 1)  i8, f8   per-flow counts and latency sums
+    flow_hist        (F, B) or (1,1)  i8       per-flow histograms (several flows only)
+    trace_f/_i       (T, 7) / (T, 6)  f8, i8   per-packet times and fields (TRACE_F/_I)
+    ===============  ===============  =======  ============================================
+
+    ``extended``, ``open_loop`` and ``ooo`` select the compiled variant: omitted,
+    each is a compile-time False (zclab.simulation.variant picks them).
     """
     # Called without ``extended``, ``open_loop`` or ``ooo``, the argument is a
     # compile-time False and numba builds (and caches) a variant without that
     # machinery: the features a plain run does not use (the trace, several flows,
     # egress limiters, the local receiver, batched copies, the coalesced NIC); the
-    # open-loop sources and the guest qdisc (2% faster closed loop, measured); the
-    # out-of-order release (and, with ``ooo``, the in-order one: 2 to 6% faster
-    # in order, measured). Fewer live values, faster loop. Parameters are read
-    # from the record where they are used: a load either way, but not a value the
-    # loop must carry in a register.
+    # open-loop sources and the guest qdisc; the out-of-order release (and, with
+    # ``ooo``, the in-order one) (perf E2). Parameters are read from the record where
+    # they are used: a load either way, but not a value the loop carries in a register.
     p = params[0]
     # The coalesced NIC and a dropping qdisc run only in the extended variant (simulate
     # sends them there): in the plain one these fold to constants and the wire path is the
-    # synthetic NIC's alone (the plain path of every packet: 5 to 7% of the engine's speed)
+    # synthetic NIC's alone (perf E3)
     coal = extended and p.coalesced != 0
     bp = (not extended) or p.backpressure != 0
-    if open_loop != p.poisson or ooo != p.ooo:
-        raise ValueError("core.run: open_loop and ooo must be params.poisson and params.ooo (simulate passes them)")
-    if p.duplicate_p > 0.0 and not extended:
-        raise ValueError("core.run: an adversarial guest (duplicate_p > 0) needs extended=True (simulate passes it)")
+    if open_loop != p.poisson or ooo != p.out_of_order:
+        raise ValueError("core.run: open_loop and ooo must be params.poisson and params.out_of_order (simulate passes them)")
+    if p.duplicate_head_p > 0.0 and not extended:
+        raise ValueError("core.run: an adversarial guest (duplicate_head_p > 0) needs extended=True (simulate passes it)")
     # The trace is recorded in the extended variant, behind a runtime test: a variant
-    # of its own would double the variants to compile (eight, 60 s each on one core),
-    # and the test costs the extended variant about 1% (measured: docs/performance.md)
-    tracing = extended and p.trace_n > 0
-    if p.trace_n > 0 and not extended:
-        raise ValueError("core.run: a trace (trace_n > 0) needs extended=True (simulate passes it)")
+    # of its own would double the variants to compile (perf E4)
+    tracing = extended and p.trace_packets > 0
+    if p.trace_packets > 0 and not extended:
+        raise ValueError("core.run: a trace (trace_packets > 0) needs extended=True (simulate passes it)")
     o = out_run[0]  # every running sum lives here (see layout.RUN)
-    ring = p.ring
-    umask = (p.uio - 1) & NONNEG
+    ring = p.ring_size
+    umask = (p.uio_maxiov - 1) & NONNEG
     idmask = (ring - 1) & NONNEG  # descriptor ids are below ring_size
     multi = extended and p.n_flows > 1  # per-flow bookkeeping only when there are several flows
     fs = flow_res_i
@@ -543,13 +589,13 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     # The virtio-net guest's rules (model.md section 1), in the extended variant only: gx any
     # of them, napi_tx, the flows' sockets, and indirect descriptors (one per packet)
     gx = extended and p.gx != 0
-    napi = gx and p.napi_tx != 0
+    napi = gx and p.guest_napi_tx != 0
     socks = gx and p.socks != 0
     for col in (L.FI_WMEM, L.FI_SLEEP, L.FI_ROOM, L.FI_BL_HEAD, L.FI_BL_N):
         fl_i[:, col] = 0
     # The same state seen as a record, for the inlined helpers that branch
     # (_deliver, _draw_dma): numba counts references, atomically, to an array
-    # such a helper is handed, but not to a record (local delivery 45% faster).
+    # such a helper is handed, but not to a record (perf E5).
     # Only the variant with _deliver takes the view (a dummy record otherwise).
     rs_rec = rs.view(L.RNG)[0] if extended else np.zeros(1, L.RNG)[0]
     hist[:] = 0
@@ -591,15 +637,15 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
 
     # ---- vhost zero-copy bookkeeping: heads[] of UIO_MAXIOV entries ----------------------
     # Indices are absolute (slot = idx & umask) so that spans need no modular arithmetic.
-    heads = np.zeros(p.uio, L.HEAD)  # vq->heads[]: one record per slot (layout.HEAD)
+    heads = np.zeros(p.uio_maxiov, L.HEAD)  # vq->heads[]: one record per slot (layout.HEAD)
     upend_idx = 0  # next slot to record
     done_idx = 0  # oldest held slot
     n_held = 0  # heads recorded and not yet returned: "outstanding"
     n_done = 0  # of those, done
     prefix_end = 0  # in order: end of the done run that starts at done_idx
-    done_list = np.empty(p.uio, np.int64)  # out of order: done, not yet released, in completion order
+    done_list = np.empty(p.uio_maxiov, np.int64)  # out of order: done, not yet released, in completion order
     n_done_list = 0
-    hp = np.empty(2 * p.uio, np.float64)  # completions in flight: (time, key) min-heap
+    hp = np.empty(2 * p.uio_maxiov, np.float64)  # completions in flight: (time, key) min-heap
     hp[0] = INF  # an empty heap's top (see heap.pop)
     hp_n = 0
     # Completions of zero-copy skbs on the wire wait in submission order, with the
@@ -609,9 +655,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     # heap's top is still the earliest completion of all, ties included: the same
     # order of events. Behind a busy wire (64 KB packets) the heap holds two or three
     # completions instead of the hundred queued behind it, and a pop sifts one level
-    # instead of seven (+49% on tso_inorder, measured). The FIFO's head and count
-    # live in the run record (o.cq_head, o.cq_n): as locals they cost IMIX 5%.
-    cqcap = _pow2(2 * p.uio)
+    # instead of seven (perf E6). The FIFO's head and count live in the run record
+    # (o.cq_head, o.cq_n), not in locals (perf E7).
+    cqcap = _pow2(2 * p.uio_maxiov)
     cqmask = (cqcap - 1) & NONNEG
     cq = np.empty((cqcap, 3), np.float64)  # (wire done, completion time, key)
     o.cq_head = 0
@@ -627,7 +673,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
 
     # ---- devices: the NIC (skbs not yet wholly on the wire) and the local receiver ---------
     # (the coalesced NIC's ring and qdisc feed the wire: room for both, see _qdisc_run)
-    ncap = _pow2(p.txqueuelen + (p.ring_desc if coal else 0) + 1)
+    ncap = _pow2(p.txqueuelen + (p.tx_ring_size if coal else 0) + 1)
     nmask = (ncap - 1) & NONNEG
     nic_t = np.empty((2, ncap), np.float64)  # start and end of each skb's transmission
     nic_i = np.zeros((2, ncap), np.int64)  # its length and flow
@@ -646,10 +692,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     # zero-copy skbs one clean-up frees, in ring order. Their heads and counts live in
     # the run record (o.qd_*, o.rg_*), as cq's do.
     # The integers of all three in one matrix (rows NQ_*): each array the loop keeps is
-    # a base pointer, a shape and strides live across it (fewer arrays, faster loop).
+    # a base pointer, a shape and strides live across it (perf E8).
     qdcap = _pow2(p.txqueuelen + 1) if coal else 1
     qdmask = (qdcap - 1) & NONNEG
-    rgcap = _pow2(p.ring_desc + 1) if coal else 1
+    rgcap = _pow2(p.tx_ring_size + 1) if coal else 1
     rgmask = (rgcap - 1) & NONNEG
     rg_t = np.empty(rgcap, np.float64)
     nq = np.empty((N_NQ, max(qdcap, rgcap)), np.int64)
@@ -741,7 +787,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     finished = False
     # Set by a check in this event, counted at its end. In the record, not a local:
     # a local assigned at seven checks across the loop is a value the compiler
-    # merges and carries through every branch (3% of the engine's speed, measured).
+    # merges and carries through every branch (perf E9).
     o.violation = 0
 
     fuse = False  # the worker's step at the current instant is provably the next event
@@ -771,7 +817,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     status = L.STATUS_DEADLOCK
                     break
                 if t < now:
-                    o.violation = 1
+                    o.violation = L.V_TIME_BACKWARDS
 
             # ---- integrate the state over (now, t] ---------------------------------------
             # The three sums that move at nearly every event are locals (the compiled
@@ -819,11 +865,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     o.cq_n -= 1
                 slot = idx & umask
                 if unlikely(heads[slot].state != H_PENDING):
-                    o.violation = 4
+                    o.violation = L.V_COMPLETION_NOT_PENDING
                 heads[slot].state = H_DONE
                 n_done += 1
-                k = heads[slot].seq - p.warmup if tracing else -1
-                if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                k = heads[slot].seq - p.warmup_packets if tracing else -1
+                if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                     trace_f[k, L.T_DMA_DONE] = now
                 if ooo:
                     done_list[n_done_list & NONNEG] = idx
@@ -831,7 +877,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 elif idx == prefix_end:
                     while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
                         prefix_end += 1
-                o.callback_ns += p.callback
+                o.callback_ns += p.callback_ns
                 if w_wait != W_RUN:
                     if w_wait == W_POLL:
                         busy, w_next = _end_spin(o, p, now, w_busy_until)
@@ -841,7 +887,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         w_wait = W_RUN
                     elif w_wait == W_SPAN:
                         # heads[] was full (the model's stop, no kernel's): any completion frees it
-                        w_next = max(now + p.wake_latency, w_busy_until)
+                        w_next = max(now + p.wake_latency_ns, w_busy_until)
                         w_phase = PH_NEW_PASS
                         w_wait = W_RUN
                     elif _callback_queues(p, n_held - n_done):
@@ -851,7 +897,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             w_next = now
                             w_busy_until = now
                         else:  # stopped on the limit, or waiting for a kick
-                            w_next = max(now + p.wake_latency, w_busy_until)
+                            w_next = max(now + p.wake_latency_ns, w_busy_until)
                         w_phase = PH_NEW_PASS
                         w_wait = W_RUN
             else:
@@ -872,12 +918,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 # the next interrupt counts from the oldest completion not yet cleaned
                 o.irq_t = INF
                 if o.rg_n > 0:
-                    o.irq_t = rg_t[o.rg_head & rgmask] + p.coal_ns
-                    if p.coal_frames > 0 and o.rg_n >= p.coal_frames:
-                        c_f = rg_t[(o.rg_head + p.coal_frames - 1) & rgmask]
+                    o.irq_t = rg_t[o.rg_head & rgmask] + p.tx_coalesce_ns
+                    if p.tx_max_coalesced_frames > 0 and o.rg_n >= p.tx_max_coalesced_frames:
+                        c_f = rg_t[(o.rg_head + p.tx_max_coalesced_frames - 1) & rgmask]
                         if c_f < o.irq_t:
                             o.irq_t = c_f
-                o.clean_t = o.irq_t + p.clean_latency
+                o.clean_t = o.irq_t + p.tx_clean_latency_ns
                 # netif_tx_wake_queue: the qdisc's skbs go into the freed descriptors
                 nic_head, nic_n = _reap(o, fs, multi, nic_t, nic_i, nic_head, nic_n, nmask, now, t_start, False)
                 nic_n, nic_free = _qdisc_run(o, p, now, nic_t, nic_i, nic_head, nic_n, nic_free, nmask, nq, qdmask,
@@ -888,11 +934,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     idx = nq[NQ_CB, j & NONNEG]
                     slot = idx & umask
                     if unlikely(heads[slot].state != H_PENDING):
-                        o.violation = 4
+                        o.violation = L.V_COMPLETION_NOT_PENDING
                     heads[slot].state = H_DONE
                     n_done += 1
-                    k = heads[slot].seq - p.warmup if tracing else -1
-                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                    k = heads[slot].seq - p.warmup_packets if tracing else -1
+                    if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                         trace_f[k, L.T_DMA_DONE] = now
                     if ooo:
                         done_list[n_done_list & NONNEG] = idx
@@ -900,7 +946,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     elif idx == prefix_end:
                         while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
                             prefix_end += 1
-                    o.callback_ns += p.callback
+                    o.callback_ns += p.callback_ns
                     w_next, w_phase, w_wait, w_busy_until, busy = _callback_wakes(
                         o, p, now, n_held - n_done, w_next, w_phase, w_wait, w_busy_until)
                     worker_busy += busy
@@ -959,9 +1005,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 # sendmsg returns: the skb leaves vhost, through the flow's egress
                 # limiter if it has one, to the NIC or to a local socket
                 bytes_submitted += s_len
-                o.stack_cpu_ns += p.stack_per_packet + p.stack_per_byte * s_len  # tap, bridge, driver
-                k = s_seq - p.warmup if tracing else -1
-                if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                o.stack_cpu_ns += p.host_stack_ns_per_packet + p.host_stack_ns_per_byte * s_len  # tap, bridge, driver
+                k = s_seq - p.warmup_packets if tracing else -1
+                if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                     trace_f[k, L.T_SUBMIT] = now
                 zc = 1 if s_path == L.PATH_ZEROCOPY else 0
                 sync = False  # the skb was freed inside sendmsg: its callback has run
@@ -1000,8 +1046,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if o.qd_n == 0 and _ring_fits(o, p, s_len):
                             # the qdisc is empty and the driver's queue runs: into the ring now.
                             # _qdisc_run's body for one skb, written out: handed its six arrays,
-                            # numba wraps each call in atomic reference counting, which on this
-                            # path of every packet cost 40% of the engine's speed (measured). (A
+                            # numba wraps each call in atomic reference counting (perf E10). (A
                             # qdisc that holds skbs holds them because its head did not fit, and
                             # only a clean-up frees descriptors: then the skb just queues.)
                             start = nic_free if nic_free > now else now
@@ -1023,11 +1068,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             o.rg_desc += d
                             o.rg_bytes += s_len
                             if o.rg_n == 1:
-                                o.irq_t = done + p.coal_ns
-                            if p.coal_frames > 0 and o.rg_n == p.coal_frames and done < o.irq_t:
+                                o.irq_t = done + p.tx_coalesce_ns
+                            if p.tx_max_coalesced_frames > 0 and o.rg_n == p.tx_max_coalesced_frames and done < o.irq_t:
                                 o.irq_t = done
-                            o.clean_t = o.irq_t + p.clean_latency
-                            if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                            o.clean_t = o.irq_t + p.tx_clean_latency_ns
+                            if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                                 trace_f[k, L.T_WIRE_START] = start
                                 trace_f[k, L.T_WIRE_DONE] = done
                         elif o.qd_n >= p.txqueuelen:
@@ -1059,11 +1104,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                                 fs[s_flow, L.FR_NIC_DROPS] += 1
                             sync = zc == 1
                         else:
-                            # the wire, written out here rather than through _deliver: this is
-                            # the path of almost every packet, and numba's inlining of a helper
-                            # of 26 arguments and 5 results cost 15% of the engine's speed
+                            # the wire, written out here rather than through _deliver: the path
+                            # of almost every packet (perf E11)
                             start = nic_free if nic_free > now else now
-                            done = start + (_wire_bytes(p, s_len) if extended else s_len + p.overhead) * p.wire_ns_per_byte
+                            done = start + (_wire_bytes(p, s_len) if extended else s_len + p.wire_overhead_bytes) * p.wire_ns_per_byte
                             nic_free = done
                             tail = (nic_head + nic_n) & nmask
                             nic_t[0, tail] = start
@@ -1073,15 +1117,13 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             nic_n += 1
                             if zc:
                                 # _draw_dma, written out: a helper that branches and is handed an
-                                # array is wrapped by numba in reference counting (atomic: 7 calls
-                                # per packet); given the state as a record instead (rs_rec) it
-                                # costs 2% here, where this copy costs nothing
-                                if p.dma_dist == L.DMA_FIXED:
-                                    dma = p.dma_base
-                                elif p.dma_dist == L.DMA_EXPONENTIAL:
-                                    dma = rng.exponential(rs, p.dma_base)
+                                # array is wrapped by numba in reference counting (perf E12)
+                                if p.dma_latency_dist == L.DMA_FIXED:
+                                    dma = p.dma_base_ns
+                                elif p.dma_latency_dist == L.DMA_EXPONENTIAL:
+                                    dma = rng.exponential(rs, p.dma_base_ns)
                                 else:
-                                    dma = rng.lognormal(rs, p.dma_base, p.dma_sigma)
+                                    dma = rng.lognormal(rs, p.dma_base_ns, p.dma_sigma)
                                 sp = fl_f[s_flow, L.FF_STRAGGLER_P] if multi else p.straggler_p
                                 if sp > 0.0 and rng.uniform(rs) < sp:
                                     dma += fl_f[s_flow, L.FF_STRAGGLER_NS] if multi else p.straggler_ns
@@ -1097,7 +1139,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                                     cq[e, 1] = done + dma
                                     cq[e, 2] = s_slot
                                     o.cq_n += 1
-                            if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                            if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                                 trace_f[k, L.T_WIRE_START] = start
                                 trace_f[k, L.T_WIRE_DONE] = done
                 else:
@@ -1120,10 +1162,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     # wrapped in reference counting on the completion path (see _draw_dma)
                     slot = s_slot & umask
                     if unlikely(heads[slot].state != H_PENDING):
-                        o.violation = 4
+                        o.violation = L.V_COMPLETION_NOT_PENDING
                     heads[slot].state = H_DONE
                     n_done += 1
-                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                    if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                         trace_f[k, L.T_DMA_DONE] = now
                     if ooo:
                         done_list[n_done_list & NONNEG] = s_slot
@@ -1131,7 +1173,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     elif s_slot == prefix_end:
                         while prefix_end < upend_idx and heads[prefix_end & umask].state == H_DONE:
                             prefix_end += 1
-                    o.callback_ns += p.callback
+                    o.callback_ns += p.callback_ns
                 if not zc and s_slot < 0 and not extended:
                     b_n = 1  # a copy outside heads[]: on the used ring at once (vhost_add_used_and_signal)
                 elif not zc and s_slot < 0:
@@ -1147,7 +1189,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 pass_pkts += 1
                 # vhost_exceeds_weight: VHOST_NET_WEIGHT bytes or VHOST_NET_PKT_WEIGHT
                 # packets in one pass: vhost_poll_queue + break
-                requeue = pass_bytes >= p.weight or (p.weight_pkts > 0 and pass_pkts >= p.weight_pkts)
+                requeue = pass_bytes >= p.weight_bytes or (p.weight_packets > 0 and pass_pkts >= p.weight_packets)
             elif w_phase == PH_NEW_PASS:
                 pass_bytes = 0  # a new handle_tx pass
                 pass_pkts = 0
@@ -1167,7 +1209,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
             flush = b_n > 0 and (not extended or p.zerocopy or b_n >= p.tx_batch or requeue or av_n == 0 or device_full)
 
             # ---- return heads: the copies, then vhost_zerocopy_signal_used ---------------------
-            release = p.zerocopy and not requeue and (p.placement != L.PLACE_SEED or n_held > p.reap)
+            release = p.zerocopy and not requeue and (p.pend_placement != L.PLACE_SEED or n_held > p.reap_threshold)
             for part in range(2):
                 if part == 0:
                     n_pub = b_n if flush else 0
@@ -1192,7 +1234,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         idx = done_list[j & NONNEG] if ooo else done_idx + j
                         slot = idx & umask
                         if unlikely(heads[slot].state != H_DONE):
-                            o.violation = 3
+                            o.violation = L.V_RELEASED_NOT_DONE
                         heads[slot].state = H_FREE
                         if extended and heads[slot].failed:
                             tx_zcopy_err += 1  # vhost_zerocopy_signal_used: VHOST_DMA_FAILED_LEN
@@ -1201,11 +1243,11 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     # vhost_add_used: only heads the guest posted, once per post
                     v = ids[head & idmask]
                     if unlikely(v < ID_FETCH):
-                        o.violation = 5
+                        o.violation = L.V_USED_NOT_POSTED
                     ids[head & idmask] = v - ID_FETCH
                     if extended:
                         if unlikely(used_n == ucap):
-                            o.violation = 7
+                            o.violation = L.V_RING_OVERFLOW
                         else:
                             used_ids[(used_head + used_n) & umask_used] = head
                             used_n += 1
@@ -1215,17 +1257,17 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         # posted once, and the guest drains the ring whole, in order,
                         # before it takes an id (free_old_xmit_skbs). Handing each id
                         # straight to its free list here leaves that list the same at
-                        # every take, and nothing else reads the ring (3 to 5% faster,
-                        # measured). Its checks could not fire: see the reclaim below.
+                        # every take, and nothing else reads the ring (perf E13). Its checks
+                        # could not fire: see the reclaim below.
                         ids[head & idmask] -= ID_POSTED
                         g_free_ids[g_nfree & NONNEG] = head
                         g_nfree += 1
-                    k = seq - p.warmup if tracing else -1
-                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                    k = seq - p.warmup_packets if tracing else -1
+                    if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                         trace_f[k, L.T_USED] = now
                         trace_i[k, L.T_USED_IDX] = returned  # its position in the used ring
                     returned += 1
-                    if returned > p.warmup:
+                    if returned > p.warmup_packets:
                         lat = now - post
                         o.m_returned += 1
                         o.m_bytes += length
@@ -1246,7 +1288,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         if unlikely(returned == p.n_total):
                             finished = True
                             break
-                    elif unlikely(returned == p.warmup):
+                    elif unlikely(returned == p.warmup_packets):
                         # The measured window opens: every running sum restarts now.
                         t_start = now
                         _open_window(o, n_held, fs, ff)
@@ -1268,10 +1310,10 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     o.release_batches += 1
                 # the used-ring update (vhost_add_used_n), then vhost_signal: interrupt
                 # the guest if it stopped its queue (with napi_tx: if its callback is armed)
-                t_w += p.used_ring
+                t_w += p.used_ring_ns
                 o.used_updates += 1
-                if p.signal_every or ((o.g_cb if napi else g_state == G_BLOCKED) and returned > g_used_event):
-                    t_w += p.signal
+                if p.signal_every_publish or ((o.g_cb if napi else g_state == G_BLOCKED) and returned > g_used_event):
+                    t_w += p.signal_ns
                     o.signals += 1
                     if napi:
                         if o.g_cb:
@@ -1281,23 +1323,23 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             o.g_cb = False
                             if not o.g_poll:
                                 o.g_poll = True
-                                o.g_poll_t = t_w + p.irq_latency
+                                o.g_poll_t = t_w + p.irq_latency_ns
                                 if g_state != G_TX and o.g_poll_t < g_next:
                                     g_next = o.g_poll_t
                     elif g_state == G_BLOCKED:
                         g_state = G_READY
-                        g_next = t_w + p.irq_latency
+                        g_next = t_w + p.irq_latency_ns
             if unlikely(finished):
                 break
 
             # ---- fetch the next packet: limits, then vhost_get_vq_desc --------------------
             w_busy_until = t_w
             if requeue:
-                w_next = t_w + p.requeue
+                w_next = t_w + p.requeue_ns
                 w_busy_until = w_next
                 w_phase = PH_NEW_PASS
                 o.requeues += 1
-            elif p.zerocopy and p.placement == L.PLACE_STALL and _exceeds(p, n_held, upend_idx - done_idx, umask):
+            elif p.zerocopy and p.pend_placement == L.PLACE_STALL and _exceeds(p, n_held, upend_idx - done_idx, umask):
                 # v3.12: the pending test at the top of the loop: break; a completion
                 # callback that queues the worker (wake_on_completion) starts it again
                 w_wait = W_STALL
@@ -1312,27 +1354,27 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 w_phase = PH_NEW_PASS
                 w_stop = STOP_NIC
             elif av_n == 0:
-                if p.zerocopy and p.placement == L.PLACE_SEED and _exceeds(p, n_held, upend_idx - done_idx, umask):
+                if p.zerocopy and p.pend_placement == L.PLACE_SEED and _exceeds(p, n_held, upend_idx - done_idx, umask):
                     # seed: tx_poll_start; the socket is writable, so the worker spins
                     # until a completion or a post (notification stays off: no kick)
                     w_wait = W_POLL
                     w_stop = STOP_LIMIT
                     o.stalls += 1
-                elif p.zerocopy and p.placement == L.PLACE_EMPTY_BREAK and _exceeds(p, n_held, upend_idx - done_idx, umask):
+                elif p.zerocopy and p.pend_placement == L.PLACE_EMPTY_BREAK and _exceeds(p, n_held, upend_idx - done_idx, umask):
                     # v3.10 and v3.11: the same test, then break: only a completion
                     # that queues the worker starts it again
                     w_wait = W_STALL
                     w_stop = STOP_LIMIT
                     o.stalls += 1
-                elif p.busyloop > 0.0 and not busy_polled:
+                elif p.busyloop_timeout_ns > 0.0 and not busy_polled:
                     # vhost_net_busy_poll: poll the avail ring (notification off) until
                     # the timeout, a post, or other work
                     busy_polled = True
                     w_wait = W_BUSY
-                    w_next = t_w + p.busyloop
+                    w_next = t_w + p.busyloop_timeout_ns
                     w_busy_until = w_next
                     w_phase = PH_RESUME
-                    o.busypoll_ns += p.busyloop
+                    o.busypoll_ns += p.busyloop_timeout_ns
                 else:
                     w_wait = W_IDLE  # vhost_enable_notify: wait for a kick
             else:
@@ -1340,24 +1382,24 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 path = L.PATH_COPY
                 need_slot = False
                 if p.zerocopy:
-                    # p.goodcopy folds in the size test as the release writes it and the
+                    # p.goodcopy_len folds in the size test as the release writes it and the
                     # virtio-net header the socket carries (simulation.kernel_args)
-                    big = length > p.goodcopy
+                    big = length > p.goodcopy_len
                     if big:
                         path = L.PATH_ZEROCOPY
-                        if p.placement == L.PLACE_FALLBACK and _exceeds(p, n_held, upend_idx - done_idx, umask):
+                        if p.pend_placement == L.PLACE_FALLBACK and _exceeds(p, n_held, upend_idx - done_idx, umask):
                             path = L.PATH_FALLBACK  # v4.15: copy rather than stall
                         elif extended and p.select_zcopy and tx_packets // 64 < tx_zcopy_err:
                             path = L.PATH_COPY  # vhost_net_tx_select_zcopy: too many copied later
                     # copies in heads[]: the seed's every packet; 2012's zcopy_used =
                     # len >= VHOST_GOODCOPY_LEN || upend_idx != done_idx; v3.12 none
-                    need_slot = path == L.PATH_ZEROCOPY or p.via_heads == L.VIA_ALWAYS or (
-                        p.via_heads == L.VIA_WHEN_PENDING and (big or upend_idx != done_idx))
-                    if need_slot and (upend_idx - done_idx + 1 >= p.uio or n_held >= ring):
+                    need_slot = path == L.PATH_ZEROCOPY or p.copy_via_heads == L.VIA_ALWAYS or (
+                        p.copy_via_heads == L.VIA_WHEN_PENDING and (big or upend_idx != done_idx))
+                    if need_slot and (upend_idx - done_idx + 1 >= p.uio_maxiov or n_held >= ring):
                         # a new head may not take a slot of heads[] that is still held;
                         # v3.12: (upend_idx + 1) % UIO_MAXIOV != done_idx, or it is copied
-                        if path == L.PATH_ZEROCOPY and p.via_heads == L.VIA_NEVER and (
-                                p.placement == L.PLACE_FALLBACK or p.heads_full_copy):
+                        if path == L.PATH_ZEROCOPY and p.copy_via_heads == L.VIA_NEVER and (
+                                p.pend_placement == L.PLACE_FALLBACK or p.heads_full_copy):
                             path = L.PATH_FALLBACK
                             need_slot = False
                         else:
@@ -1381,18 +1423,18 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     ids[s_id & idmask] += ID_FETCH
                     bytes_fetched += length
                     if path == L.PATH_ZEROCOPY:
-                        service = p.per_packet + p.zc_setup + p.pin_per_page * ((length + 4095) >> PAGE_SHIFT)
+                        service = p.per_packet_ns + p.zc_setup_ns + p.pin_ns_per_page * ((length + 4095) >> PAGE_SHIFT)
                         if next_local and not next_limited:
-                            service += p.copy_per_byte * length  # skb_orphan_frags_rx in sendmsg
+                            service += p.copy_ns_per_byte * length  # skb_orphan_frags_rx in sendmsg
                     else:
-                        service = p.per_packet + p.copy_per_byte * length
+                        service = p.per_packet_ns + p.copy_ns_per_byte * length
                         if path == L.PATH_FALLBACK:
                             o.fallbacks += 1
                     s_slot = -1
                     if need_slot:
                         slot = upend_idx & umask
                         if unlikely(heads[slot].state != H_FREE):
-                            o.violation = 2
+                            o.violation = L.V_HEAD_OVERWRITTEN
                         s_slot = upend_idx
                         heads[slot].id = s_id
                         heads[slot].len = length
@@ -1418,12 +1460,12 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                                 n_done_list += 1
                             elif prefix_end == s_slot:
                                 prefix_end += 1
-                        if unlikely(n_held > ring or upend_idx - done_idx >= p.uio):
-                            o.violation = 6
+                        if unlikely(n_held > ring or upend_idx - done_idx >= p.uio_maxiov):
+                            o.violation = L.V_OUTSTANDING
                         if unlikely(n_held > o.outstanding_max):
                             o.outstanding_max = n_held
-                    k = s_seq - p.warmup if tracing else -1
-                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                    k = s_seq - p.warmup_packets if tracing else -1
+                    if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                         trace_f[k, L.T_FETCH] = t_w
                         trace_i[k, L.T_PATH] = path
                     w_phase = PH_SERVICE_END
@@ -1453,8 +1495,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     avail[slot].post = now
                     if unlikely(tracing):
                         avail[slot].seq = posted
-                    k = posted - p.warmup if tracing else -1
-                    if unlikely(tracing) and k >= 0 and k < p.trace_n:
+                    k = posted - p.warmup_packets if tracing else -1
+                    if unlikely(tracing) and k >= 0 and k < p.trace_packets:
                         trace_f[k, L.T_POST] = now
                         trace_i[k, L.T_SEQ] = posted
                         trace_i[k, L.T_HEAD] = g_id
@@ -1464,21 +1506,21 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     av_n += 1
                     bytes_posted += g_len
                     # adversarial guest: the same head once more (the review's concern)
-                    if not extended or dup == 1 or p.duplicate_p == 0.0 or rng.uniform(rs) >= p.duplicate_p:
+                    if not extended or dup == 1 or p.duplicate_head_p == 0.0 or rng.uniform(rs) >= p.duplicate_head_p:
                         break
                     o.duplicates += 1
                 if socks and not napi:
                     # start_xmit's skb_orphan (without napi_tx): the socket's charge ends here
-                    fl_i[g_flow, L.FI_WMEM] -= g_len + p.truesize_ovh
+                    fl_i[g_flow, L.FI_WMEM] -= g_len + p.guest_truesize_overhead
                     fl_i[g_flow, L.FI_SLEEP] = _sock_wakes(fl_i[g_flow, L.FI_WMEM], fl_i[g_flow, L.FI_SLEEP],
                                                            fl_i[g_flow, L.FI_SNDBUF])
                 # virtqueue_kick, only if the worker waits for one (event index)
                 if w_next == INF and w_wait == W_IDLE:
-                    w_next = max(now + p.wake_latency, w_busy_until)
+                    w_next = max(now + p.wake_latency_ns, w_busy_until)
                     w_phase = PH_NEW_PASS
                     w_wait = W_RUN
-                    guest_ready = now + p.kick  # the VM exit: guest CPU
-                    guest_busy += p.kick
+                    guest_ready = now + p.kick_ns  # the VM exit: guest CPU
+                    guest_busy += p.kick_ns
                     o.kicks += 1
                 elif unlikely(w_wait == W_POLL):
                     # the spinning worker's next round finds the post (no kick: notification is off)
@@ -1501,8 +1543,8 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 o.g_poll = False
                 polled = True
                 o.tx_polls += 1
-                guest_busy += p.tx_poll
-                guest_ready = (guest_ready if guest_ready > g_busy_until else g_busy_until) + p.tx_poll
+                guest_busy += p.guest_tx_poll_ns
+                guest_ready = (guest_ready if guest_ready > g_busy_until else g_busy_until) + p.guest_tx_poll_ns
                 o.g_cb = True
                 g_used_event = returned
             guest_try = True
@@ -1526,7 +1568,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     ok, fl_i[f, L.FI_SLEEP] = _sock_try(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP], fl_i[f, L.FI_SNDBUF],
                                                         fl_i[f, L.FI_TSQ])
                 if ok:
-                    fl_i[f, L.FI_WMEM] += length + p.truesize_ovh  # skb_set_owner_w
+                    fl_i[f, L.FI_WMEM] += length + p.guest_truesize_overhead  # skb_set_owner_w
                 else:
                     # the sender waits for room in its socket; it holds qdisc_len sends at most
                     admit = False
@@ -1554,7 +1596,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 if multi:
                     fs[f, L.FR_QDISC_DROPS] += 1
                 if socks:  # kfree_skb -> sock_wfree
-                    fl_i[f, L.FI_WMEM] -= length + p.truesize_ovh
+                    fl_i[f, L.FI_WMEM] -= length + p.guest_truesize_overhead
                     fl_i[f, L.FI_SLEEP] = _sock_wakes(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP], fl_i[f, L.FI_SNDBUF])
 
         if guest_try:
@@ -1594,7 +1636,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                         length = bl_len[f, e]
                         fl_i[f, L.FI_BL_HEAD] = (fl_i[f, L.FI_BL_HEAD] + 1) & bmask
                         fl_i[f, L.FI_BL_N] -= 1
-                        fl_i[f, L.FI_WMEM] += length + p.truesize_ovh
+                        fl_i[f, L.FI_WMEM] += length + p.guest_truesize_overhead
                         if (g_state == G_IDLE and q_n == 0) or q_n < p.qdisc_len:
                             slot = (q_head + q_n) & qmask
                             q_len[slot] = length
@@ -1605,7 +1647,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                             o.drops += 1
                             if multi:
                                 fs[f, L.FR_QDISC_DROPS] += 1
-                            fl_i[f, L.FI_WMEM] -= length + p.truesize_ovh
+                            fl_i[f, L.FI_WMEM] -= length + p.guest_truesize_overhead
                             fl_i[f, L.FI_SLEEP] = _sock_wakes(fl_i[f, L.FI_WMEM], fl_i[f, L.FI_SLEEP],
                                                               fl_i[f, L.FI_SNDBUF])
             g_stopped = False
@@ -1622,7 +1664,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                 g_busy_until = ready
             else:
                 # 1: the queue is stopped, or the next chain does not fit; 2: no socket has room
-                why = 1 if nfree == 0 or (g_qstop and nfree < p.stop_free) else 0
+                why = 1 if nfree == 0 or (g_qstop and nfree < p.guest_stop_free) else 0
                 need = 1  # descriptors the packet takes
                 if gx and why == 0:
                     if not open_loop and not o.g_held:
@@ -1646,9 +1688,9 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                                 g_flow = 0
                                 g_len = _draw_size(rs, p, multi, fl_i, 0, size_vals, size_thresh, size_alias)
                             if socks:
-                                fl_i[g_flow, L.FI_WMEM] += g_len + p.truesize_ovh  # skb_set_owner_w
+                                fl_i[g_flow, L.FI_WMEM] += g_len + p.guest_truesize_overhead  # skb_set_owner_w
                             o.g_held = True
-                    if why == 0 and not p.indirect:
+                    if why == 0 and not p.guest_indirect_desc:
                         need = _vdescs(p, q_len[q_head & qmask] if open_loop else g_len)
                         if nfree < need:
                             why = 1  # the chain does not fit: wait, as a stopped queue does
@@ -1666,7 +1708,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     if not napi or (posted_now and not polled):
                         if napi:
                             o.g_cb = True
-                        g_used_event = returned + (((posted - returned) * 3) >> 2 if p.cb_delayed else 0)
+                        g_used_event = returned + (((posted - returned) * 3) >> 2 if p.guest_cb_delayed else 0)
                 elif why == 2:
                     # no socket has room: wait for a TX interrupt's frees (napi_tx)
                     g_state = G_BLOCKED
@@ -1677,7 +1719,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     g_nfree -= 1
                     if gx:
                         o.g_dfree -= need
-                    g_qstop = (o.g_dfree if gx else g_nfree) < p.stop_free  # netif_stop_subqueue after this packet
+                    g_qstop = (o.g_dfree if gx else g_nfree) < p.guest_stop_free  # netif_stop_subqueue after this packet
                     g_id = g_free_ids[g_nfree & NONNEG]
                     ids[g_id & idmask] |= ID_POSTED
                     if open_loop:
@@ -1699,16 +1741,16 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
                     if gx:
                         gid[0, g_id & idmask] = need
                         gid[1, g_id & idmask] = g_flow
-                        gid[2, g_id & idmask] = g_len + p.truesize_ovh
+                        gid[2, g_id & idmask] = g_len + p.guest_truesize_overhead
                     if napi:
                         # start_xmit with napi_tx (no xmit_more: kick): virtqueue_disable_cb,
                         # free_old_xmit_skbs, virtqueue_enable_cb_delayed
                         o.g_cb = True
-                        g_used_event = returned + (((posted - returned) * 3) >> 2 if p.cb_delayed else 0)
+                        g_used_event = returned + (((posted - returned) * 3) >> 2 if p.guest_cb_delayed else 0)
                     g_state = G_TX
-                    g_next = ready + p.guest_xmit
+                    g_next = ready + p.guest_xmit_ns
                     g_busy_until = g_next
-                    guest_busy += p.guest_xmit
+                    guest_busy += p.guest_xmit_ns
 
         if unlikely(o.violation != 0):
             if o.violations == 0:
@@ -1734,7 +1776,7 @@ def run(params, fl_i, fl_f, flow_thresh, flow_alias, size_vals, size_thresh, siz
     in_service = s_len if (w_next < INF and w_phase == PH_SERVICE_END) else 0
     if bytes_posted != bytes_fetched + in_avail or bytes_fetched != bytes_submitted + in_service:
         if o.violations == 0:
-            o.first_violation = 8
+            o.first_violation = L.V_BYTES
             o.first_violation_t = now
         o.violations += 1
 

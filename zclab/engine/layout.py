@@ -25,16 +25,18 @@ PATH_NAMES = ("copy", "zerocopy", "copy_fallback")
 
 STATUS_DONE, STATUS_DEADLOCK, STATUS_MAX_EVENTS, STATUS_VIOLATION = 0, 1, 2, 3
 
-#: Invariant violation codes (RUN.first_violation); see docs/model.md section 3.
+#: Invariant violation codes (RUN.first_violation, 0: none); see docs/model.md section 3.
+(V_TIME_BACKWARDS, V_HEAD_OVERWRITTEN, V_RELEASED_NOT_DONE, V_COMPLETION_NOT_PENDING, V_USED_NOT_POSTED,
+ V_OUTSTANDING, V_RING_OVERFLOW, V_BYTES) = range(1, 9)
 VIOLATIONS = {
-    1: "time went backwards",
-    2: "a slot of heads[] was overwritten while held",
-    3: "a head was released that was not done",
-    4: "a completion arrived for a slot that was not pending",
-    5: "a used-ring entry is not a head the guest posted",
-    6: "outstanding heads exceeded ring_size or uio_maxiov",
-    7: "a ring overflowed",
-    8: "bytes posted differ from bytes sent plus bytes in flight",
+    V_TIME_BACKWARDS: "time went backwards",
+    V_HEAD_OVERWRITTEN: "a slot of heads[] was overwritten while held",
+    V_RELEASED_NOT_DONE: "a head was released that was not done",
+    V_COMPLETION_NOT_PENDING: "a completion arrived for a slot that was not pending",
+    V_USED_NOT_POSTED: "a used-ring entry is not a head the guest posted",
+    V_OUTSTANDING: "outstanding heads exceeded ring_size or uio_maxiov",
+    V_RING_OVERFLOW: "a ring overflowed",
+    V_BYTES: "bytes posted differ from bytes sent plus bytes in flight",
 }
 
 
@@ -46,25 +48,25 @@ i8, f8, b1 = np.int64, np.float64, np.int8
 
 # --- records ---------------------------------------------------------------------------
 P = _struct(
-    ("n_total", i8), ("warmup", i8), ("trace_n", i8), ("max_events", i8), ("debug", b1), ("seed", i8),
+    ("n_total", i8), ("warmup_packets", i8), ("trace_packets", i8), ("max_events", i8), ("debug", b1), ("seed", i8),
     ("poisson", b1), ("qdisc_len", i8),
-    ("ring", i8), ("signal_every", b1), ("zerocopy", b1), ("goodcopy", i8), ("limit", i8),
-    ("placement", i8), ("reap", i8), ("ooo", b1), ("wake", i8), ("via_heads", i8),
-    ("limit_rule", i8), ("limit_add", i8), ("heads_full_copy", b1), ("weight_pkts", i8), ("busyloop", f8),
-    ("uio", i8), ("weight", i8), ("overhead", i8), ("txqueuelen", i8), ("dma_dist", i8),
-    ("per_packet", f8), ("copy_per_byte", f8), ("zc_setup", f8), ("pin_per_page", f8),
-    ("callback", f8), ("signal", f8), ("kick", f8), ("requeue", f8), ("guest_xmit", f8),
-    ("irq_latency", f8), ("wake_latency", f8), ("wire_ns_per_byte", f8), ("dma_base", f8),
-    ("dma_sigma", f8), ("duplicate_p", f8), ("stop_free", i8), ("cb_delayed", b1), ("select_zcopy", b1),
+    ("ring_size", i8), ("signal_every_publish", b1), ("zerocopy", b1), ("goodcopy_len", i8), ("pend_limit", i8),
+    ("pend_placement", i8), ("reap_threshold", i8), ("out_of_order", b1), ("wake_on_completion", i8), ("copy_via_heads", i8),
+    ("max_pend_rule", i8), ("modulo_add", i8), ("heads_full_copy", b1), ("weight_packets", i8), ("busyloop_timeout_ns", f8),
+    ("uio_maxiov", i8), ("weight_bytes", i8), ("wire_overhead_bytes", i8), ("txqueuelen", i8), ("dma_latency_dist", i8),
+    ("per_packet_ns", f8), ("copy_ns_per_byte", f8), ("zc_setup_ns", f8), ("pin_ns_per_page", f8),
+    ("callback_ns", f8), ("signal_ns", f8), ("kick_ns", f8), ("requeue_ns", f8), ("guest_xmit_ns", f8),
+    ("irq_latency_ns", f8), ("wake_latency_ns", f8), ("wire_ns_per_byte", f8), ("dma_base_ns", f8),
+    ("dma_sigma", f8), ("duplicate_head_p", f8), ("guest_stop_free", i8), ("guest_cb_delayed", b1), ("select_zcopy", b1),
     # flows, destinations, batching, the host outside vhost
-    ("n_flows", i8), ("tx_batch", i8), ("used_ring", f8), ("stack_per_packet", f8), ("stack_per_byte", f8),
-    ("local_rx", f8),
+    ("n_flows", i8), ("tx_batch", i8), ("used_ring_ns", f8), ("host_stack_ns_per_packet", f8), ("host_stack_ns_per_byte", f8),
+    ("local_rx_ns_per_packet", f8),
     # the NIC (model.md section 1): coalesced completions and the TX ring, the qdisc, GSO
-    ("coalesced", b1), ("backpressure", b1), ("ring_desc", i8), ("bql", i8), ("coal_ns", f8), ("coal_frames", i8),
-    ("clean_latency", f8), ("gso_size", i8), ("gso_hdr", i8),
+    ("coalesced", b1), ("backpressure", b1), ("tx_ring_size", i8), ("bql_limit_bytes", i8), ("tx_coalesce_ns", f8), ("tx_max_coalesced_frames", i8),
+    ("tx_clean_latency_ns", f8), ("gso_size", i8), ("gso_hdr_bytes", i8),
     # the virtio-net guest (model.md section 1): napi_tx, chained descriptors, per-flow sockets
     # (their limits are in the flows' rows); gx: any of them, the extended guest path
-    ("gx", b1), ("napi_tx", b1), ("indirect", b1), ("socks", b1), ("truesize_ovh", i8), ("tx_poll", f8),
+    ("gx", b1), ("guest_napi_tx", b1), ("guest_indirect_desc", b1), ("socks", b1), ("guest_truesize_overhead", i8), ("guest_tx_poll_ns", f8),
     # flow 0 again, read through the record on the single-flow path (one pointer,
     # not a matrix's data, shape and strides kept live across the event loop)
     ("size_kind", i8), ("size_min", i8), ("size_max", i8), ("size_n", i8),

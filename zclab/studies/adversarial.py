@@ -62,7 +62,7 @@ def grid(quick: bool) -> list[dict]:
 
 
 def sizes(quick: bool) -> tuple[int, int]:
-    """(packets per run, replications)."""
+    """(packets per run, replications): the default of the sweeps' ``runs`` argument."""
     return (50_000, 2) if quick else (500_000, 5)
 
 
@@ -83,9 +83,10 @@ def rates(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def sweep_duplicates(host: str, quick: bool = True, seed: int = 1, store="default",
-                     progress: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     progress: bool | None = None, runs: tuple[int, int] | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every run with its rates, the aggregate over replications), both with ``path``."""
-    n, reps = sizes(quick)
+    n, reps = runs or sizes(quick)
     base = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, seed=seed, n_packets=n)
     df = zclab.sweep(base, grid(quick), replications=reps, store=store, progress=progress)
     df["deadlocked"] = df["deadlocked"].astype(float)

@@ -68,14 +68,14 @@ def grid(quick: bool) -> dict:
 
 
 def sizes(quick: bool) -> tuple[int, int]:
-    """(packets per run, replications)."""
+    """(packets per run, replications): the default of the sweeps' ``runs`` argument."""
     return (100_000, 3) if quick else (1_000_000, 5)
 
 
 def sweep_orders(host: str, quick: bool = True, seed: int = 1, store="default",
-                 progress: bool | None = None) -> pd.DataFrame:
+                 progress: bool | None = None, runs: tuple[int, int] | None = None) -> pd.DataFrame:
     """The aggregated sweep (mean and 95% CI per point) of :func:`grid`."""
-    n, reps = sizes(quick)
+    n, reps = runs or sizes(quick)
     df = zclab.sweep(base_config(host, seed, n), grid(quick), replications=reps,
                      store=store, progress=progress)
     return zclab.aggregate(df)
@@ -86,13 +86,13 @@ PENALTY_POINT = {"straggler_p": 1e-3, "straggler_ns": 1_000_000.0}
 
 
 def penalty_sweep(host: str, quick: bool = True, seed: int = 1, store="default",
-                  progress: bool | None = None) -> pd.DataFrame:
+                  progress: bool | None = None, runs: tuple[int, int] | None = None) -> pd.DataFrame:
     """Out-of-order completion charged ``extra_ns`` more worker CPU per packet
     (``per_packet_ns`` raised) against plain in-order, at :data:`PENALTY_POINT`.
 
     Columns: ``completion``, ``extra_ns`` (0 for in-order) and the metrics.
     """
-    n, reps = sizes(quick)
+    n, reps = runs or sizes(quick)
     base = base_config(host, seed, n, **PENALTY_POINT)
     extras = ([0, 200, 400, 800, 1600] if quick
               else [0, 50, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200])

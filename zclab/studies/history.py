@@ -61,7 +61,7 @@ def grid(quick: bool) -> list[dict]:
 
 
 def sizes(quick: bool) -> tuple[int, int]:
-    """(packets per run, replications)."""
+    """(packets per run, replications): the default of the sweeps' ``runs`` argument."""
     return (50_000, 2) if quick else (500_000, 5)
 
 
@@ -76,10 +76,10 @@ def label_paths(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def sweep_history(host: str, quick: bool = True, seed: int = 1, store="default",
-                  progress: bool | None = None) -> pd.DataFrame:
+                  progress: bool | None = None, runs: tuple[int, int] | None = None) -> pd.DataFrame:
     """The aggregated sweep (mean, 95% CI, ``deadlocked`` as the share of replications
     that deadlocked) with ``path`` and ``condition`` columns."""
-    n, reps = sizes(quick)
+    n, reps = runs or sizes(quick)
     base = zclab.Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, host=host, seed=seed, n_packets=n, straggler_ns=STRAGGLER_NS)
     df = zclab.sweep(base, grid(quick), replications=reps, store=store, progress=progress)
     df["deadlocked"] = df["deadlocked"].astype(float)
