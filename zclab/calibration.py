@@ -70,7 +70,7 @@ __all__ = [
 
 HOST_2011 = "calibrated-2011"
 HOST_MODERN = "modern-host"
-from ._paths import DATA_DIR
+from ._paths import DATA_DIR, checkout
 
 #: A DPDK testpmd guest (the 2018 measurement and the 2019 statement that cites it):
 #: the virtio PMD costs tens of ns per packet, polls the used ring and suppresses
@@ -91,8 +91,12 @@ UDP_HEADERS = 42
 # --- the published record ---------------------------------------------------------------------
 
 def published(path: str | Path | None = None) -> pd.DataFrame:
-    """The numeric record, ``data/published_measurements.csv``."""
-    return pd.read_csv(path or DATA_DIR / "published_measurements.csv")
+    """The numeric record, ``data/published_measurements.csv`` (of the source checkout)."""
+    if path is None:
+        path = DATA_DIR / "published_measurements.csv"
+        if not path.is_file():
+            checkout("the published record (data/published_measurements.csv)")
+    return pd.read_csv(path)
 
 
 def published_value(source_id: str, mode: str, record: pd.DataFrame | None = None, row: int = 0) -> float:
