@@ -151,7 +151,6 @@ def test_an_interrupted_run_never_replaces_the_last_complete_copy(tmp_path, monk
     partial = nbformat.read(runs_dir / "slow.interrupted.ipynb", as_version=4)
     assert partial.metadata["zclab"]["interrupted"] and partial.metadata["papermill"]["exception"]
     assert not list(runs_dir.glob(".*.running.ipynb"))
-    assert notebooks._last_full_seconds([d / "slow.ipynb"], runs_dir)  # the complete run still counts
 
 
 @pytest.mark.slow  # papermill starts a Jupyter kernel
@@ -241,19 +240,64 @@ def test_a_full_study_on_a_fresh_clone_prints_an_estimate_from_the_recorded_time
     times, _ = recorded
     assert set(times) == {p.stem for p in notebooks.available()}, "every notebook has a recorded full time"
     monkeypatch.setattr(notebooks, "run_notebooks", lambda *a, **k: [])
+    monkeypatch.setattr(notebooks, "RUNS_DIR", tmp_path / "no-runs-yet")  # a fresh clone: no full run of its own
     notebooks.study(quick=False, output_dir=tmp_path / "runs", html=False, findings=False)
     line = capsys.readouterr().out.splitlines()[0]
     assert f"estimate: {sum(times.values()) / 60:.0f} min" in line
 
 
-def test_a_full_study_records_its_times_only_when_every_notebook_ran(monkeypatch, tmp_path):
-    target = tmp_path / "study_times.json"
-    monkeypatch.setattr(notebooks, "STUDY_TIMES", target)
+def test_a_study_publishes_only_when_asked_full_and_every_notebook_ran(monkeypatch, tmp_path):
+    """The checkout is left alone unless --full --publish, and then only after a study
+    in which every notebook succeeded; a quick study is never published."""
+    calls = []
+    monkeypatch.setattr(notebooks, "publish_run", lambda out, runs: calls.append((out, runs)) or [])
+    monkeypatch.setattr(notebooks, "STUDY_TIMES", tmp_path / "study_times.json")
     runs = [notebooks.NotebookRun("a", None, None, True, 12.34, None),
             notebooks.NotebookRun("b", None, None, False, 1.0, "boom")]
     monkeypatch.setattr(notebooks, "run_notebooks", lambda *a, **k: runs)
-    notebooks.study(quick=False, output_dir=tmp_path / "runs", html=False, findings=False)
-    assert not target.exists()  # a failed notebook: its time says nothing about a full run
+    for publish in (False, True):  # a failed notebook: nothing is published
+        notebooks.study(quick=False, output_dir=tmp_path / "run", html=False, findings=False, publish=publish)
+    assert calls == [] and not (tmp_path / "study_times.json").exists()
     runs[1] = notebooks.NotebookRun("b", None, None, True, 1.0, None)
-    notebooks.study(quick=False, output_dir=tmp_path / "runs", html=False, findings=False)
-    assert json.loads(target.read_text())["seconds"] == {"a": 12.3, "b": 1.0}
+    notebooks.study(quick=False, output_dir=tmp_path / "run", html=False, findings=False)
+    assert calls == []
+    notebooks.study(quick=False, output_dir=tmp_path / "run", html=False, findings=False, publish=True)
+    assert calls == [(tmp_path / "run", runs)]
+    meta = json.loads((tmp_path / "run" / "study.json").read_text())
+    assert meta["ok"] and meta["seconds"] == {"a": 12.3, "b": 1.0} and meta["quick"] is False
+    with pytest.raises(notebooks.NotebookError, match="only a full study"):
+        notebooks.study(quick=True, publish=True)
+
+
+def test_publish_copies_a_run_into_the_project_and_renders_the_findings(monkeypatch, tmp_path):
+    from zclab import findings
+
+    root, run = tmp_path / "project", tmp_path / "project" / "runs" / "full"
+    (root / "docs").mkdir(parents=True)
+    (root / "README.md").write_text("# x\n<!-- findings:start -->\nold\n<!-- findings:end -->\n")
+    (run / "figures").mkdir(parents=True)
+    (run / "figures" / "f.png").write_bytes(b"png")
+    (run / "data" / "kernel_runs" / "a").mkdir(parents=True)
+    (run / "data" / "kernel_runs" / "a" / "trace.json").write_text("{}")
+    (run / "data" / "frame.parquet").write_bytes(b"pq")
+    findings.record("02_x", "Does it pay?", "Yes, by {n:.0f}%.", figures=[run / "figures" / "f.png"],
+                    numbers={"n": 15}, data_dir=run / "data", quick=False)
+    monkeypatch.setattr(notebooks, "checkout", lambda what: root)
+    monkeypatch.setattr(notebooks, "STUDY_TIMES", tmp_path / "study_times.json")
+    monkeypatch.setattr(findings, "_PROJECT_ROOT", root)
+    written = notebooks.publish_run(run, [notebooks.NotebookRun("02_x", None, None, True, 3.0, None)])
+    assert (root / "figures" / "f.png").read_bytes() == b"png" and (root / "data" / "frame.parquet").exists()
+    assert (root / "data" / "kernel_runs" / "a" / "trace.json").exists()
+    entry = json.loads((root / "data" / "findings" / "02_x.json").read_text())
+    assert entry["figures"] == ["figures/f.png"]
+    assert "Yes, by 15%." in (root / "README.md").read_text() and (root / "docs" / "findings.md").exists()
+    assert json.loads((tmp_path / "study_times.json").read_text())["seconds"] == {"02_x": 3.0}
+    assert root / "docs" / "findings.md" in written
+
+
+def test_a_parameter_no_notebook_declares_is_refused_by_name_before_anything_runs(tmp_path):
+    d = tmp_path / "nbs"
+    make_notebook(d, "a", "x = 1", parameters="quick = False\nprogress = True\nseed = 1")
+    with pytest.raises(notebooks.NotebookError, match="parameter 'sed': no notebook run here declares it.*did you mean 'seed'"):
+        notebooks.run_notebooks(["a"], {"sed": 2}, notebooks_dir=d, output_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()

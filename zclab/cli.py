@@ -400,11 +400,16 @@ def _cmd_notebooks_kernel(args) -> int:
 def _cmd_study(args) -> int:
     from . import notebooks
 
+    from ._paths import NotACheckout
+
+    if args.publish and not args.full:
+        raise UsageError("--publish: only a full study is published (zclab study --full --publish)")
+    parameters = dict(parse_parameter(k, v) for k, v in args.parameter)
     try:
-        runs = notebooks.study(quick=not args.full,
+        runs = notebooks.study(quick=not args.full, parameters=parameters,
                                notebooks_dir=args.notebooks_dir or notebooks.NOTEBOOKS_DIR,
-                               output_dir=args.output_dir or notebooks.RUNS_DIR, report=_print_run)
-    except notebooks.NotebookError as exc:
+                               output_dir=args.output_dir, report=_print_run, publish=args.publish)
+    except (notebooks.NotebookError, NotACheckout) as exc:
         raise UsageError(str(exc)) from None
     return _finish(runs)
 
@@ -656,11 +661,18 @@ def _parser() -> argparse.ArgumentParser:
     k = nsub.add_parser("kernel", help="register the Jupyter kernel the notebooks use (this Python)")
     k.set_defaults(func=_cmd_notebooks_kernel)
 
-    t = sub.add_parser("study", help="run every notebook: frames to data/, figures to figures/, executed copies to runs/")
+    t = sub.add_parser("study", help="run every notebook into runs/<name>/ (frames, figures, executed notebooks, "
+                                     "findings, the HTML report); --full --publish updates the committed results")
     mode = t.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small, fast runs (the default)")
     mode.add_argument("--full", action="store_true", help="the full study")
-    t.add_argument("--output-dir", help=argparse.SUPPRESS)  # for tests
+    t.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="a parameter for the notebooks that declare it (repeatable); one no notebook declares is an error")
+    t.add_argument("--publish", action="store_true",
+                   help="with --full, after every notebook succeeded: copy the figures, frames and findings into "
+                        "figures/, data/, docs/findings.md and the README's findings block")
+    t.add_argument("--output-dir", metavar="DIR", help="the run directory (default: runs/quick, runs/full, or with "
+                                                       "-p runs/<size>-<digest of the parameters>)")
     t.add_argument("--notebooks-dir", help=argparse.SUPPRESS)  # for tests
     t.set_defaults(func=_cmd_study)
 

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ._files import atomic_path, write_text
+from .config import did_you_mean
 
 __all__ = [
     "NotebookRun",
@@ -64,7 +65,7 @@ __all__ = [
     "KERNEL_NAME",
 ]
 
-from ._paths import NOTEBOOKS_DIR, PROJECT_ROOT, RUNS_DIR  # noqa: E402  (the project's paths, once)
+from ._paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT, RUNS_DIR, checkout, in_checkout  # noqa: E402  (the project's paths, once)
 #: How long each notebook took in the last full study of the project (committed, so
 #: that a fresh clone can say how long ``zclab study --full`` will take).
 STUDY_TIMES = NOTEBOOKS_DIR / "study_times.json"
@@ -156,6 +157,9 @@ def available(notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) -> list[Path]:
     """The notebooks of ``notebooks_dir``, sorted: every ``*.ipynb`` but checkpoints."""
     d = Path(notebooks_dir)
     if not d.is_dir():
+        if d == NOTEBOOKS_DIR and not in_checkout():  # installed without the project's files
+            raise NotebookError(f"the notebooks and the study need zclab's source checkout (git clone it, "
+                                f"then pip install -e \".[dev]\" there); this zclab is installed in {PACKAGE_DIR.parent}")
         raise NotebookError(f"notebooks_dir={str(d)!r}: no such directory")
     return sorted(
         p for p in d.glob("*.ipynb")
@@ -193,6 +197,7 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_UNTYPED = object()  # a parameter whose default is an expression: declared, its type unknown
 
 
 def _declared_defaults(src: Path) -> dict[str, Any]:
@@ -215,7 +220,7 @@ def _declared_defaults(src: Path) -> dict[str, Any]:
                 try:
                     out[node.targets[0].id] = ast.literal_eval(node.value)
                 except (ValueError, TypeError, SyntaxError, RecursionError):
-                    pass  # an expression: its type is not known before it runs
+                    out[node.targets[0].id] = _UNTYPED  # an expression: its type is not known before it runs
     return out
 
 
@@ -233,7 +238,7 @@ def typed_parameters(src: Path, parameters: Mapping[str, Any]) -> dict[str, Any]
     declared = _declared_defaults(src)
     out = {}
     for key, value in parameters.items():
-        if not isinstance(value, str) or key not in declared:
+        if not isinstance(value, str) or key not in declared or declared[key] is _UNTYPED:
             out[key] = value  # not text, not declared, or a default that is an expression
             continue
         default = declared[key]
@@ -326,13 +331,18 @@ def run_notebooks(
     timeout: float = 1800,
     *,
     report: Callable[[NotebookRun], None] | None = None,
+    injected: Mapping[str, Any] | None = None,
 ) -> list[NotebookRun]:
     """Execute notebooks with papermill, one after the other; how each went.
 
     ``names`` are notebooks of ``notebooks_dir`` (``"quickstart"`` or
     ``"quickstart.ipynb"``); None runs every one. Each runs with
-    ``progress=False``, ``quick=True`` if ``quick``, then ``parameters``
-    injected, for at most ``timeout`` seconds per cell; its executed copy is
+    ``progress=False``, ``quick=True`` if ``quick``, then those of ``injected``
+    (the runner's own: where to write) and of ``parameters`` (the user's) that its
+    parameters cell declares. A parameter of ``parameters`` that no notebook to run
+    declares is a NotebookError naming it, before anything runs (papermill would
+    only warn, and the run would use the default). At most ``timeout`` seconds per
+    cell; its executed copy is
     ``output_dir/<name>.ipynb`` and what its kernel printed outside cells
     (warnings, the traceback of a dying kernel) ``output_dir/<name>.log``.
     A notebook that fails is recorded
@@ -349,11 +359,21 @@ def run_notebooks(
     if output_dir == notebooks_dir:
         raise NotebookError(f"output_dir={str(output_dir)!r} is the notebooks directory: "
                             "the executed copies would overwrite the sources")
-    injected = {"progress": False, **({"quick": True} if quick else {}), **_check_parameters(parameters)}
+    user = _check_parameters(parameters)
     if not sources:
         return []
+    declared = {src: _declared_defaults(src) for src in sources}
+    for key in user:
+        if not any(key in d for d in declared.values()):
+            names_run = ", ".join(s.stem for s in sources)
+            known = sorted(set().union(*declared.values()))
+            raise NotebookError(f"parameter {key!r}: no notebook run here declares it ({names_run}); "
+                                f"their parameters: {', '.join(known)}" + did_you_mean(key, known))
     # every notebook's parameters converted, and refused, before any notebook runs
-    typed = {src: typed_parameters(src, injected) for src in sources}
+    typed = {}
+    for src in sources:
+        own = {k: v for k, v in {**dict(injected or {}), **user}.items() if k in declared[src]}
+        typed[src] = typed_parameters(src, {"progress": False, **({"quick": True} if quick else {}), **own})
 
     import papermill
 
@@ -407,23 +427,6 @@ def _mark_interrupted(running: Path, dest: Path) -> None:
         pass
 
 
-def _last_full_seconds(sources: list[Path], output_dir: Path) -> dict[str, float]:
-    """Durations of the last full (not quick) successful runs, from the executed copies."""
-    import nbformat
-
-    seconds = {}
-    for src in sources:
-        out = output_dir / src.name
-        try:
-            meta = nbformat.read(out, as_version=4).metadata.get("papermill", {})
-        except Exception:  # absent or unreadable: no estimate for it
-            continue
-        params = meta.get("parameters") or {}
-        if not params.get("quick", False) and not meta.get("exception") and meta.get("duration"):
-            seconds[src.stem] = float(meta["duration"])
-    return seconds
-
-
 def _recorded_full_seconds(notebooks_dir: Path) -> tuple[dict[str, float], str] | None:
     """The per-notebook times of the project's last full study (``STUDY_TIMES``)."""
     import json
@@ -444,57 +447,189 @@ def _record_full_seconds(runs: list[NotebookRun]) -> None:
     write_text(STUDY_TIMES, json.dumps(rec, indent=1) + "\n")
 
 
+def run_name(quick: bool, parameters: Mapping[str, Any] | None = None) -> str:
+    """The run directory's name of a study: its size, and a digest of its parameters
+    when it has any (runs with different parameters never share a directory).
+
+        >>> run_name(True), run_name(False, {"seed": 2})[:5]
+        ('quick', 'full-')
+    """
+    import hashlib
+    import json
+
+    mode = "quick" if quick else "full"
+    if not parameters:
+        return mode
+    text = json.dumps(dict(parameters), sort_keys=True, default=str)
+    return f"{mode}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
 def study(
     quick: bool = True,
     parameters: Mapping[str, Any] | None = None,
     *,
     notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
-    output_dir: str | os.PathLike = RUNS_DIR,
+    output_dir: str | os.PathLike | None = None,
     report: Callable[[NotebookRun], None] | None = None,
     html: bool = True,
     findings: bool = True,
+    publish: bool = False,
 ) -> list[NotebookRun]:
-    """Run every notebook, quick or full: the project's main job.
+    """Run every notebook, quick or full: the project's main job. It writes only
+    under its run directory, ``output_dir`` (default ``runs/<run_name>``):
 
-    Frames land in ``data/``, figures in ``figures/``, executed notebooks in
-    ``runs/``. Before a full study, prints how long the last full runs took
-    (from the executed copies in ``runs/``), when there are any.
+    ====================  ===================================================
+    ``study.json``        the parameters, zclab's version, the model version,
+                          the commit, when it ran, how long each notebook took
+    ``data/``             the frames and each notebook's finding (``findings/``)
+    ``figures/``          the figures (PNG, SVG, PDF)
+    ``<notebook>.ipynb``  the executed notebooks (and each one's ``.log``)
+    ``html/``             the HTML report (with ``html``)
+    ``findings.md``       the answers (with ``findings``, when every notebook ran)
+    ====================  ===================================================
 
-    Afterwards, with ``html``, renders the executed notebooks and an index to
-    ``<output_dir>/html/`` (:func:`zclab.report.render`); with ``findings``, when
-    every notebook succeeded and wrote to the project's ``data/``, renders
-    ``docs/findings.md`` and the README's findings block
-    (:func:`zclab.findings.render`). Each prints one line saying where it wrote.
+    The checkout is left as it was (the sweeps' store, ``data/store``, is a cache
+    that git ignores): only ``publish=True``, for a full study in which every
+    notebook succeeded, copies the figures, frames and findings into the project's
+    ``figures/``, ``data/`` and ``docs/findings.md``, rewrites the README's findings
+    block and records the notebooks' times (:func:`publish_run`). Before a full
+    study, prints how long it should take.
 
         >>> runs = study(quick=True)          # doctest: +SKIP
-        zclab study (quick): 1 notebook(s) from .../notebooks
+        zclab study (quick): 11 notebook(s) from .../notebooks into .../runs/quick
     """
+    import json
+
+    if publish and quick:
+        raise NotebookError("publish: only a full study's answers are published (zclab study --full --publish)")
+    if publish:
+        checkout("zclab study --publish")
+    params = _check_parameters(parameters)
     sources = available(notebooks_dir)
+    out = Path(output_dir) if output_dir is not None else RUNS_DIR / run_name(quick, params)
     mode = "quick" if quick else "full"
-    line = f"zclab study ({mode}): {len(sources)} notebook(s) from {Path(notebooks_dir)}"
+    line = f"zclab study ({mode}): {len(sources)} notebook(s) from {Path(notebooks_dir)} into {out}"
     if not quick and sources:
-        last = _last_full_seconds(sources, Path(output_dir))
-        recorded = _recorded_full_seconds(Path(notebooks_dir))
-        if last:
-            some = "" if len(last) == len(sources) else f" ({len(last)} of them)"
-            line += (f"; the last full run{some} took {sum(last.values()):.0f} s "
-                     "(less when the store already holds their points)")
-        elif recorded:
-            times, meta = recorded
-            line += (f"; estimate: {sum(times.get(s.stem, 0.0) for s in sources) / 60:.0f} min, as the project's "
-                     f"last full study took on {meta}")
-        else:
-            line += "; no earlier full run to estimate the time from"
+        line += _estimate_line(sources, Path(notebooks_dir))
     print(line, flush=True)
-    runs = run_notebooks(None, parameters, quick=quick, notebooks_dir=notebooks_dir,
-                         output_dir=output_dir, report=report)
-    if not quick and runs and all(r.ok for r in runs) and Path(notebooks_dir) == NOTEBOOKS_DIR:
-        _record_full_seconds(runs)
+    # where the notebooks write: the run directory, unless the caller says otherwise
+    data_dir = Path(str(params.get("data_dir", out / "data")))
+    injected = {"data_dir": str(out / "data"), "figures_dir": str(out / "figures"),
+                "kernel_runs_dir": str(data_dir / "kernel_runs")}
+    _seed_kernel_runs(data_dir / "kernel_runs")
+    meta = _study_meta(quick, params)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "study.json", json.dumps(meta, indent=1) + "\n")
+    runs = run_notebooks(None, params, quick=quick, notebooks_dir=notebooks_dir, output_dir=out, report=report,
+                         injected=injected)
+    meta["seconds"] = {r.name: round(r.seconds, 1) for r in runs}
+    meta["ok"] = bool(runs) and all(r.ok for r in runs)
+    write_text(out / "study.json", json.dumps(meta, indent=1) + "\n")
     if html and runs:
-        _write_report(runs, Path(output_dir))
-    if findings and runs and all(r.ok for r in runs):
-        _render_findings(Path(notebooks_dir), parameters)
+        _write_report(runs, out)
+    if findings and meta["ok"]:
+        _render_findings(data_dir, out / "findings.md")
+    if publish:
+        if not meta["ok"]:
+            print("publish: not done, a notebook failed (the checkout is as it was)", flush=True)
+        else:
+            for path in publish_run(out, runs):
+                print(f"published: {path}", flush=True)
     return runs
+
+
+def _estimate_line(sources: list[Path], notebooks_dir: Path) -> str:
+    """``"; estimate: 15 min, ..."``: from the newest full run directory's times, else
+    the times the last published study recorded (``STUDY_TIMES``)."""
+    import json
+
+    newest = None
+    for meta_path in RUNS_DIR.glob("full*/study.json"):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("ok") and meta.get("seconds") and (newest is None or meta["started"] > newest["started"]):
+            newest = meta
+    if newest:
+        total = sum(newest["seconds"].get(s.stem, 0.0) for s in sources)
+        return f"; estimate: {total / 60:.0f} min, as the last full run took ({newest['started'][:10]})"
+    recorded = _recorded_full_seconds(notebooks_dir)
+    if recorded:
+        times, machine = recorded
+        return (f"; estimate: {sum(times.get(s.stem, 0.0) for s in sources) / 60:.0f} min, as the project's "
+                f"last published study took on {machine}")
+    return "; no earlier full run to estimate the time from"
+
+
+def _seed_kernel_runs(dest: Path) -> None:
+    """Give a run the kernel traces the project keeps (data/kernel_runs): notebook 09
+    reads them when no backend can boot a kernel here, and writes new ones beside them."""
+    import shutil
+
+    src = PROJECT_ROOT / "data" / "kernel_runs"
+    if src.is_dir() and not dest.exists():
+        shutil.copytree(src, dest)
+
+
+def _study_meta(quick: bool, params: Mapping[str, Any]) -> dict:
+    import datetime
+    import subprocess
+
+    from . import __version__
+    from .store import MODEL_VERSION
+
+    commit = None
+    if in_checkout():
+        try:
+            commit = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+                                    capture_output=True, text=True, timeout=10).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            pass
+    plain = (str, int, float, bool, type(None))
+    return {"quick": quick, "parameters": {k: v if isinstance(v, plain) else repr(v) for k, v in params.items()},
+            "zclab_version": __version__, "model_version": MODEL_VERSION, "commit": commit,
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def publish_run(run_dir: str | os.PathLike, runs: list[NotebookRun] | None = None) -> list[Path]:
+    """Copy a full study's results from its run directory into the project: figures to
+    ``figures/``, frames to ``data/``, the kernel's traces to ``data/kernel_runs/``,
+    findings to ``data/findings/`` (their figures pointing at ``figures/``), then
+    ``docs/findings.md`` and the README's findings block; with ``runs``, their times
+    for the next estimate (``notebooks/study_times.json``). Returns what it wrote."""
+    import json
+    import shutil
+
+    root = checkout("publishing a study")
+    run_dir = Path(run_dir)
+    written = []
+
+    def copy(src: Path, dest: Path) -> None:
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(src, tmp)
+        written.append(dest)
+
+    for f in sorted((run_dir / "figures").glob("*.*")):
+        copy(f, root / "figures" / f.name)
+    data = run_dir / "data"
+    for f in sorted(data.glob("*.parquet")):
+        copy(f, root / "data" / f.name)
+    for f in sorted((data / "kernel_runs").rglob("*")):
+        if f.is_file():
+            copy(f, root / "data" / "kernel_runs" / f.relative_to(data / "kernel_runs"))
+    for f in sorted((data / "findings").glob("*.json")):
+        entry = json.loads(f.read_text())
+        entry["figures"] = [f"figures/{Path(p).name}" for p in entry.get("figures", [])]
+        written.append(write_text(root / "data" / "findings" / f.name, json.dumps(entry, indent=2) + "\n"))
+    from . import findings as _findings
+
+    written.append(_findings.render(data_dir=root / "data", docs=root / "docs" / "findings.md",
+                                    readme=root / "README.md"))
+    if runs:
+        _record_full_seconds(runs)
+        written.append(STUDY_TIMES)
+    return written
 
 
 def _write_report(runs: list[NotebookRun], output_dir: Path) -> None:
@@ -509,17 +644,14 @@ def _write_report(runs: list[NotebookRun], output_dir: Path) -> None:
     print(f"report: {index}", flush=True)
 
 
-def _render_findings(notebooks_dir: Path, parameters: Mapping[str, Any] | None) -> None:
-    """docs/findings.md and the README block, when the notebooks wrote to the project's data/."""
+def _render_findings(data_dir: Path, docs: Path) -> None:
+    """The run's findings.md from its notebooks' records; the project's docs and README
+    are left alone (publish_run writes those)."""
     from . import findings as _findings
 
-    data_dir = Path(str((parameters or {}).get("data_dir", "../data")))
-    data_dir = data_dir if data_dir.is_absolute() else notebooks_dir.resolve() / data_dir
-    if data_dir.resolve() != (PROJECT_ROOT / "data").resolve():
-        return  # a study of other notebooks or into another directory: the project's docs stay
     try:
-        docs = _findings.render(data_dir=data_dir)
+        path = _findings.render(data_dir=data_dir, docs=docs, readme=None)
     except Exception as exc:
         print(f"findings: not rendered: {_one_line(exc)}", flush=True)
         return
-    print(f"findings: {docs} and the README's findings block", flush=True)
+    print(f"findings: {path}", flush=True)

@@ -1,8 +1,8 @@
 """The study as a web report: executed notebooks rendered to HTML, and an index.
 
     >>> from zclab import report
-    >>> report.render("runs")            # doctest: +SKIP
-    PosixPath('runs/html/index.html')
+    >>> report.render("runs/quick")      # doctest: +SKIP
+    PosixPath('runs/quick/html/index.html')
 
 Each executed notebook of ``runs_dir`` (the output directory of
 :func:`zclab.notebooks.study`) becomes ``<out_dir>/<name>.html`` (nbconvert's
@@ -12,7 +12,7 @@ figures embedded, and nothing loaded from the network (the template's
 require.js and MathJax links are dropped, so a page works offline and as a CI
 artifact). ``<out_dir>/index.html`` lists each notebook with its title, its
 question, how its run went (ok, or the error) and how long it took, linking to
-its page. ``zclab study`` writes the report to ``runs/html/``.
+its page. ``zclab study`` writes the report to ``runs/<name>/html/``.
 """
 
 from __future__ import annotations
