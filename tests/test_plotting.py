@@ -177,3 +177,43 @@ def test_show_saves_closes_and_displays_the_png_it_wrote(tmp_path, monkeypatch):
     assert all(p.exists() for p in paths)
     assert not plt.fignum_exists(fig.number)  # closed: a notebook shows it once, from the file
     assert len(shown) == 1 and shown[0].data == paths[0].read_bytes()
+
+
+# --- the layout check (issue 22, part 4) ----------------------------------------------------------
+
+def test_layout_problems_finds_overprinted_text_text_off_the_figure_and_a_legend_over_data():
+    from zclab.plotting import figure, layout_problems
+
+    fig, ax = figure()
+    ax.set_title("a title much too long for one column of a two-column paper, running off its edge")
+    ax.plot([0, 1], [0, 1], label="a")
+    ax.plot([0, 1], [1, 0], label="b")
+    ax.legend(loc="center")  # over both lines' crossing
+    ax.set_xticks([0, 0.01, 0.02])  # three labels in a few points
+    problems = layout_problems(fig)
+    assert "axes 0 title runs off the figure" in problems
+    assert "axes 0 x tick '0.00' overlaps axes 0 x tick '0.01'" in problems
+    assert "axes 0 legend covers data of 'a'" in problems and "axes 0 legend covers data of 'b'" in problems
+    fig, ax = figure()
+    ax.bar([0, 1, 2], [3, 3, 3], label="bars")
+    ax.legend(loc="lower center")
+    assert layout_problems(fig) == ["axes 0 legend covers a bar"]
+
+
+def test_a_clean_figure_has_no_layout_problem_and_savefig_warns_of_one(tmp_path):
+    import warnings
+
+    from zclab.plotting import FigureLayoutWarning, figure, layout_problems, savefig
+
+    fig, ax = figure()
+    ax.plot([1, 2, 3], [1, 4, 9], label="y")
+    ax.set_xlabel("size (bytes)")
+    ax.set_ylabel("time (µs)")
+    ax.legend(loc="upper left")
+    assert layout_problems(fig) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        savefig(fig, "clean", tmp_path, formats=("png",))
+    ax.set_xticks([1, 1.01])
+    with pytest.warns(FigureLayoutWarning, match="figure 'crowded': axes 0 x tick"):
+        savefig(fig, "crowded", tmp_path, formats=("png",))

@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt
 
 from ._files import atomic_path
 
-__all__ = ["SIZES", "UNITS", "COLORS", "figure", "style", "savefig", "show", "label", "line"]
+__all__ = ["SIZES", "UNITS", "COLORS", "FigureLayoutWarning", "layout_problems", "figure", "style", "savefig", "show", "label", "line"]
 
 STYLE = "zclab.paper"
 
@@ -134,6 +134,94 @@ def _metadata(fmt):
     return {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {})
 
 
+class FigureLayoutWarning(UserWarning):
+    """A saved figure has text over text, or a legend over its data (layout_problems)."""
+
+
+def _texts(fig):
+    """(what, Text) of every visible, non-empty text of ``fig``: titles, axis labels,
+    tick labels, annotations, legend entries, the figure's own texts."""
+    out = []
+    for i, ax in enumerate(fig.axes):
+        where = f"axes {i}"
+        for t, what in ((ax.title, "title"), (ax._left_title, "title"), (ax._right_title, "title"),
+                        (ax.xaxis.label, "x label"), (ax.yaxis.label, "y label")):
+            out.append((f"{where} {what}", t))
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            # the ticks drawn: those within the view (get_ticklabels also has the others)
+            for tick in axis._update_ticks():
+                out += [(f"{where} {name} tick {t.get_text()!r}", t) for t in (tick.label1, tick.label2)]
+        out += [(f"{where} text {t.get_text()!r}", t) for t in ax.texts]
+        leg = ax.get_legend()
+        if leg is not None:
+            out += [(f"{where} legend {t.get_text()!r}", t) for t in [*leg.get_texts(), leg.get_title()]]
+    out += [(f"figure text {t.get_text()!r}", t) for t in fig.texts]
+    for leg in fig.legends:
+        out += [(f"figure legend {t.get_text()!r}", t) for t in [*leg.get_texts(), leg.get_title()]]
+    return [(w, t) for w, t in out if t.get_visible() and t.get_text().strip()]
+
+
+def layout_problems(fig, tolerance_px: float = 1.0) -> list[str]:
+    """What a reader would find overprinted in ``fig`` once drawn: pairs of texts whose
+    boxes overlap by more than ``tolerance_px`` in both directions (a title over a tick
+    label, two tick labels, a label over another axes' title), texts that run off the
+    figure, and legends drawn over a line's points, a marker or a bar. Empty when the
+    figure reads cleanly. savefig warns (FigureLayoutWarning) with the list.
+
+        >>> fig, ax = figure()
+        >>> _ = ax.set_title("a title"); _ = ax.set_xlabel("x (ns)")
+        >>> layout_problems(fig)
+        []
+    """
+    import numpy as np
+
+    fig.draw_without_rendering()  # the layout of a saved figure, on any canvas (a widget's too)
+    renderer = fig._get_renderer()
+    boxes = [(w, t.get_window_extent(renderer), t) for w, t in _texts(fig)]
+    problems = []
+    W, H = fig.bbox.width, fig.bbox.height
+    for w, b, _ in boxes:
+        if b.x0 < -tolerance_px or b.y0 < -tolerance_px or b.x1 > W + tolerance_px or b.y1 > H + tolerance_px:
+            problems.append(f"{w} runs off the figure")
+    for i in range(len(boxes)):
+        wi, bi, ti = boxes[i]
+        for j in range(i + 1, len(boxes)):
+            wj, bj, tj = boxes[j]
+            if "legend" in wi and "legend" in wj and wi.split(" legend")[0] == wj.split(" legend")[0]:
+                continue  # a legend lays out its own entries
+            dx = min(bi.x1, bj.x1) - max(bi.x0, bj.x0)
+            dy = min(bi.y1, bj.y1) - max(bi.y0, bj.y0)
+            if dx > tolerance_px and dy > tolerance_px:
+                problems.append(f"{wi} overlaps {wj}")
+    for i, ax in enumerate(fig.axes):
+        leg = ax.get_legend()
+        if leg is None or not leg.get_visible():
+            continue
+        lb = leg.get_window_extent(renderer)
+        for line in ax.get_lines():
+            if not line.get_visible() or str(line.get_label()).startswith("_child") and not len(line.get_xdata()):
+                continue
+            xy = np.asarray(line.get_xydata(), float)  # after unit conversion: categories are numbers
+            xy = xy[np.isfinite(xy).all(axis=1)]
+            if len(xy) == 0:
+                continue
+            pts = ax.transData.transform(xy)
+            if len(pts) > 1 and line.get_linestyle() not in ("None", "", " ", "none"):
+                # the segments between the points, 32 samples each: a line drawn across the legend
+                t = np.linspace(0.0, 1.0, 32)[:, None, None]
+                pts = (pts[:-1][None] * (1 - t) + pts[1:][None] * t).reshape(-1, 2)
+            inside = (pts[:, 0] > lb.x0) & (pts[:, 0] < lb.x1) & (pts[:, 1] > lb.y0) & (pts[:, 1] < lb.y1)
+            if inside.any():
+                problems.append(f"axes {i} legend covers data of {line.get_label()!r}")
+        for patch in ax.patches:
+            pb = patch.get_window_extent(renderer)
+            if (min(pb.x1, lb.x1) - max(pb.x0, lb.x0) > tolerance_px
+                    and min(pb.y1, lb.y1) - max(pb.y0, lb.y0) > tolerance_px):
+                problems.append(f"axes {i} legend covers a bar")
+                break
+    return problems
+
+
 def savefig(fig, name, directory="figures", formats=FORMATS):
     """Save ``fig`` as ``directory/name.<ext>`` for each format; the paths.
 
@@ -156,6 +244,13 @@ def savefig(fig, name, directory="figures", formats=FORMATS):
     if bad or not formats:
         raise ValueError(f"formats={formats!r}: each must be one of {list(FORMATS)}")
 
+    with style():
+        problems = layout_problems(fig)
+    if problems:
+        import warnings
+
+        shown = "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else "")
+        warnings.warn(FigureLayoutWarning(f"figure {name!r}: {shown}"), stacklevel=2)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
