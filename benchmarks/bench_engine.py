@@ -170,7 +170,7 @@ def _speed_line(cfg, packets: int, repeats: int) -> str:
 
 def bench_presets(packets: int, repeats: int) -> None:
     import zclab
-    from zclab.presets import WORKLOAD_PRESETS
+    from zclab.model.presets import WORKLOAD_PRESETS
 
     print(f"\n== engine speed per workload preset ({packets:,} packets, median of {repeats})")
     for policy in POLICIES:
@@ -275,7 +275,7 @@ def main() -> None:
     import zclab
 
     print(f"zclab {zclab.__version__}, numba {numba.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {where}")
-    from zclab.presets import WORKLOAD_PRESETS
+    from zclab.model.presets import WORKLOAD_PRESETS
 
     used = [zclab.Config(**{**ANCHOR_BASE, **extra, **nic}) for extra in ANCHOR_CONFIGS.values()
             for nic in NIC_VARIANTS.values()]

@@ -78,7 +78,7 @@ def _median_load(path, n_rows: int, repeats: int = 3) -> float:
 
 
 def bench_store(n_rows: int, per_file: int = 50) -> None:
-    from zclab.store import Store
+    from zclab.sweeps.store import Store
 
     df = zclab.sweep(None, {"seed": list(range(1, 51))}, n_packets=2000, warmup_packets=0, store=None,
                      workers=1, progress=False)

@@ -22,7 +22,7 @@
 # Each section below builds configurations in which one part of the model is a textbook
 # system (a pipeline of fixed stages, an M/D/1 or M/G/1 queue, an M/D/1/K queue, a closed
 # loop of fixed size, independent stragglers) and compares what zclab measures with the
-# closed form of `zclab.theory`. The checks themselves live in `zclab.validation`; the tests
+# closed form of `zclab.trust.theory`. The checks themselves live in `zclab.trust.validation`; the tests
 # (`tests/test_validation.py`) run the same checks at the quick size.
 #
 # **How a row passes.** Each configuration is run several times (replications, with seeds
@@ -67,8 +67,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
-from zclab import plotting, theory, validation
-from zclab.notebooks import save_frame
+from zclab.studies import plotting
+from zclab.trust import theory, validation
+from zclab.studies.notebooks import save_frame
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)

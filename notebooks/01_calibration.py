@@ -32,7 +32,7 @@
 #
 # Each claim becomes a **scenario**: zclab configurations built like the published set-up,
 # run on the host of the claim's era. Each scenario's rows are compared with the
-# published figure by a criterion fixed in `zclab.calibration` before anything runs (the
+# published figure by a criterion fixed in `zclab.trust.calibration` before anything runs (the
 # `lo`..`hi` columns). Every criterion can fail: `tests/test_calibration.py` makes each row
 # fail with a deliberately wrong setting.
 #
@@ -58,9 +58,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image, display
 
-from zclab import calibration as cal
-from zclab import plotting, sensitivity
-from zclab.notebooks import save_frame
+from zclab.trust import calibration as cal
+from zclab.studies import plotting
+from zclab.trust import sensitivity
+from zclab.studies.notebooks import save_frame
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
@@ -265,7 +266,7 @@ ranges
 # ## Sensitivity: which assumptions matter
 #
 # The study has three headline answers, computed on `calibrated-2011` (see
-# `zclab.sensitivity`):
+# `zclab.trust.sensitivity`):
 #
 # * **best goodcopy_len**: the packet size above which zero-copy costs the host less CPU
 #   per packet than copying (the break-even size), found by bisection;

@@ -50,8 +50,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image, display
 
-from zclab import findings, plotting
-from zclab.notebooks import save_frame
+from zclab.studies import findings, plotting
+from zclab.studies.notebooks import save_frame
 from zclab.studies import copy_vs_zerocopy as cz
 
 hosts = list(dict.fromkeys([host, modern_host]))

@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from zclab import findings, plotting
-from zclab.notebooks import save_frame
+from zclab.studies import findings, plotting
+from zclab.studies.notebooks import save_frame
 from zclab.studies import completion_order as co
 
 pd.set_option("display.width", 200)

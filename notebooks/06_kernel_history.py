@@ -48,8 +48,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from zclab import findings, plotting
-from zclab.notebooks import save_frame
+from zclab.studies import findings, plotting
+from zclab.studies.notebooks import save_frame
 from zclab.studies import history
 
 pd.set_option("display.width", 200)

@@ -45,8 +45,8 @@ import os
 import pandas as pd
 from IPython.display import Image, display
 
-from zclab import findings, plotting
-from zclab.notebooks import save_frame
+from zclab.studies import findings, plotting
+from zclab.studies.notebooks import save_frame
 from zclab.studies import explorer as ex
 
 n_packets = 20_000 if quick else 50_000  # per run: well under a second

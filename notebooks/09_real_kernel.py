@@ -28,7 +28,7 @@
 # the kernel's timings mean nothing; which packets go zero-copy and the order of the
 # used ring are the kernel's own. Where timing decides (netem holding skbs), the model
 # is first run with its preset's costs, then with its per-packet cost fitted to the
-# emulated machine's measured rate. The logic lives in `zclab.kernel.compare`.
+# emulated machine's measured rate. The logic lives in `zclab.trust.kernel.compare`.
 
 # %% tags=["parameters"]
 quick = False  # True: fewer packets per scenario (CI and `zclab study --quick`)
@@ -45,10 +45,10 @@ import os
 import pandas as pd
 from IPython.display import Markdown, display
 
-import zclab.kernel
-from zclab.kernel import compare
-from zclab.kernel.info import backend_info
-from zclab.notebooks import save_frame
+import zclab.trust.kernel
+from zclab.trust.kernel import compare
+from zclab.trust.kernel.info import backend_info
+from zclab.studies.notebooks import save_frame
 
 pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
@@ -83,7 +83,7 @@ if source == "recorded":
     print(f"reading the kernel runs kept in {read_from}")
     names, configs, kernel = compare.load_kernel_runs(read_from)
 else:
-    kernel = zclab.kernel.run(configs, backend=backend)
+    kernel = zclab.trust.kernel.run(configs, backend=backend)
     compare.save_kernel_runs(names, configs, kernel, keep_dir)
 release = kernel[0].summary.get("kernel")
 emulated = kernel[0].summary.get("emulated")

@@ -40,8 +40,8 @@ import pandas as pd
 from IPython.display import Image
 
 import zclab
-from zclab import plotting
-from zclab.notebooks import save_frame
+from zclab.studies import plotting
+from zclab.studies.notebooks import save_frame
 
 n_packets = 200_000 if quick else 2_000_000  # packets per run
 replications = 2 if quick else 5  # independent runs per point
@@ -51,12 +51,12 @@ replications = 2 if quick else 5  # independent runs per point
 #
 # The 2011 policy with the IMIX workload and one DMA completion in 500 a straggler.
 # Stragglers are draws of the synthetic NIC's per-skb completion delay, so this run
-# names that NIC (`zclab.presets.SYNTHETIC_NIC`); the default NIC completes its TX ring
+# names that NIC (`zclab.model.presets.SYNTHETIC_NIC`); the default NIC completes its TX ring
 # in order after interrupt coalescing (docs/model.md section 1).
 # `zclab.SUMMARY_FIELDS` says what each number means.
 
 # %%
-cfg = zclab.Config(**zclab.presets.SYNTHETIC_NIC, policy="seed-2011", workload="imix", straggler_p=0.002,
+cfg = zclab.Config(**zclab.model.presets.SYNTHETIC_NIC, policy="seed-2011", workload="imix", straggler_p=0.002,
                    n_packets=n_packets)
 result = zclab.simulate(cfg)
 fields = ["throughput_gbps", "mpps", "zerocopy_fraction", "latency_p50_ns", "latency_p99_ns",

@@ -3,7 +3,7 @@
 from hypothesis import strategies as st
 
 from zclab import Config, ConfigError
-from zclab.presets import POLICY_PRESETS
+from zclab.model.presets import POLICY_PRESETS
 
 
 SIZE_DISTS = ["fixed", "uniform", "imix", "bimodal", "empirical", "cycle"]

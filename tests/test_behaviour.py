@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zclab import Config, SimulationError, simulate
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC
 
 from .strategies import run_configs
 
@@ -231,7 +231,7 @@ def test_seed_does_not_deadlock_with_a_larger_ring():
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(run_configs(n_max=1500, adversarial=False), st.sampled_from(["ring-quarter-stall", "linux-4.15"]))
 def test_mainline_presets_never_deadlock(cfg, policy):
-    from zclab.presets import POLICY_PRESETS
+    from zclab.model.presets import POLICY_PRESETS
 
     cfg = cfg.replace(policy=policy, **POLICY_PRESETS[policy])  # the preset's knobs, untouched
     try:

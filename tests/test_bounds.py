@@ -1,5 +1,5 @@
 """No valid input crashes the engine: every numeric parameter is bounded where the
-engine's arithmetic needs it (zclab/config.py, MAX_NS), and a run at any point of
+engine's arithmetic needs it (zclab/model/config.py, MAX_NS), and a run at any point of
 the valid space, extremes included, ends with a result whose numbers are finite
 (NaN where a quantity is undefined) or with a clear error: a ConfigError for a
 combination the fields' own bounds allow but the model does not, a SimulationError
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from zclab import Config, ConfigError, simulate
 from zclab.cli import main
-from zclab.config import PARAMETERS
-from zclab.simulation import SimulationError
+from zclab.model.config import PARAMETERS
+from zclab.model.simulation import SimulationError
 
 # Fields whose extremes are run sizes, not arithmetic: the event cap ends such a run
 # (n_packets), or its arrays are the size the user asked for (trace_packets).
@@ -96,11 +96,11 @@ def test_the_cli_refuses_the_rate_that_crashed_the_engine_with_exit_2(capsys):
 def test_the_engine_ends_a_run_whose_next_arrival_is_never_rather_than_dispatch_at_infinity():
     # Below the bounds (only a hand-built parameter record gets there): the arrival gap
     # is infinite, so no event is ever due. The engine reports a deadlock at once.
-    from zclab.engine import layout as L
-    from zclab.engine.core import run
-    from zclab.engine.histogram import N_BUCKETS
-    from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
-    from zclab.simulation import kernel_args
+    from zclab.model.engine import layout as L
+    from zclab.model.engine.core import run
+    from zclab.model.engine.histogram import N_BUCKETS
+    from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC
+    from zclab.model.simulation import kernel_args
 
     a = kernel_args(Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, arrival="poisson", n_packets=100, warmup_packets=0))
     a["fl_f"][:, L.FF_GAP] = np.inf
@@ -152,9 +152,9 @@ def test_debug_raises_for_a_violation_the_end_of_run_checks_find(monkeypatch):
     # The loop stops at a violation under debug; byte conservation is checked after the
     # loop, in a run that finished. A stand-in engine reports such a run: debug must
     # raise for it, and without debug the summary must count it.
-    from zclab import simulation
-    from zclab.engine import layout as L
-    from zclab.simulation import InvariantViolation
+    from zclab.model import simulation
+    from zclab.model.engine import layout as L
+    from zclab.model.simulation import InvariantViolation
 
     real = simulation.run
 

@@ -6,8 +6,10 @@ import math
 import nbformat
 import pytest
 
-from zclab import Config, calibration as cal, notebooks, sensitivity
-from zclab.presets import HOST_PRESETS
+from zclab import Config
+from zclab.trust import calibration as cal, sensitivity
+from zclab.studies import notebooks
+from zclab.model.presets import HOST_PRESETS
 
 
 @pytest.fixture(scope="module")

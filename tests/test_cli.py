@@ -85,7 +85,7 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(args, fragment):
 
 
 def test_params_lists_every_parameter_with_its_default_and_what_it_accepts(capsys):
-    from zclab.config import PARAMETERS
+    from zclab.model.config import PARAMETERS
 
     assert main(["params"]) == 0
     out = capsys.readouterr().out
@@ -248,7 +248,7 @@ flows = [
 @pytest.mark.slow  # a process of its own
 def test_a_first_run_that_must_compile_says_so_and_a_cached_one_says_nothing(tmp_path, monkeypatch, capsys):
     # an empty numba cache: the default run's variant would have to be compiled
-    probe = "from zclab import Config; from zclab.simulation import to_compile; print(bool(to_compile(Config())))"
+    probe = "from zclab import Config; from zclab.model.simulation import to_compile; print(bool(to_compile(Config())))"
     cold = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
     assert cold.stdout.strip() == "True", cold.stderr
@@ -256,7 +256,7 @@ def test_a_first_run_that_must_compile_says_so_and_a_cached_one_says_nothing(tmp
     assert warm.stdout.strip() == "False", warm.stderr  # the suite's session warmed the cache
     assert main(["simulate", "--set", "n_packets=1000"]) == 0
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: {(False, False, False)})
+    monkeypatch.setattr("zclab.model.simulation.to_compile", lambda *cfgs: {(False, False, False)})
     assert main(["simulate", "--set", "n_packets=1000"]) == 0
     assert "compiling the engine for this kind of run" in capsys.readouterr().err
 
@@ -269,7 +269,7 @@ def test_a_sweep_says_when_it_compiles_the_engine_first(tmp_path, monkeypatch, c
     assert main(args) == 0
     assert "compiling" not in capsys.readouterr().out  # the suite's session warmed the cache
     seen = []
-    monkeypatch.setattr("zclab.simulation.to_compile", lambda *cfgs: seen.extend(cfgs) or {(False,) * 3, (False, False, True)})
+    monkeypatch.setattr("zclab.model.simulation.to_compile", lambda *cfgs: seen.extend(cfgs) or {(False,) * 3, (False, False, True)})
     assert main([*args[:3], str(tmp_path / "store2"), *args[4:]]) == 0
     out = capsys.readouterr().out
     assert "compiling 2 variant(s) of the engine first, 1 at a time" in out

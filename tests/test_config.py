@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zclab import Config, ConfigError
-from zclab.config import COMBINATIONS, PARAMETERS, allowed
-from zclab.presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
+from zclab.model.config import COMBINATIONS, PARAMETERS, allowed
+from zclab.model.presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
 
 
 def test_defaults_are_the_model_contract():

@@ -19,7 +19,8 @@ def _import_engine(root: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["PYTHONPATH"] = str(root)
     # a copy under another name: the editable install would shadow a copy named zclab
-    code = "import zclab_copy.engine, sys; sys.exit(0 if zclab_copy.engine.__file__.startswith(sys.argv[1]) else 3)"
+    code = ("import zclab_copy.model.engine as e, sys; "
+            "sys.exit(0 if e.__file__.startswith(sys.argv[1]) else 3)")
     subprocess.run([sys.executable, "-c", code, str(root)], check=True, env=env, timeout=120)
 
 
@@ -34,7 +35,7 @@ def _fake_cache(cache: Path) -> list[Path]:
 @pytest.mark.slow
 def test_an_edit_of_a_helper_drops_the_engine_cache(tmp_path):
     shutil.copytree(PACKAGE, tmp_path / "zclab_copy", ignore=shutil.ignore_patterns("__pycache__"))
-    engine = tmp_path / "zclab_copy" / "engine"
+    engine = tmp_path / "zclab_copy" / "model" / "engine"
     cache = engine / "__pycache__"
     _import_engine(tmp_path)  # first import: records the sources' digest
     files = _fake_cache(cache)
@@ -56,7 +57,7 @@ def test_a_damaged_cache_is_reported_with_its_directory_emptied_and_the_engine_c
     # core.run cut to 1,000 bytes (a full disk, a killed write): the first run said
     # only "UnpicklingError: pickle data was truncated", and so did every later one
     shutil.copytree(PACKAGE, tmp_path / "zclab_copy")
-    cache = tmp_path / "zclab_copy" / "engine" / "__pycache__"
+    cache = tmp_path / "zclab_copy" / "model" / "engine" / "__pycache__"
     damaged = sorted(cache.glob("core.run-*.nbc"))
     assert damaged, "the suite's session leaves a warm cache beside core.py"
     for f in damaged:

@@ -1,13 +1,13 @@
-"""The reading guide at the top of the engine (zclab/engine/core.py) stays true: its line
+"""The reading guide at the top of the engine (zclab/model/engine/core.py) stays true: its line
 ranges are the parts of ``run``, marked in the code by ``# ---- `` comments, and the
 reference model's methods it names exist. (Issue 21, part 5.)"""
 
 import re
 from pathlib import Path
 
-import zclab.engine.core as core
-from zclab import reference
-from zclab.engine import layout as L
+import zclab.model.engine.core as core
+from zclab.model import reference
+from zclab.model.engine import layout as L
 
 SOURCE = Path(core.__file__).read_text()
 LINES = SOURCE.split("\n")
@@ -42,7 +42,7 @@ def test_every_violation_code_is_named_and_the_engine_sets_none_by_number():
 def test_the_parameter_record_uses_the_configs_names():
     """A field of the record that passes a Config field through carries its name (and so
     its unit); the others are derived, and each is listed here with what it derives from."""
-    from zclab.config import PARAMETERS
+    from zclab.model.config import PARAMETERS
 
     derived = {"n_total", "poisson", "zerocopy", "pend_limit", "out_of_order", "modulo_add", "tx_coalesce_ns",
                "wire_ns_per_byte", "n_flows", "coalesced", "backpressure", "gx", "socks",

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 import zclab
 from zclab import Config, ConfigError, SimulationError, simulate
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC
 
 from .strategies import flow_tables, run_configs
 
@@ -442,7 +442,7 @@ def test_a_sweep_over_flows_tables_keeps_per_flow_columns_through_the_store(tmp_
     stored = zclab.load(tmp_path)
     assert len(stored) == 6 and {c for c in df.columns if c.startswith("flow_")} <= set(stored.columns)
     for _, row in stored.iterrows():
-        params = {k: (None if isinstance(row[k], float) and math.isnan(row[k]) else row[k]) for k in zclab.config.PARAMETERS}
+        params = {k: (None if isinstance(row[k], float) and math.isnan(row[k]) else row[k]) for k in zclab.model.config.PARAMETERS}
         s = simulate(Config.from_dict(params)).summary
         for k, v in s.items():
             assert v == row[k] or (isinstance(v, float) and math.isnan(v) and math.isnan(row[k])), k

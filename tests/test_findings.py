@@ -1,4 +1,4 @@
-"""zclab.findings: record a notebook's answer, render the docs and the README block."""
+"""zclab.studies.findings: record a notebook's answer, render the docs and the README block."""
 
 import json
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from zclab import findings
+from zclab.studies import findings
 
 README = """# project
 
@@ -111,7 +111,7 @@ def test_no_findings_yet_and_a_broken_file(tmp_path, readme, capsys):
 def test_the_module_runs_render(tmp_path, readme):
     data = tmp_path / "data"
     _record(data)
-    out = subprocess.run([sys.executable, "-m", "zclab.findings", "--data-dir", str(data),
+    out = subprocess.run([sys.executable, "-m", "zclab.studies.findings", "--data-dir", str(data),
                           "--docs", str(tmp_path / "f.md"), "--readme", str(readme)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

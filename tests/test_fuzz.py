@@ -14,9 +14,9 @@ import pytest
 
 from zclab import Config, ConfigError
 from zclab.cli import main
-from zclab.config import PARAMETERS
-from zclab.spec import load_spec
-from zclab.sweep import SweepError
+from zclab.model.config import PARAMETERS
+from zclab.sweeps.spec import load_spec
+from zclab.sweeps.sweep import SweepError
 
 SEED = int(os.environ.get("ZCLAB_FUZZ_SEED", int(time.time()) % 100_000))
 CASES = int(os.environ.get("ZCLAB_FUZZ_CASES", 2000))
@@ -86,7 +86,7 @@ def test_the_cli_answers_every_random_set_with_a_result_or_one_line_and_exit_2(c
 @SIZES
 def test_the_api_answers_every_random_config_with_a_result_or_a_config_error(capsys, cases):
     from zclab import simulate
-    from zclab.simulation import SimulationError
+    from zclab.model.simulation import SimulationError
 
     rng = random.Random(SEED + 1)
     kinds = [None, True, 1, -1, 0.5, math.nan, math.inf, "x", b"\x80", [], {}, (1,), 10**30, -0.0, object()]

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from zclab import Config, ConfigError, simulate
-from zclab.config import PARAMETERS, SOCK_MIN_SNDBUF, virtio_descs
-from zclab.engine import core
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC, WORKLOAD_PRESETS
-from zclab.reference import ReferenceModel, simulate_reference
-from zclab.simulation import kernel_args, uses_extensions, variant
+from zclab.model.config import PARAMETERS, SOCK_MIN_SNDBUF, virtio_descs
+from zclab.model.engine import core
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC, WORKLOAD_PRESETS
+from zclab.model.reference import ReferenceModel, simulate_reference
+from zclab.model.simulation import kernel_args, uses_extensions, variant
 
 #: 64 KB TSO frames, zero-copy under v4.15's rules
 TSO = dict(policy="linux-4.15", mode="zerocopy", workload="tcp_stream_64k", n_packets=5_000, warmup_packets=500)
@@ -375,7 +375,7 @@ def test_the_defaults_are_a_61_guests_virtio_net_and_the_simple_guest_runs_in_th
 
 
 def test_each_flows_socket_limits_reach_its_row():
-    from zclab.engine import layout as L
+    from zclab.model.engine import layout as L
 
     cfg = Config(guest_sndbuf_bytes=0, guest_tsq_bytes=5,
                  flows=[{"name": "a"}, {"name": "b", "guest_sndbuf_bytes": 9000, "guest_tsq_bytes": 0}])

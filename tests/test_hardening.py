@@ -8,9 +8,9 @@ import pytest
 
 from zclab import Config, ConfigError
 from zclab.cli import main
-from zclab.config import MAX_TABLE_FILE_BYTES
-from zclab.spec import load_spec
-from zclab.sweep import SweepError
+from zclab.model.config import MAX_TABLE_FILE_BYTES
+from zclab.sweeps.spec import load_spec
+from zclab.sweeps.sweep import SweepError
 
 BINARY = bytes(range(128, 256)) * 3  # not UTF-8
 
@@ -68,8 +68,8 @@ def test_a_device_or_an_oversized_file_as_a_size_table_is_refused_without_readin
 
 
 def test_minus_zero_and_zero_and_an_int_for_a_float_give_one_key_and_one_seed():
-    from zclab.store import point_key
-    from zclab.sweep import derive_seed
+    from zclab.sweeps.store import point_key
+    from zclab.sweeps.sweep import derive_seed
 
     same = [Config(small_fraction=-0.0, kick_ns=0), Config(small_fraction=0.0, kick_ns=0.0),
             Config(small_fraction=0, kick_ns=-0.0)]
@@ -84,7 +84,7 @@ def test_a_sweep_starts_no_more_workers_than_runs_and_checks_the_number(tmp_path
 
     from zclab import sweep
 
-    S = importlib.import_module("zclab.sweep")  # the module (zclab.sweep is also the function)
+    S = importlib.import_module("zclab.sweeps.sweep")  # the module (zclab.sweep is also the function)
 
     seen = []
     real = S.ProcessPoolExecutor
@@ -112,7 +112,7 @@ def test_the_store_reads_only_its_own_files_and_tells_damage_from_a_failed_read(
 
     import zclab
     from zclab import sweep
-    from zclab.store import Store, StoreWarning
+    from zclab.sweeps.store import Store, StoreWarning
 
     store = tmp_path / "store"
     for seed in (1, 2):  # two sweeps, two files of one row each
@@ -147,7 +147,7 @@ def test_the_store_reads_only_its_own_files_and_tells_damage_from_a_failed_read(
 
 def test_load_of_a_missing_store_names_it_and_an_empty_store_has_the_columns(tmp_path):
     import zclab
-    from zclab.sweep import METRIC_COLUMNS, PARAM_COLUMNS
+    from zclab.sweeps.sweep import METRIC_COLUMNS, PARAM_COLUMNS
 
     with pytest.raises(FileNotFoundError, match="no result store at .*nowhere"):
         zclab.load(tmp_path / "nowhere")
@@ -158,7 +158,7 @@ def test_load_of_a_missing_store_names_it_and_an_empty_store_has_the_columns(tmp
 
 
 def test_a_killed_writes_temporary_file_is_removed_by_the_next_writer(tmp_path):
-    from zclab.store import Store
+    from zclab.sweeps.store import Store
 
     store = tmp_path / "store"
     store.mkdir()
@@ -192,7 +192,7 @@ def test_any_row_of_a_sweep_reproduces_through_config_from_row():
 
 def test_a_grid_is_counted_before_it_is_built_and_refused_above_the_limit(tmp_path, capsys):
     from zclab import sweep
-    from zclab.sweep import count_points, plan
+    from zclab.sweeps.sweep import count_points, plan
 
     spec = tmp_path / "big.toml"
     # 10^9 replications of 2 points (a MemoryError before this limit): refused at once
@@ -232,7 +232,7 @@ def _capped_grid():
 @pytest.mark.parametrize("workers", [1, 2, pytest.param("dask", marks=pytest.mark.slow)])
 def test_a_run_that_fails_is_recorded_with_its_point_and_the_sweep_finishes_the_others(tmp_path, workers):
     from zclab import sweep
-    from zclab.sweep import failures
+    from zclab.sweeps.sweep import failures
 
     base = Config(n_packets=2000, warmup_packets=0)
     store = tmp_path / "store"
@@ -250,7 +250,7 @@ def test_a_run_that_fails_is_recorded_with_its_point_and_the_sweep_finishes_the_
     assert df.loc[0, "mpps"] > 0 and df.loc[2, "mpps"] > 0
     assert failures(df) == [f"point 1, replication 0: {df.loc[1, 'error']}"] and "max_events=500" in df.loc[1, "error"]
     # recorded as a deadlock is: a rerun computes nothing, and gives the same frame
-    from zclab.sweep import plan
+    from zclab.sweeps.sweep import plan
 
     assert plan(base, _capped_grid(), store=store).todo == []
     with pytest.warns(RuntimeWarning, match="1 of 3 runs failed"):
@@ -260,8 +260,8 @@ def test_a_run_that_fails_is_recorded_with_its_point_and_the_sweep_finishes_the_
 
 def test_strict_stops_at_the_first_failure_naming_it_and_keeps_what_finished(tmp_path):
     from zclab import sweep
-    from zclab.store import Store
-    from zclab.sweep import SweepFailed
+    from zclab.sweeps.store import Store
+    from zclab.sweeps.sweep import SweepFailed
 
     store = tmp_path / "store"
     with pytest.raises(SweepFailed, match=r"point 1, replication 0 \(seed=.*\) failed \(strict\): SimulationError"):
@@ -288,7 +288,7 @@ def test_compaction_merges_the_small_files_losing_and_doubling_no_row(tmp_path, 
 
     import zclab
     from zclab import sweep
-    from zclab.store import Store
+    from zclab.sweeps.store import Store
 
     store = tmp_path / "store"
     base = Config(n_packets=300, warmup_packets=0)
@@ -322,11 +322,11 @@ def test_compaction_merges_the_small_files_losing_and_doubling_no_row(tmp_path, 
 
 def test_a_sweep_compacts_its_store_at_its_end_once_it_has_many_files(tmp_path, monkeypatch):
     from zclab import sweep
-    from zclab.store import Store
+    from zclab.sweeps.store import Store
 
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("zclab.sweep"), "COMPACT_ABOVE", 3)
+    monkeypatch.setattr(importlib.import_module("zclab.sweeps.sweep"), "COMPACT_ABOVE", 3)
     store = tmp_path / "store"
     df = sweep(Config(n_packets=300, warmup_packets=0), {"seed": list(range(1, 7))}, store=store, workers=1,
                progress=False, flush_seconds=0.0)  # a file per run ...
@@ -373,7 +373,7 @@ def test_a_plan_keeps_about_two_kilobytes_a_run():
     2 GB (measured: 2.1 GB and 2 min 15 s for `--dry-run`, docs/performance.md)."""
     import tracemalloc
 
-    from zclab.sweep import plan
+    from zclab.sweeps.sweep import plan
 
     grid = {"ring_size": [64, 128, 256, 512, 1024], "max_pend": list(range(1, 101))}
     tracemalloc.start()

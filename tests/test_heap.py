@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from zclab.engine import heap
+from zclab.model.engine import heap
 
 
 @njit  # not cached: a numba cache would not see an edit of heap.py

@@ -1,6 +1,6 @@
 """``unlikely`` changes how the engine is compiled, never what it computes: it
 returns its argument, and it reaches LLVM as branch weights
-(the engine's 3 to 8% on IMIX rests on that; see zclab/engine/hints.py)."""
+(the engine's 3 to 8% on IMIX rests on that; see zclab/model/engine/hints.py)."""
 
 import re
 
@@ -9,11 +9,11 @@ import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from zclab.engine.hints import unlikely
+from zclab.model.engine.hints import unlikely
 
 
 def test_outside_compiled_code_it_is_refused_by_name():
-    # an intrinsic: lowered in the caller, never called (see zclab/engine/hints.py)
+    # an intrinsic: lowered in the caller, never called (see zclab/model/engine/hints.py)
     with pytest.raises(NotImplementedError, match="pure-python"):
         unlikely(True)
 

@@ -65,6 +65,6 @@ def test_what_needs_the_checkout_says_so_with_exit_2(installed):
         out = _run(installed, *args)
         assert out.returncode == 2 and "need zclab's source checkout" in out.stderr, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
-    rec = _run(installed, code="import zclab.calibration as c\ntry:\n    c.published()\nexcept Exception as e:\n"
+    rec = _run(installed, code="import zclab.trust.calibration as c\ntry:\n    c.published()\nexcept Exception as e:\n"
                                "    print(type(e).__name__, e)")
     assert rec.stdout.startswith("NotACheckout the published record") and "source checkout" in rec.stdout

@@ -1,4 +1,4 @@
-"""zclab.kernel without a kernel: Config -> scenario, refusals, output parsing, info, CLI."""
+"""zclab.trust.kernel without a kernel: Config -> scenario, refusals, output parsing, info, CLI."""
 
 import importlib
 import io
@@ -9,12 +9,12 @@ import pytest
 
 from zclab import Config, ConfigError
 from zclab.cli import main
-from zclab.kernel import guest, info, install, qemu, scenario
-from zclab.kernel.build import driver_binary
-from zclab.kernel.initramfs import Cpio
-from zclab.kernel.parse import DriverOutputError, build_result, parse_driver, parse_qdisc
+from zclab.trust.kernel import guest, info, install, qemu, scenario
+from zclab.trust.kernel.build import driver_binary
+from zclab.trust.kernel.initramfs import Cpio
+from zclab.trust.kernel.parse import DriverOutputError, build_result, parse_driver, parse_qdisc
 
-SCENARIO_MODULE = importlib.import_module("zclab.kernel.scenario")  # the package's `scenario` is the function
+SCENARIO_MODULE = importlib.import_module("zclab.trust.kernel.scenario")  # the package's `scenario` is the function
 FIXED = dict(size_dist="fixed", size_bytes=1500, n_packets=1000)
 
 
@@ -70,7 +70,7 @@ def test_ignored_fields_do_not_refuse():
 
 
 def test_every_config_field_is_honoured_refused_or_ignored():
-    from zclab.config import PARAMETERS
+    from zclab.model.config import PARAMETERS
     mod = SCENARIO_MODULE
     groups = (mod.HONOURED, mod.REFUSED, mod.IGNORED)
     assert set(PARAMETERS) == set().union(*groups), "a new Config field: decide what a kernel run does with it"
@@ -269,7 +269,7 @@ def test_info_says_why_qemu_is_unusable(monkeypatch, tmp_path):
 
 
 def test_info_says_why_host_is_unusable(monkeypatch):
-    from zclab.kernel import host
+    from zclab.trust.kernel import host
 
     monkeypatch.setattr(host.os, "geteuid", lambda: 1000)
     assert "root" in info.backend_info()["host"].reason
@@ -296,7 +296,7 @@ def test_cli_unavailable_backend_is_one_line_exit_2(capsys, monkeypatch, tmp_pat
 
 
 def test_cli_kernel_run_failure_exits_1(capsys, monkeypatch):
-    import zclab.kernel as k
+    import zclab.trust.kernel as k
 
     def boom(*a, **kw):
         raise k.KernelRunError("the guest did not finish within 5 s (in scenario 0); console tail:\n[ 1.0] oops")
@@ -334,7 +334,7 @@ def _table(copy_ns=lambda s: 200 + 0.25 * s, zc_ns=lambda s: 200 + 500 + 40 * -(
 
 
 def test_fit_recovers_the_costs_it_was_made_from():
-    from zclab.kernel.fit import fit_preset
+    from zclab.trust.kernel.fit import fit_preset
 
     p = fit_preset(_table())
     v = p["values"]
@@ -346,7 +346,7 @@ def test_fit_recovers_the_costs_it_was_made_from():
 
 
 def test_fit_needs_two_copy_sizes():
-    from zclab.kernel.fit import FitError, fit_preset
+    from zclab.trust.kernel.fit import FitError, fit_preset
 
     df = _table()
     with pytest.raises(FitError, match="two sizes"):
@@ -368,7 +368,7 @@ def test_cli_fit_writes_a_preset_and_says_emulated(tmp_path, capsys):
 
 
 def test_a_fitted_preset_runs_the_model_and_a_bad_file_is_named(tmp_path, capsys):
-    from zclab.kernel.fit import fit_preset, load_preset, write_preset
+    from zclab.trust.kernel.fit import fit_preset, load_preset, write_preset
 
     for suffix in (".json", ".toml"):
         path = write_preset(fit_preset(_table()), tmp_path / f"host{suffix}")
@@ -415,7 +415,7 @@ class _FakeModules:
 
 @pytest.mark.parametrize("original", [None, 0, 1])
 def test_host_switches_zcopytx_and_restores_the_module(monkeypatch, tmp_path, original):
-    from zclab.kernel import host
+    from zclab.trust.kernel import host
 
     param = tmp_path / "experimental_zcopytx"
     if original is not None:
@@ -431,7 +431,7 @@ def test_host_switches_zcopytx_and_restores_the_module(monkeypatch, tmp_path, or
 
 
 def test_host_refuses_to_switch_a_module_in_use(monkeypatch, tmp_path):
-    from zclab.kernel import host
+    from zclab.trust.kernel import host
 
     param = tmp_path / "experimental_zcopytx"
     param.write_text("0\n")
@@ -448,7 +448,7 @@ def test_a_guest_that_locks_up_runs_the_unfinished_scenarios_again_in_a_new_boot
     lock-up is an error carrying everything finished."""
     from types import SimpleNamespace
 
-    from zclab.kernel import qemu
+    from zclab.trust.kernel import qemu
 
     def result(name):
         return SimpleNamespace(ok=True, summary={"scenario": name})

@@ -1,4 +1,4 @@
-"""zclab.kernel.compare: lining the model up with the kernel, packet by packet.
+"""zclab.trust.kernel.compare: lining the model up with the kernel, packet by packet.
 
 The fast tests feed it traces whose answer is known (the model against itself, then
 with one path and one return changed); tests/test_kernel_qemu.py runs the kernel."""
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from zclab import Config, simulate
-from zclab.kernel import compare
+from zclab.trust.kernel import compare
 
 
 class Fake:

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from zclab import Config
-from zclab.kernel import run, scenario
-from zclab.kernel.info import backend_info
-from zclab.kernel.qemu import KernelRunError, run_qemu
+from zclab.trust.kernel import run, scenario
+from zclab.trust.kernel.info import backend_info
+from zclab.trust.kernel.qemu import KernelRunError, run_qemu
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ def test_a_hung_guest_is_killed_at_the_timeout(monkeypatch):
         pytest.skip(f"qemu backend not set up: {_QEMU.reason}")
     import subprocess
 
-    from zclab.kernel import qemu
+    from zclab.trust.kernel import qemu
 
     procs = []
     real = subprocess.Popen
@@ -126,12 +126,12 @@ def test_every_run_completes_on_6_1_with_every_path_known(results):
 
 
 def test_the_linux_61_preset_predicts_the_kernel_packet_by_packet(results):
-    """The model beside the kernel (zclab.kernel.compare): every path and the whole order
+    """The model beside the kernel (zclab.trust.kernel.compare): every path and the whole order
     of the used ring wherever nothing holds skbs. With netem holding them 2 ms, even the
     first paths and returns depend on how many packets the emulated worker sends in 2 ms
     (on a busy host, packet 0 came back second): notebook 09 shows those, untested."""
     from zclab import simulate
-    from zclab.kernel import compare
+    from zclab.trust.kernel import compare
 
     for name, r in results.items():
         cfg = r.config

@@ -9,7 +9,7 @@ timing does not decide, predicted packet by packet. The lower device is a
 import pytest
 
 from zclab import Config, simulate
-from zclab.kernel.compare import DRIVER_GUEST
+from zclab.trust.kernel.compare import DRIVER_GUEST
 
 #: macvtap on a dummy device: the skb is freed when it is sent, so its zero-copy
 #: callback fires at once (netem, if any, holds it first: egress_delay_ns)
@@ -18,7 +18,7 @@ DUMMY = dict(lower_dev="dummy")
 
 def kernel_run(n=2_000, **params):
     params.setdefault("mode", "zerocopy")  # vhost_net loaded with experimental_zcopytx=1, as the harness does
-    # the harness's guest (driver.c polls the used ring; not virtio-net), as zclab.kernel runs it
+    # the harness's guest (driver.c polls the used ring; not virtio-net), as zclab.trust.kernel runs it
     cfg = Config(policy="linux-6.1", warmup_packets=0, n_packets=n, trace_packets=n, **DUMMY, **{**DRIVER_GUEST, **params})
     r = simulate(cfg)
     t = r.trace

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import zclab
 from zclab import Config, ConfigError, simulate
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
-from zclab.reference import simulate_reference
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC
+from zclab.model.reference import simulate_reference
 
 from .test_reference import assert_same
 
@@ -223,7 +223,7 @@ def test_backpressure_on_the_coalesced_nic_waits_for_the_clean_up():
 
 def test_a_dummy_lower_device_ignores_the_nic():
     """A dummy has no queue (IFF_NO_QUEUE), no ring and no wire time: the NIC's fields
-    change nothing (the ground-truth matrix of zclab.kernel runs on it)."""
+    change nothing (the ground-truth matrix of zclab.trust.kernel runs on it)."""
     base = Config(lower_dev="dummy", size_dist="cycle", size_table="1500,64", n_packets=2000, policy="linux-6.1")
     a = simulate(base).summary
     assert simulate(base.replace(**SYNTHETIC_NIC)).summary == a

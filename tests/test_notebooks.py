@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from zclab import notebooks
+from zclab.studies import notebooks
 from zclab.cli import main
 
 NOTEBOOKS = sorted(notebooks.NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -270,7 +270,7 @@ def test_a_study_publishes_only_when_asked_full_and_every_notebook_ran(monkeypat
 
 
 def test_publish_copies_a_run_into_the_project_and_renders_the_findings(monkeypatch, tmp_path):
-    from zclab import findings
+    from zclab.studies import findings
 
     root, run = tmp_path / "project", tmp_path / "project" / "runs" / "full"
     (root / "docs").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""zclab.plotting: the style stays local, the sizes, the saved files, line()."""
+"""zclab.studies.plotting: the style stays local, the sizes, the saved files, line()."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from matplotlib.lines import Line2D
 
-from zclab import plotting
+from zclab.studies import plotting
 
 
 @pytest.fixture(autouse=True)
@@ -33,10 +33,10 @@ def df():
 
 
 def test_import_leaves_rcparams_alone():
-    # A fresh interpreter: here pyplot and zclab.plotting are already imported.
+    # A fresh interpreter: here pyplot and zclab.studies.plotting are already imported.
     code = (
         "import matplotlib; before = dict(matplotlib.rcParams); "
-        "import zclab, zclab.plotting; "
+        "import zclab, zclab.studies.plotting; "
         "assert dict(matplotlib.rcParams) == before"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -182,7 +182,7 @@ def test_show_saves_closes_and_displays_the_png_it_wrote(tmp_path, monkeypatch):
 # --- the layout check (issue 22, part 4) ----------------------------------------------------------
 
 def test_layout_problems_finds_overprinted_text_text_off_the_figure_and_a_legend_over_data():
-    from zclab.plotting import figure, layout_problems
+    from zclab.studies.plotting import figure, layout_problems
 
     fig, ax = figure()
     ax.set_title("a title much too long for one column of a two-column paper, running off its edge")
@@ -203,7 +203,7 @@ def test_layout_problems_finds_overprinted_text_text_off_the_figure_and_a_legend
 def test_a_clean_figure_has_no_layout_problem_and_savefig_warns_of_one(tmp_path):
     import warnings
 
-    from zclab.plotting import FigureLayoutWarning, figure, layout_problems, savefig
+    from zclab.studies.plotting import FigureLayoutWarning, figure, layout_problems, savefig
 
     fig, ax = figure()
     ax.plot([1, 2, 3], [1, 4, 9], label="y")

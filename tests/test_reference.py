@@ -1,5 +1,5 @@
 """Differential tests: the numba engine and the plain-Python reference model
-(zclab.reference) must give identical summaries, bit for bit."""
+(zclab.model.reference) must give identical summaries, bit for bit."""
 
 import itertools
 import math
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from zclab import Config, SimulationError, simulate
-from zclab.presets import POLICY_PRESETS, SIMPLE_GUEST, SYNTHETIC_NIC
-from zclab.reference import Xoshiro256, histogram_bucket, simulate_reference
+from zclab.model.presets import POLICY_PRESETS, SIMPLE_GUEST, SYNTHETIC_NIC
+from zclab.model.reference import Xoshiro256, histogram_bucket, simulate_reference
 
 from .strategies import run_configs
 
@@ -97,7 +97,7 @@ def test_traces_agree():
 
 
 def test_rng_streams_agree():
-    from zclab.engine import rng
+    from zclab.model.engine import rng
 
     s = rng.new_state(12345)
     r = Xoshiro256(12345)
@@ -108,7 +108,7 @@ def test_rng_streams_agree():
 def test_histogram_buckets_agree():
     import numpy as np
 
-    from zclab.engine.histogram import bucket_of_bits
+    from zclab.model.engine.histogram import bucket_of_bits
 
     for x in [1.0, 1.5, 2.0, 3.999, 1e3, 123456.789, 1e9, 2.0**62]:
         bits = np.array([x]).view(np.int64)[0]
@@ -117,8 +117,8 @@ def test_histogram_buckets_agree():
 
 def test_every_engine_parameter_is_set_from_the_config():
     """A field of the parameter record left at zero would silently change the model."""
-    from zclab.engine import layout as L
-    from zclab.simulation import kernel_args
+    from zclab.model.engine import layout as L
+    from zclab.model.simulation import kernel_args
 
     a = kernel_args(Config(seed=3))["params"]
     b = kernel_args(Config(
@@ -137,8 +137,8 @@ def test_every_engine_parameter_is_set_from_the_config():
 
 
 def test_flow_rows_carry_each_flows_parameters():
-    from zclab.engine import layout as L
-    from zclab.simulation import kernel_args
+    from zclab.model.engine import layout as L
+    from zclab.model.simulation import kernel_args
 
     k = kernel_args(Config(flows=[
         {"name": "a", "size_dist": "uniform", "size_min": 10, "size_max": 20, "dest": "local", "straggler_p": 0.5},
@@ -265,10 +265,10 @@ def test_an_adversarial_guest_runs_the_variant_with_the_used_ring():
     a real used ring (and counts BAD_RING and early frees); the plain one refuses it."""
     import numpy as np
 
-    from zclab.engine import layout as L
-    from zclab.engine.core import run
-    from zclab.engine.histogram import N_BUCKETS
-    from zclab.simulation import kernel_args, uses_extensions
+    from zclab.model.engine import layout as L
+    from zclab.model.engine.core import run
+    from zclab.model.engine.histogram import N_BUCKETS
+    from zclab.model.simulation import kernel_args, uses_extensions
 
     adversarial = Config(**SYNTHETIC_NIC, **SIMPLE_GUEST, duplicate_head_p=0.3, n_packets=2000, seed=5)  # else extended anyway
     assert uses_extensions(adversarial) and not uses_extensions(adversarial.replace(duplicate_head_p=0.0))

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from zclab import Config, simulate
-from zclab.presets import POLICY_ALIASES, POLICY_PRESETS, SIMPLE_GUEST, SYNTHETIC_NIC
-from zclab.reference import ReferenceModel, simulate_reference
+from zclab.model.presets import POLICY_ALIASES, POLICY_PRESETS, SIMPLE_GUEST, SYNTHETIC_NIC
+from zclab.model.reference import ReferenceModel, simulate_reference
 
 RELEASES = [p for p in POLICY_PRESETS if p != "ring-quarter-stall"]
 #: 64 KB frames behind a 10 GbE wire with slow completions: zero-copy heads pile up
@@ -236,7 +236,7 @@ def test_the_2017_stall_is_the_guests_under_v414_and_v415_lifts_it():
     ring. v4.14's modulo test never fires; the virtio-net guest stops its queue, waits for
     3/4 of its buffers, and both flows fall to netem's rate (about 420 pps), as measured
     in 2017. zclab's old guest does not stall; v4.15's copy fallback lifts the stall."""
-    from zclab.calibration import two_flow_flows
+    from zclab.trust.calibration import two_flow_flows
 
     base = Config(**SIMPLE_GUEST, host="modern-host", policy="linux-3.14", flows=two_flow_flows(True, rate_pps=80_000.0),
                   arrival="poisson", egress_queue=1000, tx_batch=1, n_packets=4_000, warmup_packets=1_000)

@@ -1,4 +1,4 @@
-"""zclab.report: executed notebooks as HTML pages with an index; the study's hook."""
+"""zclab.studies.report: executed notebooks as HTML pages with an index; the study's hook."""
 
 import re
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from zclab import notebooks, report
+from zclab.studies import notebooks, report
 
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
 

@@ -5,7 +5,7 @@ import re
 from html.parser import HTMLParser
 
 from zclab import SUMMARY_FIELDS, Config, simulate
-from zclab.result import FLOW_COLUMNS, SECTIONS, format_value
+from zclab.model.result import FLOW_COLUMNS, SECTIONS, format_value
 
 
 def test_the_sections_show_every_summary_field_once():

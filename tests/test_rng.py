@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from numba import njit
 from scipy import stats
 
-from zclab.engine import rng
-from zclab.reference import Xoshiro256
+from zclab.model.engine import rng
+from zclab.model.reference import Xoshiro256
 
 
 @njit(cache=True)

@@ -9,7 +9,7 @@ from zclab.studies import max_pend as mp
 def dead(policy, ring, pend, **kw):
     # the study's map is on the older guest (presets.SIMPLE_GUEST, zclab.studies.max_pend)
     cfg = zclab.Config(host="assumed-2011", workload="tcp_stream_64k", policy=policy, ring_size=ring, max_pend=pend,
-                       max_pend_rule="fixed", n_packets=4_000, warmup_packets=500, **{**zclab.presets.SIMPLE_GUEST, **kw})
+                       max_pend_rule="fixed", n_packets=4_000, warmup_packets=500, **{**zclab.model.presets.SIMPLE_GUEST, **kw})
     return zclab.simulate(cfg).summary["deadlocked"]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zclab import notebooks
+from zclab.studies import notebooks
 
 pytestmark = pytest.mark.slow  # the whole quick study: about 2 to 5 minutes
 

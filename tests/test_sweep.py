@@ -18,8 +18,8 @@ from scipy import stats
 
 import zclab
 from zclab import Config, SweepError, aggregate, sweep
-from zclab.store import Store, StoreWarning
-from zclab.sweep import METRIC_COLUMNS, PARAM_COLUMNS, derive_seed, expand, plan
+from zclab.sweeps.store import Store, StoreWarning
+from zclab.sweeps.sweep import METRIC_COLUMNS, PARAM_COLUMNS, derive_seed, expand, plan
 
 SMALL = dict(n_packets=3_000, warmup_packets=300)
 
@@ -139,7 +139,7 @@ PINNED_RUNS = {
 
 
 def test_the_model_version_names_the_numbers_the_store_keeps():
-    from zclab.store import MODEL_VERSION
+    from zclab.sweeps.store import MODEL_VERSION
 
     assert MODEL_VERSION in PINNED_RUNS, "MODEL_VERSION changed: pin its runs in PINNED_RUNS"
     for cfg, expected in PINNED_RUNS[MODEL_VERSION]:
@@ -225,7 +225,7 @@ def _wait_for_files(store: Path, timeout=60):
 
 
 def _reference(spec, tmp_path):
-    from zclab.spec import load_spec
+    from zclab.sweeps.spec import load_spec
 
     s = load_spec(spec)
     return sweep(s.base, s.grid, s.replications, store=tmp_path / "reference", workers=2, progress=False)
@@ -384,7 +384,7 @@ def test_two_sweeps_cannot_fill_one_store_at_once(tmp_path):
     """Another process holding the store's lock makes a second sweep fail at once."""
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from zclab.store import Store
+        from zclab.sweeps.store import Store
         with Store({str(tmp_path)!r}).lock():
             print("locked", flush=True)
             time.sleep(30)
@@ -482,7 +482,7 @@ def test_the_spec_files_the_readme_names_exist_and_load():
     import re
     from pathlib import Path
 
-    from zclab.spec import load_spec
+    from zclab.sweeps.spec import load_spec
 
     root = Path(__file__).resolve().parent.parent
     text = (root / "README.md").read_text() + (root / "docs" / "usage.md").read_text()
@@ -497,7 +497,7 @@ def _fake_engine(monkeypatch, ns_per_packet, deadlocked=lambda cfg: False):
     """simulate() replaced by an engine whose time per packet depends on the configuration."""
     from types import SimpleNamespace
 
-    import zclab.simulation as sim
+    import zclab.model.simulation as sim
 
     def fake(cfg):
         wall = 1e-9 * ns_per_packet(cfg) * (cfg.n_packets + cfg.warmup_packets)

@@ -1,4 +1,4 @@
-"""Validation against closed forms (zclab.validation, zclab.theory).
+"""Validation against closed forms (zclab.trust.validation, zclab.trust.theory).
 
 * every check, at quick size, passes on every case, with tolerances derived from
   the runs (confidence intervals over replications, window-edge floors);
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from zclab import theory, validation
+from zclab.trust import theory, validation
 
 
 @pytest.fixture(scope="module")

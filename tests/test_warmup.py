@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 from zclab import Config, simulate
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC
-from zclab.simulation import _variant_config, variant, warmup
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC
+from zclab.model.simulation import _variant_config, variant, warmup
 
 
 def test_variant_names_the_compile_time_arguments_a_config_needs():
@@ -33,7 +33,7 @@ def test_every_variant_has_a_config_that_runs_in_it():
 def _fresh_process(code: str, env: dict | None = None) -> str:
     """Run code in a new interpreter (the on-disk cache is warm: conftest compiled every
     variant; unless ``env`` points NUMBA_CACHE_DIR elsewhere)."""
-    prelude = "import zclab\nfrom zclab.engine import core\nfrom zclab import Config, simulate, warmup\n"
+    prelude = "import zclab\nfrom zclab.model.engine import core\nfrom zclab import Config, simulate, warmup\n"
     out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
                          timeout=500, env=None if env is None else {**os.environ, **env})
     assert out.returncode == 0, out.stderr[-2000:]
@@ -78,7 +78,7 @@ def test_warmup_in_two_processes_fills_a_cold_cache_with_each_variant_under_its_
     a, b = Config(n_packets=2000), Config(completion="out_of_order", n_packets=2000)
     hits, misses, got = _fresh_process("""
         import json
-        from zclab.simulation import _cached_variants
+        from zclab.model.simulation import _cached_variants
         a, b = Config(n_packets=2000), Config(completion="out_of_order", n_packets=2000)
         assert not _cached_variants()  # an empty cache
         warmup(a, b, processes=2)
@@ -101,6 +101,6 @@ def test_warmup_checks_its_processes_argument():
 
 def test_the_cache_index_names_every_variant_the_suite_compiled():
     # conftest compiled all eight: warmup reads that from the index and forks nothing
-    from zclab.simulation import _cached_variants
+    from zclab.model.simulation import _cached_variants
 
     assert _cached_variants() == set(itertools.product((False, True), repeat=3))

@@ -8,12 +8,12 @@
 The public API is :data:`API` (each name and what it is; ``__all__`` is built from it):
 """
 
-from .config import Config, ConfigError
-from .presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
-from .result import SUMMARY_FIELDS, Result
-from .simulation import InvariantViolation, SimulationError, simulate, warmup
-from .store import Store
-from .sweep import SweepError, aggregate, sweep
+from .model.config import Config, ConfigError
+from .model.presets import HOST_PRESETS, POLICY_PRESETS, WORKLOAD_PRESETS
+from .model.result import SUMMARY_FIELDS, Result
+from .model.simulation import InvariantViolation, SimulationError, simulate, warmup
+from .sweeps.store import Store
+from .sweeps.sweep import SweepError, aggregate, sweep
 
 
 def load(store=None):
@@ -21,7 +21,7 @@ def load(store=None):
 
     A directory that does not exist is an error that names it (a typo would otherwise
     read as an empty store); an empty store gives the columns and no rows."""
-    from .store import default_store
+    from .sweeps.store import default_store
 
     path = store if store is not None else default_store()
     st = path if isinstance(path, Store) else Store(path)

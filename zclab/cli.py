@@ -32,10 +32,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import COMBINATIONS, PARAMETERS, RENAMED, Config, ConfigError, allowed, did_you_mean
-from .result import format_value
-from .sweep import MAX_RUNS, SweepError
-from .presets import PRESET_KINDS, preset_kind
+from .model.config import COMBINATIONS, PARAMETERS, RENAMED, Config, ConfigError, allowed, did_you_mean
+from .model.result import format_value
+from .sweeps.sweep import MAX_RUNS, SweepError
+from .model.presets import PRESET_KINDS, preset_kind
 
 __all__ = ["main", "parse_assignment", "parse_value", "parse_flows", "parse_parameter"]
 
@@ -130,7 +130,7 @@ def build_config(presets: Sequence[str], assignments: Sequence[str]) -> Config:
     params: dict[str, Any] = {}
     for name in presets:
         if name.startswith("@"):  # a preset file: zclab kernel fit's output
-            from .kernel.fit import load_preset
+            from .trust.kernel.fit import load_preset
 
             params.update(load_preset(name[1:]))
             continue
@@ -157,7 +157,7 @@ def _json_safe(d: dict) -> dict:
 # --- commands ------------------------------------------------------------------------------------
 
 def _cmd_simulate(args) -> int:
-    from .simulation import simulate, to_compile
+    from .model.simulation import simulate, to_compile
 
     cfg = build_config(args.preset, args.set)
     if to_compile(cfg):  # say why the first run of a kind is silent for half a minute
@@ -181,9 +181,9 @@ def _cmd_simulate(args) -> int:
 def _cmd_sweep(args) -> int:
     import time
 
-    from .spec import load_spec
-    from .store import default_store
-    from .sweep import failures, plan, sweep
+    from .sweeps.spec import load_spec
+    from .sweeps.store import default_store
+    from .sweeps.sweep import failures, plan, sweep
 
     if args.max_runs < 1:
         raise UsageError(f"--max-runs {args.max_runs}: must be at least 1")
@@ -210,7 +210,7 @@ def _cmd_sweep(args) -> int:
                   f"{len(p.todo)} runs (engine compiled or loaded in {t_warm:.1f} s first; it is cached now)")
         return EXIT_OK
     if p.todo and not args.scheduler:
-        from .simulation import to_compile
+        from .model.simulation import to_compile
 
         n = len(to_compile(*p.pending))
         if n:
@@ -279,7 +279,7 @@ def _estimate(p, workers: int) -> tuple[float, float, int]:
     """
     import time
 
-    from .simulation import simulate, warmup
+    from .model.simulation import simulate, warmup
 
     todo = p.todo
     # every variant the sweep will use, as the sweep itself does first: the probes
@@ -349,7 +349,7 @@ def _finish(runs) -> int:
 
 
 def _cmd_notebooks_run(args) -> int:
-    from . import notebooks
+    from .studies import notebooks
 
     parameters = dict(parse_parameter(k, v) for k, v in args.parameter)
     if args.timeout <= 0:
@@ -369,7 +369,7 @@ def _cmd_notebooks_run(args) -> int:
 def _cmd_store_compact(args) -> int:
     import time
 
-    from .store import Store, default_store
+    from .sweeps.store import Store, default_store
 
     st = Store(args.store or default_store())
     if not st.path.is_dir():
@@ -390,7 +390,7 @@ def _cmd_notebooks_missing(args) -> int:
 
 
 def _cmd_notebooks_kernel(args) -> int:
-    from . import notebooks
+    from .studies import notebooks
 
     name = notebooks.ensure_kernel()
     print(f"Jupyter kernel {name!r} runs {sys.executable}; JupyterLab lists it as \"Python (zclab)\"")
@@ -398,7 +398,7 @@ def _cmd_notebooks_kernel(args) -> int:
 
 
 def _cmd_study(args) -> int:
-    from . import notebooks
+    from .studies import notebooks
 
     from ._paths import NotACheckout
 
@@ -464,7 +464,7 @@ KERNEL_DEFAULT_PACKETS = 10_000  # `zclab kernel run` without --set n_packets=N
 
 
 def _cmd_kernel_run(args) -> int:
-    from . import kernel
+    from .trust import kernel
 
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
@@ -488,7 +488,7 @@ def _cmd_kernel_run(args) -> int:
 def _kernel_call(call, backend: str, interrupted: str):
     """Run ``call`` on the real kernel; an exit code instead of its result when it could
     not run (exit 2), failed (1, what was seen) or was interrupted (130)."""
-    from . import kernel
+    from .trust import kernel
 
     try:
         return call()
@@ -502,7 +502,7 @@ def _kernel_call(call, backend: str, interrupted: str):
 
 
 def _cmd_kernel_setup(args) -> int:
-    from .kernel.install import SetupError, setup
+    from .trust.kernel.install import SetupError, setup
 
     try:
         setup(cache_dir=args.cache_dir, yes=args.yes, say=lambda m: print(f"zclab kernel setup: {m}", flush=True))
@@ -512,7 +512,7 @@ def _cmd_kernel_setup(args) -> int:
 
 
 def _cmd_kernel_info(args) -> int:
-    from .kernel.info import backend_info, format_info
+    from .trust.kernel.info import backend_info, format_info
 
     print(format_info(backend_info(args.cache_dir)))
     return EXIT_OK
@@ -529,8 +529,8 @@ def _int_list(option: str, text: str) -> list[int]:
 
 
 def _cmd_kernel_measure(args) -> int:
-    from . import kernel
-    from .kernel.measure import measure
+    from .trust import kernel
+    from .trust.kernel.measure import measure
 
     sizes = _int_list("--sizes", args.sizes)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -555,7 +555,7 @@ def _cmd_kernel_measure(args) -> int:
 def _cmd_kernel_fit(args) -> int:
     import pandas as pd
 
-    from .kernel.fit import FitError, fit_preset, write_preset
+    from .trust.kernel.fit import FitError, fit_preset, write_preset
 
     path = Path(args.table)
     if not path.is_file():
@@ -580,7 +580,7 @@ def _kernel_parser(sub) -> None:
     kp = sub.add_parser("kernel", help="drive the real kernel's vhost-net (qemu-emulated or this host); see docs/kernel.md")
     kp.set_defaults(func=_cmd_kernel_missing)
     ksub = kp.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
-    cache = dict(metavar="DIR", default=None, help="kernel and driver cache (default: $ZCLAB_KERNEL_CACHE or ~/.cache/zclab/kernel)")
+    cache = dict(metavar="DIR", default=None, help="kernel and driver cache (default: $ZCLAB_KERNEL_CACHE or ~/.cache/zclab/trust/kernel)")
     r = ksub.add_parser("run", help="run one configuration on the real kernel, e.g. "
                                     "--set size_dist=fixed --set size_bytes=1500 --set n_packets=2000")
     r.add_argument("--backend", choices=("qemu", "host"), default="qemu", help="qemu: emulated Debian kernel (default); host: this kernel")
@@ -633,7 +633,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_simulate)
 
     w = sub.add_parser("sweep", help="run a sweep spec (TOML or YAML): many points, replicated, resumable")
-    w.add_argument("spec", help="the spec file (see zclab.spec)")
+    w.add_argument("spec", help="the spec file (see zclab.sweeps.spec)")
     w.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: every core)")
     w.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://127.0.0.1:8786")
     w.add_argument("--store", metavar="DIR", help="where points are kept (default: the spec's store, else data/store)")

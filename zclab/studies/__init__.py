@@ -1,8 +1,11 @@
-"""The study: one module per notebook of ``notebooks/`` (02 to 08).
+"""The study: how the notebooks run (``notebooks``: papermill batch runs and
+``zclab study``), what they record and publish (``findings``, the HTML ``report``),
+the figures' style and checks (``plotting``), and one module per notebook of
+``notebooks/`` (02 to 08).
 
-Each module holds what its notebook computes and draws (the grid, the sweep,
-the derived table, the figure), so that the notebooks stay thin documents and
-the logic is tested like the rest of the package.
+Each of those modules holds what its notebook computes and draws (the grid, the
+sweep, the derived table, the figure), so that the notebooks stay thin documents
+and the logic is tested like the rest of the package.
 
 * ``completion_order`` (05): in-order against out-of-order completion under
   straggling DMA completions, the cache argument of the review thread, and a
@@ -12,7 +15,7 @@ the logic is tested like the rest of the package.
 * ``adversarial`` (07): a guest that posts the same head twice; the host-side
   invariants and what the guest sees.
 
-Each notebook ends by recording its answer with :func:`zclab.findings.record`.
+Each notebook ends by recording its answer with :func:`zclab.studies.findings.record`.
 
 Every study runs on the synthetic NIC and the guest of model versions 3 and 4
 (``presets.SYNTHETIC_NIC``: a random completion delay per skb, a lossless device queue,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["PATHS", "WORKLOADS", "COUNTERS", "probabilities", "grid", "sizes", "sweep_duplicates", "rates",
            "debug_check", "figure_adversarial", "answer"]
@@ -126,7 +126,7 @@ def figure_adversarial(agg: pd.DataFrame):
     """Columns: the host's invariant violations, then the three things the guest sees,
     per 1,000 packets; rows: the workloads; one line per path, against the duplicate
     probability (symlog); the dotted line is the duplicates themselves."""
-    from zclab import plotting
+    from zclab.studies import plotting
 
     workloads = [w for w in WORKLOADS if w in set(agg["workload"])]
     fig, axes = plotting.figure("double", nrows=len(workloads), ncols=len(COUNTERS), sharex=True,
@@ -166,7 +166,7 @@ def figure_adversarial(agg: pd.DataFrame):
 # --- the answer ----------------------------------------------------------------------------------
 
 def answer(runs: pd.DataFrame, agg: pd.DataFrame, debug: pd.DataFrame | None = None) -> tuple[str, dict]:
-    """(the answer as a format template, its numbers), for :func:`zclab.findings.record`."""
+    """(the answer as a format template, its numbers), for :func:`zclab.studies.findings.record`."""
     pmax = float(agg["duplicate_head_p"].max())
     p_mid = 0.01 if np.isclose(agg["duplicate_head_p"], 0.01).any() else pmax
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = [
     "BASE", "METRICS", "PENALTY_POINT", "base_config", "grid", "sizes", "sweep_orders", "penalty_sweep", "break_even",
@@ -171,7 +171,7 @@ def figure_sweep(agg: pd.DataFrame, metrics=METRICS):
     completion order and a line style per straggler delay, 95% CIs as error bars."""
     from matplotlib.ticker import FuncFormatter
 
-    from zclab import plotting
+    from zclab.studies import plotting
 
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     # minor ticks of a log axis: label 2 and 5 of each decade only
@@ -220,7 +220,7 @@ def figure_timeline(traces: dict[str, pd.DataFrame]):
     """Two panels (in order, out of order): one row per packet, a line from its post to
     its return on the used ring, a dot at its DMA completion (zero-copy packets);
     the straggler in black."""
-    from zclab import plotting
+    from zclab.studies import plotting
 
     fig, axes = plotting.figure("double", ncols=2, sharey=True)
     fig.set_size_inches(7.2, 3.4)
@@ -289,7 +289,7 @@ def headline(agg: pd.DataFrame, straggler_p: float = PENALTY_POINT["straggler_p"
 
 
 def answer(agg: pd.DataFrame, pen: pd.DataFrame | None = None) -> tuple[str, dict]:
-    """(the answer as a format template, its numbers), for :func:`zclab.findings.record`."""
+    """(the answer as a format template, its numbers), for :func:`zclab.studies.findings.record`."""
     nums = headline(agg)
     text = (
         "With 1 DMA completion in {one_in:,.0f} held {delay_us:,.0f} µs, in-order release (the 2011 patch) "

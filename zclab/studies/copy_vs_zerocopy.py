@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab import plotting
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
+from zclab.studies import plotting
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = [
     "MODES", "DESTS", "WORKLOADS", "sizes", "run_sizes", "base_config", "size_sweep", "workload_sweep",

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 import zclab
-from zclab import plotting
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
+from zclab.studies import plotting
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["KNOBS", "CHOICES", "MIXES", "config", "run", "draw", "controls", "summary_line", "QUESTION"]
 

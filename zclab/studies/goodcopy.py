@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab import plotting
+from zclab.studies import plotting
 from zclab.studies.copy_vs_zerocopy import crossover_theory
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["QUESTION", "MIXES", "EMPIRICAL_TABLE", "thresholds", "run_sizes", "cost_settings", "mix_params",
            "threshold_sweep", "best_thresholds", "figure_thresholds", "answer"]

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab.presets import WORKLOAD_PRESETS
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
+from zclab.model.presets import WORKLOAD_PRESETS
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["PATHS", "CONDITIONS", "PANELS", "METRICS", "grid", "sizes", "sweep_history", "label_paths",
            "relative_to_copy", "deadlocks", "figure_history", "answer"]
@@ -121,7 +121,7 @@ def figure_history(rel: pd.DataFrame, panels=PANELS):
     a cross where the path deadlocked."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from zclab import plotting
+    from zclab.studies import plotting
 
     workloads = [w for w in WORKLOAD_PRESETS if w in set(rel["workload"])]
     paths = [p for p in PATHS if p != "copy only"]
@@ -179,7 +179,7 @@ def _row(agg, path, workload, cond, ring=MAIN_RING):
 
 
 def answer(agg: pd.DataFrame) -> tuple[str, dict]:
-    """(the answer as a format template, its numbers), for :func:`zclab.findings.record`."""
+    """(the answer as a format template, its numbers), for :func:`zclab.studies.findings.record`."""
     calm, slow = list(CONDITIONS)
     zc, cp = "linux-3.14", "copy only"
     big_zc, big_cp = _row(agg, zc, "tcp_stream_64k", calm), _row(agg, cp, "tcp_stream_64k", calm)

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 import zclab
-from zclab import plotting
-from zclab.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
+from zclab.studies import plotting
+from zclab.model.presets import SIMPLE_GUEST, SYNTHETIC_NIC  # the studies run on model version 3's NIC and guest (see __init__)
 
 __all__ = ["QUESTION", "POLICIES", "limit_grid", "limit_sweep", "deadlock_map", "deadlock_scenarios", "rule_table",
            "flow_config", "flow_sweep", "published_2017", "figure_limits", "figure_deadlock", "figure_rule",
