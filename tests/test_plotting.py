@@ -217,3 +217,15 @@ def test_a_clean_figure_has_no_layout_problem_and_savefig_warns_of_one(tmp_path)
     ax.set_xticks([1, 1.01])
     with pytest.warns(FigureLayoutWarning, match="figure 'crowded': axes 0 x tick"):
         savefig(fig, "crowded", tmp_path, formats=("png",))
+
+
+def test_turned_tick_labels_that_clear_each_other_are_no_problem_and_crowded_ones_are():
+    from zclab.studies.plotting import figure, layout_problems
+
+    fig, ax = figure("double")
+    names = ["imix", "tcp stream 64k", "small 64", "poisson imix", "bimodal 64k"]
+    ax.set_xticks(range(5), names, rotation=30, ha="right")  # boxes meet, the turned texts do not
+    assert not [p for p in layout_problems(fig) if "tick" in p]
+    fig, ax = figure("column")
+    ax.set_xticks([0, 0.05, 0.1, 0.15, 0.2], [n * 3 for n in names], rotation=30, ha="right")
+    assert [p for p in layout_problems(fig) if "overlaps" in p]

@@ -78,11 +78,8 @@ def test_the_report_links_every_executed_notebook(study):
 KNOWN_LAYOUT_PROBLEMS = {
     "validation_mg1",  # a legend over a theory line
     "calibration_two_flow",  # a legend over a bar
-    "copy_vs_zerocopy_sizes",  # log-axis minor tick labels (3x10^0, 4x10^0) overprint
     "copy_vs_zerocopy_workloads",  # a legend over a bar
-    "goodcopy_threshold",  # the last panel's x label runs off the figure
     "max_pend_limits",  # a legend over a line
-    "kernel_history",  # the workload names under the bars overprint each other
 }
 
 

@@ -223,12 +223,14 @@ def figure_sizes(agg: pd.DataFrame, cross: pd.DataFrame | None = None):
                             ax.axvline(c.iloc[0], color="0.4", linestyle=_HOST_LINES[h % 4], linewidth=0.8)
                 ax.set_xscale("log", base=2)
                 ax.set_yscale("log")
+                plotting.plain_log_ticks(ax)
                 ax.set_ylabel(label)
                 if i == 0:
                     ax.set_title("to the wire (external)" if dest == "wire" else "to a local socket (guest to host)")
                 if i == len(metrics) - 1:
                     ax.set_xlabel("message size (bytes)")
-        axes[0, 0].legend(fontsize=6.5, ncol=1)
+        # in the local column's empty upper right: on the left it covered the crossover lines
+        axes[0, 1].legend(*axes[0, 0].get_legend_handles_labels(), fontsize=6.5, ncol=1, loc="upper right")
     return fig
 
 

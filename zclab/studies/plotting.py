@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt
 
 from .._files import atomic_path
 
-__all__ = ["SIZES", "UNITS", "COLORS", "FigureLayoutWarning", "layout_problems", "figure", "style", "savefig", "show", "label", "line"]
+__all__ = ["SIZES", "UNITS", "COLORS", "FigureLayoutWarning", "layout_problems", "plain_log_ticks", "figure", "style", "savefig", "show", "label", "line"]
 
 STYLE = "zclab.paper"
 
@@ -161,6 +161,45 @@ def _texts(fig):
     return [(w, t) for w, t in out if t.get_visible() and t.get_text().strip()]
 
 
+def _corners(bbox, angle_deg: float):
+    """The four corners of a text's own rectangle from its axis-aligned box (what
+    matplotlib reports) and its rotation: the box of a w x h rectangle turned by a has
+    sides w|cos a| + h|sin a| and w|sin a| + h|cos a|, about the same centre."""
+    import numpy as np
+
+    a = np.radians(angle_deg % 180.0)
+    c, s = abs(np.cos(a)), abs(np.sin(a))
+    W, H = bbox.width, bbox.height
+    det = c * c - s * s
+    if abs(det) < 1e-6 or s < 1e-9:  # unrotated (or at 45 degrees: the box is all there is)
+        return np.array([[bbox.x0, bbox.y0], [bbox.x1, bbox.y0], [bbox.x1, bbox.y1], [bbox.x0, bbox.y1]])
+    w, h = (W * c - H * s) / det, (H * c - W * s) / det
+    ux, uy = np.cos(a), np.sin(a)
+    cx, cy = (bbox.x0 + bbox.x1) / 2, (bbox.y0 + bbox.y1) / 2
+    u, v = np.array([ux, uy]) * w / 2, np.array([-uy, ux]) * h / 2
+    ctr = np.array([cx, cy])
+    return np.array([ctr - u - v, ctr + u - v, ctr + u + v, ctr - u + v])
+
+
+def _overlap(p, q, tolerance_px: float) -> bool:
+    """Whether two convex quadrilaterals overlap by more than ``tolerance_px`` along
+    every separating direction (their edges' normals)."""
+    import numpy as np
+
+    for poly in (p, q):
+        for k in range(4):
+            edge = poly[(k + 1) % 4] - poly[k]
+            n = np.array([-edge[1], edge[0]])
+            norm = np.hypot(*n)
+            if norm == 0:
+                continue
+            n = n / norm
+            a, b = p @ n, q @ n
+            if min(a.max(), b.max()) - max(a.min(), b.min()) <= tolerance_px:
+                return False
+    return True
+
+
 def layout_problems(fig, tolerance_px: float = 1.0) -> list[str]:
     """What a reader would find overprinted in ``fig`` once drawn: pairs of texts whose
     boxes overlap by more than ``tolerance_px`` in both directions (a title over a tick
@@ -177,7 +216,10 @@ def layout_problems(fig, tolerance_px: float = 1.0) -> list[str]:
 
     fig.draw_without_rendering()  # the layout of a saved figure, on any canvas (a widget's too)
     renderer = fig._get_renderer()
-    boxes = [(w, t.get_window_extent(renderer), t) for w, t in _texts(fig)]
+    boxes = []
+    for w, t in _texts(fig):
+        b = t.get_window_extent(renderer)
+        boxes.append((w, b, _corners(b, t.get_rotation())))
     problems = []
     W, H = fig.bbox.width, fig.bbox.height
     for w, b, _ in boxes:
@@ -191,7 +233,8 @@ def layout_problems(fig, tolerance_px: float = 1.0) -> list[str]:
                 continue  # a legend lays out its own entries
             dx = min(bi.x1, bj.x1) - max(bi.x0, bj.x0)
             dy = min(bi.y1, bj.y1) - max(bi.y0, bj.y0)
-            if dx > tolerance_px and dy > tolerance_px:
+            # the boxes meet: do the texts' own (turned) rectangles?
+            if dx > tolerance_px and dy > tolerance_px and _overlap(ti, tj, tolerance_px):
                 problems.append(f"{wi} overlaps {wj}")
     for i, ax in enumerate(fig.axes):
         leg = ax.get_legend()
@@ -205,7 +248,7 @@ def layout_problems(fig, tolerance_px: float = 1.0) -> list[str]:
             xy = xy[np.isfinite(xy).all(axis=1)]
             if len(xy) == 0:
                 continue
-            pts = ax.transData.transform(xy)
+            pts = line.get_transform().transform(xy)  # axvline/axhline: partly in axes coordinates
             if len(pts) > 1 and line.get_linestyle() not in ("None", "", " ", "none"):
                 # the segments between the points, 32 samples each: a line drawn across the legend
                 t = np.linspace(0.0, 1.0, 32)[:, None, None]
@@ -276,6 +319,21 @@ def show(fig, name, directory="figures", formats=FORMATS):
     plt.close(fig)
     display(Image(filename=str(paths[0])))
     return paths
+
+
+def plain_log_ticks(ax, axis: str = "y") -> None:
+    """Label a log axis with plain numbers at 1, 2 and 5 of each decade (``0.5``,
+    ``20``, ``5000``), not ``3x10^0``, and leave the minor ticks unlabelled: on an axis
+    that spans less than a decade matplotlib labels its minor ticks, and they overprint.
+
+        >>> fig, ax = figure(); ax.set_yscale("log"); plain_log_ticks(ax)
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    a.set_minor_formatter(NullFormatter())
 
 
 def label(ax, x=None, y=None):
