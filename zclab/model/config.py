@@ -382,7 +382,7 @@ def _resolve(base: Mapping[str, Any] | None, given: Mapping[str, Any], from_reso
     dirty = set(values) if not from_resolved else set(given)
     for kind in _PRESET_FIELDS:
         # A fresh Config applies every preset it names; replace() only the ones changed.
-        if kind not in given and (from_resolved or base is not _DEFAULTS):
+        if from_resolved and kind not in given:
             continue
         name = given.get(kind, values[kind])
         name = _check_value(kind, name)

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from .._files import atomic_path, write_text
+from .._paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT, RUNS_DIR, checkout, in_checkout
 from ..model.config import did_you_mean
 
 __all__ = [
@@ -65,7 +66,6 @@ __all__ = [
     "KERNEL_NAME",
 ]
 
-from .._paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT, RUNS_DIR, checkout, in_checkout  # noqa: E402  (the project's paths, once)
 #: How long each notebook took in the last full study of the project (committed, so
 #: that a fresh clone can say how long ``zclab study --full`` will take).
 STUDY_TIMES = NOTEBOOKS_DIR / "study_times.json"
@@ -514,9 +514,8 @@ def study(
     print(line, flush=True)
     # where the notebooks write: the run directory, unless the caller says otherwise
     data_dir = Path(str(params.get("data_dir", out / "data")))
-    injected = {"data_dir": str(out / "data"), "figures_dir": str(out / "figures"),
-                "kernel_runs_dir": str(data_dir / "kernel_runs")}
-    _seed_kernel_runs(data_dir / "kernel_runs")
+    injected = {"data_dir": str(out / "data"), "figures_dir": str(out / "figures")}
+    _seed_kernel_runs(data_dir / "kernel_runs")  # notebook 09 keeps its traces in <data_dir>/kernel_runs
     meta = _study_meta(quick, params)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "study.json", json.dumps(meta, indent=1) + "\n")

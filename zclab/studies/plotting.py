@@ -242,7 +242,7 @@ def layout_problems(fig, tolerance_px: float = 1.0) -> list[str]:
             continue
         lb = leg.get_window_extent(renderer)
         for line in ax.get_lines():
-            if not line.get_visible() or str(line.get_label()).startswith("_child") and not len(line.get_xdata()):
+            if not line.get_visible():
                 continue
             xy = np.asarray(line.get_xydata(), float)  # after unit conversion: categories are numbers
             xy = xy[np.isfinite(xy).all(axis=1)]

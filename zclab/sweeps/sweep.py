@@ -423,7 +423,7 @@ def _same_columns(rows: list[dict]) -> list[dict]:
 
 
 def _execute(todo: list, writer: _Writer, workers: int | None, client, progress: bool | None,
-             pending: Sequence[Config] = ()) -> None:
+             pending: Sequence[Config]) -> None:
     """Run the items, feeding finished rows to the writer; on any exit, flush what finished."""
     from ..model.simulation import warmup
 
@@ -441,7 +441,7 @@ def _execute(todo: list, writer: _Writer, workers: int | None, client, progress:
             # compile or load every variant the sweep needs here, once, before the
             # workers need it (each worker would otherwise compile it for itself);
             # on a cold cache, as many at once as there are workers
-            warmup(*(pending or [c for c, *_ in todo]), processes=min(workers, len(todo)))
+            warmup(*pending, processes=min(workers, len(todo)))
             if workers == 1:
                 for item in todo:
                     writer.add(_run_items([item]))

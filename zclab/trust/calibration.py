@@ -57,6 +57,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._paths import DATA_DIR, checkout
 from ..model.config import Config
 from ..model.presets import SIMPLE_GUEST, SYNTHETIC_NIC
 from ..model.simulation import simulate
@@ -70,7 +71,6 @@ __all__ = [
 
 HOST_2011 = "calibrated-2011"
 HOST_MODERN = "modern-host"
-from .._paths import DATA_DIR, checkout
 
 #: A DPDK testpmd guest (the 2018 measurement and the 2019 statement that cites it):
 #: the virtio PMD costs tens of ns per packet, polls the used ring and suppresses

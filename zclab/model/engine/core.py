@@ -17,22 +17,22 @@ checks them), the kernel code it mirrors, and the methods of
 =========  ===========================================================================  ====================================
 lines      kernel (drivers/vhost/net.c unless noted)                                     reference
 =========  ===========================================================================  ====================================
- 604-638   the set-up: the guest's free ids, avail and used rings (virtio_ring.c)       __init__
- 639-674   heads[] of UIO_MAXIOV entries, upend_idx and done_idx                        Heads, __init__
- 675-730   the NIC's queue, TX ring and qdisc; the local receiver                       Device, __init__
- 731-777   the actors' next-event times                                                 __init__
- 778-795   the running sums (layout.RUN)                                                Stats, open_window
- 796-822   the next event, ties in a fixed order                                        run
- 823-857   time-weighted statistics over (now, t]                                       integrate
- 858-904   vhost_zerocopy_callback (a synthetic NIC's DMA done, a drop, a local copy)   completion, zerocopy_callback
- 905-955   the TX clean-up: ixgbe_clean_tx_irq / mlx5e_poll_tx_cq, free_old_xmit_skbs   nic_clean
- 956-998   netem / tbf releasing an skb (sch_netem.c, sch_tbf.c)                        limiter_release, deliver
- 999-1211  handle_tx: sendmsg of the packet in service (tun/macvtap)                    worker_step, submit
-1212-1335  vhost_zerocopy_signal_used, vhost_add_used_and_signal_n                      signal_used, add_used
-1336-1479  vhost_exceeds_maxpend, vhost_get_vq_desc, zcopy_used                         fetch, Heads.exceeds
-1480-1553  start_xmit, virtnet_poll_tx (virtio_net.c)                                   guest_event, guest_start_xmit, tx_poll
-1554-1768  the guest's qdisc and socket (sock_alloc_send_pskb)                          arrival, to_qdisc, sock_try
-1769-1800  the end-of-run checks (bytes conserved)                                      finish
+ 603-637   the set-up: the guest's free ids, avail and used rings (virtio_ring.c)       __init__
+ 638-673   heads[] of UIO_MAXIOV entries, upend_idx and done_idx                        Heads, __init__
+ 674-729   the NIC's queue, TX ring and qdisc; the local receiver                       Device, __init__
+ 730-776   the actors' next-event times                                                 __init__
+ 777-794   the running sums (layout.RUN)                                                Stats, open_window
+ 795-821   the next event, ties in a fixed order                                        run
+ 822-856   time-weighted statistics over (now, t]                                       integrate
+ 857-903   vhost_zerocopy_callback (a synthetic NIC's DMA done, a drop, a local copy)   completion, zerocopy_callback
+ 904-954   the TX clean-up: ixgbe_clean_tx_irq / mlx5e_poll_tx_cq, free_old_xmit_skbs   nic_clean
+ 955-997   netem / tbf releasing an skb (sch_netem.c, sch_tbf.c)                        limiter_release, deliver
+ 998-1210  handle_tx: sendmsg of the packet in service (tun/macvtap)                    worker_step, submit
+1211-1334  vhost_zerocopy_signal_used, vhost_add_used_and_signal_n                      signal_used, add_used
+1335-1478  vhost_exceeds_maxpend, vhost_get_vq_desc, zcopy_used                         fetch, Heads.exceeds
+1479-1552  start_xmit, virtnet_poll_tx (virtio_net.c)                                   guest_event, guest_start_xmit, tx_poll
+1553-1767  the guest's qdisc and socket (sock_alloc_send_pskb)                          arrival, to_qdisc, sock_try
+1768-1799  the end-of-run checks (bytes conserved)                                      finish
 =========  ===========================================================================  ====================================
 
 Events are few and typed, so the loop keeps one next-event time per actor
@@ -77,8 +77,7 @@ import math
 import numpy as np
 from numba import njit
 
-from . import heap
-from . import rng
+from . import heap, rng
 from . import layout as L
 from .hints import unlikely
 from .histogram import bucket_of_bits
